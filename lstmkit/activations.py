@@ -1,0 +1,55 @@
+"""Public activations, as `keras.activations`: the functions plus `get` and `serialize`."""
+
+from lstmkit.ops.activations import (
+    celu,
+    elu,
+    exponential,
+    gelu,
+    get,
+    glu,
+    hard_shrink,
+    hard_sigmoid,
+    hard_sigmoid_legacy,
+    hard_silu,
+    hard_swish,
+    hard_tanh,
+    leaky_relu,
+    linear,
+    log_sigmoid,
+    log_softmax,
+    mish,
+    names,
+    relu,
+    relu6,
+    selu,
+    serialize,
+    sigmoid,
+    silu,
+    soft_shrink,
+    softmax,
+    softplus,
+    softsign,
+    sparse_plus,
+    sparse_sigmoid,
+    sparsemax,
+    squareplus,
+    swish,
+    tanh,
+    tanh_shrink,
+    threshold,
+)
+
+
+def deserialize(config: str | dict) -> object:
+    """The activation function named by a config entry (a name or a serialized dict)."""
+    return get(config)
+
+
+__all__ = [
+    "celu", "deserialize", "elu", "exponential", "gelu", "get", "glu", "hard_shrink",
+    "hard_sigmoid", "hard_sigmoid_legacy", "hard_silu", "hard_swish", "hard_tanh",
+    "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish", "names", "relu", "relu6",
+    "selu", "serialize", "sigmoid", "silu", "soft_shrink", "softmax", "softplus", "softsign",
+    "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink",
+    "threshold",
+]  # fmt: skip

@@ -1,0 +1,167 @@
+"""Weight constraints with Keras 3 formulas: `c(w) -> projected w`, applied after each update."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from lstmkit.ops.activations import function_config
+
+# Keras's fuzz factor (`keras.backend.epsilon()`), added to norms before dividing.
+EPSILON = 1e-7
+
+Axis = int | Sequence[int]
+
+
+def _norms(w: jax.Array, axis: Axis) -> jax.Array:
+    """L2 norms along `axis`, kept broadcastable against `w`."""
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    return jnp.sqrt(jnp.sum(jnp.square(w), axis=axis, keepdims=True))
+
+
+class Constraint:
+    """Base class: the identity projection."""
+
+    def __call__(self, w: jax.Array) -> jax.Array:
+        return w
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Constraint:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class MaxNorm(Constraint):
+    """Rescale slices along `axis` whose L2 norm exceeds `max_value`."""
+
+    def __init__(self, max_value: float = 2, axis: Axis = 0):
+        self.max_value, self.axis = max_value, axis
+
+    def __call__(self, w: jax.Array) -> jax.Array:
+        w = jnp.asarray(w)
+        norms = _norms(w, self.axis)
+        desired = jnp.clip(norms, 0, self.max_value)
+        return w * (desired / (EPSILON + norms))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"max_value": self.max_value, "axis": self.axis}
+
+
+class NonNeg(Constraint):
+    """Clamp weights at 0 from below."""
+
+    def __call__(self, w: jax.Array) -> jax.Array:
+        return jnp.maximum(jnp.asarray(w), 0)
+
+
+class UnitNorm(Constraint):
+    """Divide slices along `axis` by their L2 norm (plus epsilon)."""
+
+    def __init__(self, axis: Axis = 0):
+        self.axis = axis
+
+    def __call__(self, w: jax.Array) -> jax.Array:
+        w = jnp.asarray(w)
+        return w / (EPSILON + _norms(w, self.axis))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"axis": self.axis}
+
+
+class MinMaxNorm(Constraint):
+    """Move slice norms toward `[min_value, max_value]`: `rate` 1 clips, below 1 blends."""
+
+    def __init__(
+        self, min_value: float = 0.0, max_value: float = 1.0, rate: float = 1.0, axis: Axis = 0
+    ):
+        self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, axis
+
+    def __call__(self, w: jax.Array) -> jax.Array:
+        w = jnp.asarray(w)
+        norms = _norms(w, self.axis)
+        clipped = jnp.clip(norms, self.min_value, self.max_value)
+        desired = self.rate * clipped + (1 - self.rate) * norms
+        return w * (desired / (EPSILON + norms))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "min_value": self.min_value,
+            "max_value": self.max_value,
+            "rate": self.rate,
+            "axis": self.axis,
+        }
+
+
+# Lower-case aliases, as Keras exports them.
+max_norm, non_neg, unit_norm, min_max_norm = MaxNorm, NonNeg, UnitNorm, MinMaxNorm
+
+_BY_NAME: dict[str, type[Constraint]] = {
+    "Constraint": Constraint,
+    "constraint": Constraint,
+    "MaxNorm": MaxNorm,
+    "max_norm": MaxNorm,
+    "NonNeg": NonNeg,
+    "non_neg": NonNeg,
+    "UnitNorm": UnitNorm,
+    "unit_norm": UnitNorm,
+    "MinMaxNorm": MinMaxNorm,
+    "min_max_norm": MinMaxNorm,
+}
+
+
+def _unknown(identifier: Any) -> ValueError:
+    return ValueError(
+        f"Unknown constraint {identifier!r}. Known constraints: {', '.join(sorted(_BY_NAME))}."
+    )
+
+
+def get(identifier: Any) -> Constraint | Any | None:
+    """Resolve None, a Constraint (instance or class), a Keras name, a Keras-serialized
+    dict, or a plain callable `w -> w`."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, Constraint):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier not in _BY_NAME:
+            raise _unknown(identifier)
+        return _BY_NAME[identifier]()
+    if isinstance(identifier, dict):
+        name = identifier.get("class_name")
+        if name not in _BY_NAME:
+            raise _unknown(name)
+        return _BY_NAME[name].from_config(dict(identifier.get("config") or {}))
+    if inspect.isclass(identifier) and issubclass(identifier, Constraint):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret constraint identifier {identifier!r}.")
+
+
+def serialize(constraint: Constraint | Any | None) -> dict[str, Any] | None:
+    """Keras 3's serialized form: `{"module", "class_name", "config", "registered_name"}`."""
+    if constraint is None:
+        return None
+    if not isinstance(constraint, Constraint):
+        return function_config(constraint)
+    return {
+        "module": "keras.constraints",
+        "class_name": type(constraint).__name__,
+        "config": constraint.get_config(),
+        "registered_name": None,
+    }
+
+
+def deserialize(config: dict[str, Any]) -> Constraint:
+    """Inverse of `serialize` for the built-in constraints."""
+    return get(config)

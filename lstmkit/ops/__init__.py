@@ -1,0 +1,1 @@
+"""Pure JAX math: functions of arrays, no objects with state."""
