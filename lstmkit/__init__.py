@@ -1,11 +1,26 @@
 """lstmkit: the Keras LSTM system on JAX, exact to Keras 3, fast and transparent."""
 
-from lstmkit import activations, backend, constraints, initializers, layers, regularizers, utils
+from lstmkit import (
+    activations,
+    backend,
+    callbacks,
+    constraints,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    utils,
+)
 from lstmkit.layers import Input
+from lstmkit.models import Model, Sequential
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "activations", "backend", "constraints", "initializers", "layers", "regularizers",
+    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints",
+    "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
     "utils",
 ]  # fmt: skip

@@ -1,0 +1,233 @@
+"""Model: a graph of layer calls recorded on symbolic tensors, run as one pure function."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import jax
+import numpy as np
+
+from lstmkit.layers.base import Layer, is_shape, ordered_leaves, to_arrays
+from lstmkit.layers.core import InputLayer
+from lstmkit.layers.symbolic import Node, SymbolicTensor, is_symbolic, tree_leaves
+from lstmkit.models import training_api
+
+
+def _as_list(x: Any) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _topological_nodes(inputs: list[SymbolicTensor], outputs: list[SymbolicTensor]) -> list[Node]:
+    """Every node between inputs and outputs, each after the nodes it consumes."""
+    order: list[Node] = []
+    seen: set[int] = set()
+
+    def visit(node: Node, path: tuple) -> None:
+        if id(node) in seen:
+            return
+        if id(node) in path:
+            raise ValueError(f"The graph has a cycle through layer '{node.layer.name}'.")
+        for t in node.parent_tensors:
+            if t.node is None:
+                raise ValueError(f"Tensor {t!r} was not produced by a layer or Input.")
+            visit(t.node, path + (id(node),))
+        seen.add(id(node))
+        order.append(node)
+
+    for t in outputs:
+        visit(t.node, ())
+    input_nodes = {id(t.node) for t in inputs}
+    for node in order:
+        if isinstance(node.layer, InputLayer) and id(node) not in input_nodes:
+            raise ValueError(
+                f"Output depends on Input '{node.layer.name}', which is not among the model's "
+                f"inputs {[t.node.layer.name for t in inputs]}."
+            )
+    return order
+
+
+class Model(Layer):
+    """`Model(inputs, outputs)`: the layers between symbolic inputs and outputs, as Keras 3."""
+
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
+                 trainable: bool = True, **kwargs: Any):  # fmt: skip
+        for old, new in (("input", "inputs"), ("output", "outputs")):
+            if old in kwargs:
+                warnings.warn(
+                    f"Model: `{old}=` is a legacy (Keras 1) argument; use `{new}=` instead.",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                value = kwargs.pop(old)
+                inputs = value if old == "input" else inputs
+                outputs = value if old == "output" else outputs
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        training_api.init(self)
+        self._graph_ready = False
+        if inputs is not None or outputs is not None:
+            self._init_graph(inputs, outputs)
+
+    # ----- the graph -----------------------------------------------------------------------------
+    def _init_graph(self, inputs: Any, outputs: Any) -> None:
+        if inputs is None or outputs is None:
+            raise ValueError("Model: give both `inputs` and `outputs` (symbolic tensors).")
+        for t in tree_leaves((inputs, outputs)):
+            if not is_symbolic(t):
+                raise ValueError(
+                    f"Model: inputs and outputs must be symbolic tensors from lstmkit.Input and "
+                    f"layer calls, got {type(t).__name__}."
+                )
+        self._input_struct, self._output_struct = inputs, outputs
+        self.inputs = _as_list(inputs)
+        self.outputs = tree_leaves(outputs)
+        for t in self.inputs:
+            if not isinstance(t.node.layer, InputLayer):
+                raise ValueError(f"Model: inputs must come from lstmkit.Input, got {t!r}.")
+        self._nodes = _topological_nodes(self.inputs, self.outputs)
+        self._sublayers = {}
+        seen: set[int] = set()
+        for node in self._nodes:
+            if id(node.layer) not in seen:
+                seen.add(id(node.layer))
+                if node.layer.name in self._sublayers:
+                    raise ValueError(
+                        f"Model '{self.name}': two different layers are named "
+                        f"'{node.layer.name}'; layer names must be unique."
+                    )
+                self.track(node.layer.name, node.layer)
+        self.built = True
+        self._build_shape = [t.shape for t in self.inputs]
+        self._graph_ready = True
+        self._jitted = {}
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._sublayers.values())
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        if index is not None:
+            if not 0 <= index < len(self.layers):
+                raise ValueError(
+                    f"Model '{self.name}': index {index} out of range; it has "
+                    f"{len(self.layers)} layers."
+                )
+            return self.layers[index]
+        if name in self._sublayers:
+            return self._sublayers[name]
+        raise ValueError(
+            f"Model '{self.name}': no layer named {name!r}; layers are {list(self._sublayers)}."
+        )
+
+    # ----- running it ----------------------------------------------------------------------------
+    def check_input(self, shape: Any) -> None:
+        shapes = [shape] if is_shape(shape) else list(shape)
+        if len(shapes) != len(self.inputs):
+            raise ValueError(
+                f"Model '{self.name}' expects {len(self.inputs)} input(s), got {len(shapes)}."
+            )
+        for t, s in zip(self.inputs, shapes):
+            if (
+                not is_shape(s)
+                or len(s) != len(t.shape)
+                or any(a is not None and a != b for a, b in zip(t.shape[1:], s[1:]))
+            ):
+                raise ValueError(
+                    f"Model '{self.name}': input '{t.node.layer.name}' expects shape "
+                    f"{t.shape}, got {s}."
+                )
+
+    def apply(self, params, state, inputs, *, training=False, mask=None, key=None, **kwargs):
+        """Run every node in order: (params, state, inputs) -> (outputs, new_state)."""
+        values: dict[int, tuple[Any, Any]] = {}  # id(SymbolicTensor) -> (value, mask)
+        given = _as_list(inputs) if len(self.inputs) > 1 else [inputs]
+        masks = _as_list(mask) if mask is not None else [None] * len(self.inputs)
+        for t, v, m in zip(self.inputs, given, masks):
+            values[id(t)] = (v, m)
+        new_state = dict(state)
+        keys = iter(jax.random.split(key, len(self._nodes)) if key is not None else [])
+        for node in self._nodes:
+            layer = node.layer
+            if isinstance(layer, InputLayer):
+                continue
+            x = _fill(node.inputs, values, 0)
+            in_mask = _fill(node.inputs, values, 1)
+            kw = {k: _fill(v, values, 0) for k, v in node.kwargs.items() if k != "training"}
+            node_mask = kw.pop("mask", None)
+            if node_mask is None:
+                node_mask = in_mask if not isinstance(in_mask, list) else in_mask[0]
+            out, new_state[layer.name] = layer.apply(
+                params[layer.name], new_state[layer.name], x, training=node.kwargs.get(
+                    "training", training), mask=node_mask, key=next(keys, None), **kw,
+            )  # fmt: skip
+            out_mask = layer.compute_mask(x, node_mask)
+            out_t = tree_leaves(node.outputs)
+            out_v = jax.tree_util.tree_leaves(out)
+            if not (isinstance(out_mask, list) and len(out_mask) == len(out_t)):
+                out_mask = [out_mask if not isinstance(out_mask, list) else None] * len(out_t)
+            for t, v, m in zip(out_t, out_v, out_mask):
+                values[id(t)] = (v, m)
+        result = [values[id(t)][0] for t in self.outputs]
+        return jax.tree_util.tree_unflatten(
+            jax.tree_util.tree_structure(self._output_struct, is_leaf=is_symbolic), result
+        ), new_state
+
+    def compute_output_shape(self, input_shape: Any, **kwargs: Any) -> Any:
+        shapes = [t.shape for t in self.outputs]
+        return shapes[0] if not isinstance(self._output_struct, (list, tuple)) else shapes
+
+    def compute_mask(self, inputs: Any, mask: Any) -> Any:
+        return None
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if not any(is_symbolic(t) for t in tree_leaves(inputs)):
+            inputs = to_arrays(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    # ----- state of stateful layers ---------------------------------------------------------------
+    def reset_states(self) -> None:
+        """Zero the carried states of every stateful layer (Keras 3 lacks this on models)."""
+        for layer in self.layers:
+            if hasattr(layer, "reset_state"):
+                layer.reset_state()
+
+    reset_state = reset_states
+
+    def get_states(self) -> dict[str, list[np.ndarray]]:
+        """The carried states of every stateful layer, by layer name, as numpy arrays."""
+        return {
+            name: [np.asarray(s) for s in ordered_leaves(st)]
+            for name, st in self.state.items()
+            if ordered_leaves(st)
+        }
+
+    def set_states(self, states: dict[str, list]) -> None:
+        """Set carried states by layer name (the structure `get_states` returns)."""
+        for name, values in states.items():
+            layer = self.get_layer(name)
+            if not hasattr(layer, "reset_state"):
+                raise ValueError(f"Model '{self.name}': layer '{name}' carries no state.")
+            layer.reset_state(list(values))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "trainable": self.trainable}
+
+    # Training, evaluation and prediction live in training_api.py (plain functions, bound here).
+    compile = training_api.compile
+    fit = training_api.fit
+    evaluate = training_api.evaluate
+    predict = training_api.predict
+    train_on_batch = training_api.train_on_batch
+    test_on_batch = training_api.test_on_batch
+    predict_on_batch = training_api.predict_on_batch
+    predict_classes = training_api.predict_classes
+    summary = training_api.summary
+
+
+def _fill(structure: Any, values: dict, which: int) -> Any:
+    """Replace symbolic tensors in `structure` by their values (which=0) or masks (which=1)."""
+    if is_symbolic(structure):
+        return values[id(structure)][which]
+    if isinstance(structure, (list, tuple)):
+        return [_fill(s, values, which) for s in structure]
+    return structure if which == 0 else None

@@ -1,0 +1,103 @@
+"""Turning user data into per-input / per-output lists of numpy arrays, and batching them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def as_array_list(data: Any, names: Sequence[str], what: str) -> list[np.ndarray]:
+    """x or y as one array per model input/output: an array, a list, or a dict keyed by name."""
+    if isinstance(data, dict):
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ValueError(f"{what}: dict is missing entries for {missing}; got {list(data)}.")
+        data = [data[n] for n in names]
+    elif len(names) == 1:
+        one_array_in_list = isinstance(data, (list, tuple)) and len(data) == 1
+        data = [data[0]] if one_array_in_list and hasattr(data[0], "shape") else [data]
+    elif not isinstance(data, (list, tuple)):
+        data = [data]
+    arrays = []
+    for a in data:
+        a = np.asarray(a)
+        if a.dtype == np.float64:
+            a = a.astype(np.float32)
+        arrays.append(a)
+    if len(arrays) != len(names):
+        raise ValueError(
+            f"{what}: the model has {len(names)} {what.split()[0]} array(s) {list(names)}, "
+            f"got {len(arrays)}."
+        )
+    return arrays
+
+
+def check_lengths(x: list[np.ndarray], y: list[np.ndarray] | None, sw: np.ndarray | None) -> int:
+    """All arrays must have the same number of samples; returns it."""
+    sizes = {f"x[{i}]": a.shape[0] if a.ndim else 0 for i, a in enumerate(x)}
+    if y is not None:
+        sizes.update({f"y[{i}]": a.shape[0] if a.ndim else 0 for i, a in enumerate(y)})
+    if sw is not None:
+        sizes["sample_weight"] = len(sw)
+    counts = set(sizes.values())
+    if len(counts) > 1:
+        detail = ", ".join(f"{k}: {v}" for k, v in sizes.items())
+        raise ValueError(f"Data cardinality is ambiguous: inputs have different lengths ({detail}).")
+    n = counts.pop()
+    if n == 0:
+        raise ValueError("The data is empty: x has 0 samples.")
+    return n
+
+
+def class_weights_to_sample_weights(y: np.ndarray, class_weight: dict) -> np.ndarray:
+    """Keras's rule: the class of a sample is argmax(y) for one-hot rows, else int(y)."""
+    classes = np.argmax(y, axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)
+    classes = np.asarray(classes).reshape(len(y), -1)[:, 0].round().astype(int)
+    unknown = set(np.unique(classes)) - set(class_weight)
+    if unknown:
+        raise ValueError(
+            f"class_weight has no entry for class(es) {sorted(unknown)}; "
+            f"it has {sorted(class_weight)}."
+        )
+    return np.array([class_weight[c] for c in classes], np.float32)
+
+
+def split_validation(arrays: list, fraction: float) -> tuple[list, list]:
+    """The last `fraction` of the samples (before any shuffling) become validation data."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation_split must be in (0, 1), got {fraction}.")
+    n = next(len(a) for a in arrays if a is not None)
+    cut = int(n * (1.0 - fraction))
+    if cut == 0 or cut == n:
+        raise ValueError(f"validation_split={fraction} leaves no data on one side of {n} samples.")
+    return [None if a is None else a[:cut] for a in arrays], [
+        None if a is None else a[cut:] for a in arrays
+    ]
+
+
+def batches(n: int, batch_size: int, shuffle: bool, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def take(arrays: list | None, idx: np.ndarray) -> list | None:
+    return None if arrays is None else [a[idx] for a in arrays]
+
+
+def bucket(size: int, batch_size: int) -> int:
+    """Pad a prediction batch to a power of two (at most batch_size) so sizes share programs."""
+    b = 1
+    while b < size:
+        b *= 2
+    return min(max(b, size), max(batch_size, size))
+
+
+def pad_rows(arrays: list[np.ndarray], rows: int) -> list[np.ndarray]:
+    out = []
+    for a in arrays:
+        extra = rows - a.shape[0]
+        out.append(a if extra == 0 else np.concatenate([a, np.repeat(a[-1:], extra, axis=0)]))
+    return out
