@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from lstmkit.layers.base import Layer, is_shape, ordered_leaves, to_arrays
+from lstmkit.layers.base import Layer, is_shape, ordered_leaves, to_arrays, unique_name
 from lstmkit.layers.core import InputLayer
 from lstmkit.layers.symbolic import Node, SymbolicTensor, is_symbolic, tree_leaves
 from lstmkit.models import training_api
@@ -18,9 +18,11 @@ def _as_list(x: Any) -> list:
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-def _topological_nodes(inputs: list[SymbolicTensor], outputs: list[SymbolicTensor]) -> list[Node]:
-    """Every node between inputs and outputs, each after the nodes it consumes."""
+def _topological_nodes(inputs: list[SymbolicTensor], outputs: list[SymbolicTensor]):
+    """Every node between inputs and outputs, each after the nodes it consumes (a depth-first
+    post-order, as Keras builds it), and the order in which each layer was first reached."""
     order: list[Node] = []
+    first_seen: dict[int, int] = {}
     seen: set[int] = set()
 
     def visit(node: Node, path: tuple) -> None:
@@ -28,6 +30,7 @@ def _topological_nodes(inputs: list[SymbolicTensor], outputs: list[SymbolicTenso
             return
         if id(node) in path:
             raise ValueError(f"The graph has a cycle through layer '{node.layer.name}'.")
+        first_seen.setdefault(id(node.layer), len(first_seen))
         for t in node.parent_tensors:
             if t.node is None:
                 raise ValueError(f"Tensor {t!r} was not produced by a layer or Input.")
@@ -44,7 +47,22 @@ def _topological_nodes(inputs: list[SymbolicTensor], outputs: list[SymbolicTenso
                 f"Output depends on Input '{node.layer.name}', which is not among the model's "
                 f"inputs {[t.node.layer.name for t in inputs]}."
             )
-    return order
+    return order, first_seen
+
+
+def _layers_by_depth(order: list[Node], first_seen: dict[int, int]) -> list[Layer]:
+    """Keras's `model.layers` order: deepest first (distance from the outputs), ties broken by
+    the order the layers were first reached."""
+    node_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    layers: dict[int, Layer] = {}
+    for node in reversed(order):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+        layers[id(node.layer)] = node.layer
+        for t in node.parent_tensors:
+            node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
+    return sorted(layers.values(), key=lambda lay: (-layer_depth[id(lay)], first_seen[id(lay)]))
 
 
 class Model(Layer):
@@ -62,6 +80,8 @@ class Model(Layer):
                 value = kwargs.pop(old)
                 inputs = value if old == "input" else inputs
                 outputs = value if old == "output" else outputs
+        if name is None and type(self) is Model:
+            name = unique_name("functional")  # Keras 3's default name for functional models
         super().__init__(name=name, trainable=trainable, **kwargs)
         training_api.init(self)
         self._graph_ready = False
@@ -84,18 +104,15 @@ class Model(Layer):
         for t in self.inputs:
             if not isinstance(t.node.layer, InputLayer):
                 raise ValueError(f"Model: inputs must come from lstmkit.Input, got {t!r}.")
-        self._nodes = _topological_nodes(self.inputs, self.outputs)
+        self._nodes, first_seen = _topological_nodes(self.inputs, self.outputs)
         self._sublayers = {}
-        seen: set[int] = set()
-        for node in self._nodes:
-            if id(node.layer) not in seen:
-                seen.add(id(node.layer))
-                if node.layer.name in self._sublayers:
-                    raise ValueError(
-                        f"Model '{self.name}': two different layers are named "
-                        f"'{node.layer.name}'; layer names must be unique."
-                    )
-                self.track(node.layer.name, node.layer)
+        for layer in _layers_by_depth(self._nodes, first_seen):
+            if layer.name in self._sublayers:
+                raise ValueError(
+                    f"Model '{self.name}': two different layers are named '{layer.name}'; "
+                    "layer names must be unique."
+                )
+            self.track(layer.name, layer)
         self.built = True
         self._build_shape = [t.shape for t in self.inputs]
         self._graph_ready = True
