@@ -59,7 +59,9 @@ def ordered_leaves(tree: Any) -> list:
     """Leaves of nested dicts in insertion order (jax sorts dict keys; Keras's order is creation)."""
     if isinstance(tree, dict):
         return [leaf for v in tree.values() for leaf in ordered_leaves(v)]
-    return [tree]
+    if isinstance(tree, (list, tuple)):
+        return [leaf for v in tree for leaf in ordered_leaves(v)]
+    return [] if tree is None else [tree]
 
 
 def ordered_unflatten(tree: Any, leaves: list) -> Any:
@@ -67,7 +69,11 @@ def ordered_unflatten(tree: Any, leaves: list) -> Any:
     it = iter(leaves)
 
     def fill(t):
-        return {k: fill(v) for k, v in t.items()} if isinstance(t, dict) else next(it)
+        if isinstance(t, dict):
+            return {k: fill(v) for k, v in t.items()}
+        if isinstance(t, (list, tuple)):
+            return [fill(v) for v in t]
+        return None if t is None else next(it)
 
     return fill(tree)
 
