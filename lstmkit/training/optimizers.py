@@ -1,0 +1,224 @@
+"""Keras-named optimizers (SGD, RMSprop, Adam, AdamW, Adagrad, Adadelta, Nadam) and `get`.
+
+Each is configuration plus ``to_optax()``; see `optimizer_base` for the learning-rate protocol
+and `optimizer_rules` for the update arithmetic (Keras's, in float32).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import optax
+
+from lstmkit.training import optimizer_rules as rules
+from lstmkit.training.optimizer_base import Optimizer, get_iterations, get_lr, set_lr
+from lstmkit.training.schedules import LearningRateSchedule
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum: ``v = m*v - lr*g; w += v``."""
+
+    _config_keys = ("momentum", "nesterov")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        if not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
+            raise ValueError("`momentum` must be a float between [0, 1].")
+        self.momentum = float(momentum)
+        self.nesterov = nesterov
+
+    def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
+        return rules.sgd(learning_rate, self.momentum, self.nesterov)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide by the root of a moving average of squared gradients."""
+
+    _config_keys = ("rho", "momentum", "epsilon", "centered")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
+
+    def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
+        return rules.rmsprop(learning_rate, self.rho, self.momentum, self.epsilon, self.centered)
+
+
+class Adam(Optimizer):
+    """Adam (optionally AMSGrad), with Keras's placement of epsilon."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon", "amsgrad")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
+
+    def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
+        return rules.adam(learning_rate, self.beta_1, self.beta_2, self.epsilon, self.amsgrad)
+
+
+class AdamW(Optimizer):
+    """Adam with decoupled weight decay (``weight_decay=0.004`` by default, must be a float)."""
+
+    _config_keys = Adam._config_keys
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        weight_decay: float = 0.004,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        **kwargs: Any,
+    ):
+        if weight_decay is None:
+            raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
+
+    _rule = Adam._rule
+
+
+class Adagrad(Optimizer):
+    """Adagrad: divide by the root of the running sum of squared gradients."""
+
+    _config_keys = ("initial_accumulator_value", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = initial_accumulator_value
+        self.epsilon = epsilon
+
+    def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
+        return rules.adagrad(learning_rate, self.initial_accumulator_value, self.epsilon)
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Keras scales its step by `learning_rate`, 0.001 by default)."""
+
+    _config_keys = ("rho", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        rho: float = 0.95,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.epsilon = rho, epsilon
+
+    def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
+        return rules.adadelta(learning_rate, self.rho, self.epsilon)
+
+
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum (Dozat's momentum schedule, as Keras)."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
+        return rules.nadam(learning_rate, self.beta_1, self.beta_2, self.epsilon)
+
+
+ALL_OPTIMIZERS = {
+    cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adam, AdamW, Adagrad, Adadelta, Nadam)
+}
+
+
+def serialize(optimizer: Optimizer) -> dict:
+    """Keras 3's serialized form: ``{"module", "class_name", "config", "registered_name"}``."""
+    return {
+        "module": "keras.optimizers",
+        "class_name": type(optimizer).__name__,
+        "config": optimizer.get_config(),
+        "registered_name": None,
+    }
+
+
+def _lookup(name: Any) -> type[Optimizer]:
+    cls = ALL_OPTIMIZERS.get(name.lower()) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(
+            f"Could not interpret optimizer identifier: {name!r}. "
+            f"Known optimizers: {', '.join(sorted(ALL_OPTIMIZERS))}."
+        )
+    return cls
+
+
+def deserialize(config: dict) -> Optimizer:
+    """Rebuilds an optimizer from `serialize`'s dict (or Keras's); class names match any case."""
+    return _lookup(config.get("class_name")).from_config(config.get("config", {}))
+
+
+def get(identifier: Any) -> Optimizer | None:
+    """An optimizer from a name ("adam", case-insensitive), a serialized dict or an instance."""
+    if identifier is None or isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        return _lookup(identifier)()
+    raise ValueError(
+        f"Could not interpret optimizer identifier: {identifier!r}. Pass a name "
+        f"({', '.join(sorted(ALL_OPTIMIZERS))}), a config dict or an optimizer instance."
+    )
+
+
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "Adagrad",
+    "Adadelta",
+    "Nadam",
+    "get",
+    "serialize",
+    "deserialize",
+    "get_lr",
+    "set_lr",
+    "get_iterations",
+]
