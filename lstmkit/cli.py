@@ -32,7 +32,9 @@ def demo(seed: int = 0) -> None:
             out = Model(inputs=x, outputs=y).predict(data, verbose=0)
             print(f"return_sequences={return_sequences}, return_state={return_state}:")
             print("  " + EXPLAIN[(return_sequences, return_state)])
-            for line in str(out if not isinstance(out, list) else [np.round(o, 6) for o in out]).splitlines():
+            for line in str(
+                out if not isinstance(out, list) else [np.round(o, 6) for o in out]
+            ).splitlines():
                 print("    " + line)
             print()
 

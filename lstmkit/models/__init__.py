@@ -3,4 +3,19 @@
 from lstmkit.models.functional import Model
 from lstmkit.models.sequential import Sequential
 
-__all__ = ["Model", "Sequential"]
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Open a Keras 3 `.keras` file (written by Keras or lstmkit); see lstmkit.saving."""
+    from lstmkit.saving.keras_format import load_model as _load_model
+
+    return _load_model(
+        filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
+    )
+
+
+def save_model(model, filepath, overwrite=True, **kwargs):
+    """`model.save(filepath)` as a function, as `keras.models.save_model`."""
+    model.save(filepath, overwrite=overwrite, **kwargs)
+
+
+__all__ = ["Model", "Sequential", "load_model", "save_model"]

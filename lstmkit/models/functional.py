@@ -68,8 +68,14 @@ def _layers_by_depth(order: list[Node], first_seen: dict[int, int]) -> list[Laye
 class Model(Layer):
     """`Model(inputs, outputs)`: the layers between symbolic inputs and outputs, as Keras 3."""
 
-    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
-                 trainable: bool = True, **kwargs: Any):  # fmt: skip
+    def __init__(
+        self,
+        inputs: Any = None,
+        outputs: Any = None,
+        name: str | None = None,
+        trainable: bool = True,
+        **kwargs: Any,
+    ):
         for old, new in (("input", "inputs"), ("output", "outputs")):
             if old in kwargs:
                 warnings.warn(
@@ -174,9 +180,14 @@ class Model(Layer):
             if node_mask is None:
                 node_mask = in_mask if not isinstance(in_mask, list) else in_mask[0]
             out, new_state[layer.name] = layer.apply(
-                params[layer.name], new_state[layer.name], x, training=node.kwargs.get(
-                    "training", training), mask=node_mask, key=next(keys, None), **kw,
-            )  # fmt: skip
+                params[layer.name],
+                new_state[layer.name],
+                x,
+                training=node.kwargs.get("training", training),
+                mask=node_mask,
+                key=next(keys, None),
+                **kw,
+            )
             out_mask = layer.compute_mask(x, node_mask)
             out_t = tree_leaves(node.outputs)
             out_v = jax.tree_util.tree_leaves(out)
@@ -239,6 +250,25 @@ class Model(Layer):
     predict_on_batch = training_api.predict_on_batch
     predict_classes = training_api.predict_classes
     summary = training_api.summary
+
+    # Keras 3 files live in lstmkit/saving/ (imported on use: saving sits above models).
+    def save(self, filepath: Any, overwrite: bool = True, **kwargs: Any) -> None:
+        """Save to a Keras 3 `.keras` file: config, weights and optimizer state."""
+        from lstmkit.saving import keras_format
+
+        keras_format.save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+        """Save the weights (and optimizer state) in Keras 3's `.weights.h5` layout."""
+        from lstmkit.saving import keras_format
+
+        keras_format.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: Any, skip_mismatch: bool = False) -> None:
+        """Load a `.weights.h5` or `.keras` file's weights; all are checked before any changes."""
+        from lstmkit.saving import keras_format
+
+        keras_format.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
 
 def _fill(structure: Any, values: dict, which: int) -> Any:

@@ -16,8 +16,13 @@ class Sequential(Model):
     """`Sequential([layers])` or `.add(layer)`; the input shape comes from an Input, a first
     layer's `input_shape`/`batch_input_shape`, or the first data it sees."""
 
-    def __init__(self, layers: list | None = None, name: str | None = None,
-                 trainable: bool = True, **kwargs: Any):  # fmt: skip
+    def __init__(
+        self,
+        layers: list | None = None,
+        name: str | None = None,
+        trainable: bool = True,
+        **kwargs: Any,
+    ):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._stack: list[Layer] = []
         self._input_batch_shape: tuple | None = None

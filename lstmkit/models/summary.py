@@ -37,32 +37,51 @@ def render(model: Any) -> str:
         layer = node.layer
         if isinstance(layer, InputLayer) and type(model).__name__ == "Sequential":
             continue
-        rows.append((f"{layer.name} ({type(layer).__name__})", _shape_text(node.outputs),
-                     str(layer.count_params())))  # fmt: skip
+        rows.append(
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                _shape_text(node.outputs),
+                str(layer.count_params()),
+            )
+        )
     if not model._graph_ready:
-        rows = [(f"{layer.name} ({type(layer).__name__})", "?", "0 (unbuilt)")
-                for layer in model.layers]  # fmt: skip
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) + 2
-              for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]  # fmt: skip
+        rows = [
+            (f"{layer.name} ({type(layer).__name__})", "?", "0 (unbuilt)") for layer in model.layers
+        ]
+    widths = [
+        max([len(h)] + [len(r[i]) for r in rows]) + 2
+        for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))
+    ]
     widths = [max(w, m) for w, m in zip(widths, (33, 24, 15))]
 
     def line(left, mid, right, fill="─"):
         return left + mid.join(fill * w for w in widths) + right
 
     def row(cells):
-        return "│" + "│".join(
-            f" {c:<{w - 2}} " if i < 2 else f" {c:>{w - 2}} " for i, (c, w) in
-            enumerate(zip(cells, widths))) + "│"  # fmt: skip
+        return (
+            "│"
+            + "│".join(
+                f" {c:<{w - 2}} " if i < 2 else f" {c:>{w - 2}} "
+                for i, (c, w) in enumerate(zip(cells, widths))
+            )
+            + "│"
+        )
 
     flags = ordered_leaves(model.trainable_mask()) if model._graph_ready else []
     weights = model.weights if model._graph_ready else []
     total, total_b = _count(weights)
     trainable, trainable_b = _count([w for w, f in zip(weights, flags) if f])
-    out = [f'Model: "{model.name}"', line("┌", "┬", "┐"),
-           row(("Layer (type)", "Output Shape", "Param #")), line("├", "┼", "┤")]  # fmt: skip
+    out = [
+        f'Model: "{model.name}"',
+        line("┌", "┬", "┐"),
+        row(("Layer (type)", "Output Shape", "Param #")),
+        line("├", "┼", "┤"),
+    ]
     out += [row(r) for r in rows]
-    out += [line("└", "┴", "┘"),
-            f" Total params: {total:,} ({_size(total_b)})",
-            f" Trainable params: {trainable:,} ({_size(trainable_b)})",
-            f" Non-trainable params: {total - trainable:,} ({_size(total_b - trainable_b)})"]  # fmt: skip
+    out += [
+        line("└", "┴", "┘"),
+        f" Total params: {total:,} ({_size(total_b)})",
+        f" Trainable params: {trainable:,} ({_size(trainable_b)})",
+        f" Non-trainable params: {total - trainable:,} ({_size(total_b - trainable_b)})",
+    ]
     return "\n".join(out)

@@ -51,23 +51,37 @@ def _per_output(spec: Any, names: list[str], what: str) -> list:
     if isinstance(spec, dict):
         unknown = set(spec) - set(names)
         if unknown:
-            raise ValueError(f"compile: {what} names unknown outputs {sorted(unknown)}; "
-                             f"outputs are {names}.")  # fmt: skip
+            raise ValueError(
+                f"compile: {what} names unknown outputs {sorted(unknown)}; outputs are {names}."
+            )
         return [spec.get(n) for n in names]
     if isinstance(spec, (list, tuple)) and len(names) > 1 and what == "loss":
         if len(spec) != len(names):
             raise ValueError(f"compile: {len(spec)} losses for {len(names)} outputs {names}.")
         return list(spec)
-    if what == "metrics" and isinstance(spec, (list, tuple)) and len(names) > 1 and spec and all(
-        isinstance(s, (list, tuple)) or s is None for s in spec
+    if (
+        what == "metrics"
+        and isinstance(spec, (list, tuple))
+        and len(names) > 1
+        and spec
+        and all(isinstance(s, (list, tuple)) or s is None for s in spec)
     ):
         return [list(s or []) for s in spec]
     return [spec for _ in names]
 
 
-def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
-            metrics: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
-            steps_per_execution: int = 1, jit_compile: Any = "auto", **kwargs: Any) -> None:  # fmt: skip
+def compile(
+    self,
+    optimizer: Any = "rmsprop",
+    loss: Any = None,
+    loss_weights: Any = None,
+    metrics: Any = None,
+    weighted_metrics: Any = None,
+    run_eagerly: bool = False,
+    steps_per_execution: int = 1,
+    jit_compile: Any = "auto",
+    **kwargs: Any,
+) -> None:
     """Configure training: optimizer, loss(es), metrics (names or objects, as Keras)."""
     if kwargs:
         raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}.")
@@ -94,18 +108,21 @@ def _trainer(model: Any) -> Trainer:
         losses = [losses_mod.get(s) for s in _per_output(args["loss"], names, "loss")]
     lw = args["loss_weights"]
     weights = _per_output(lw, names, "loss_weights") if lw is not None else [1.0] * len(names)
-    metric_specs = [ms if isinstance(ms, (list, tuple)) else [ms]
-                    for ms in _per_output(args["metrics"], names, "metrics")]  # fmt: skip
+    metric_specs = [
+        ms if isinstance(ms, (list, tuple)) else [ms]
+        for ms in _per_output(args["metrics"], names, "metrics")
+    ]
     metrics = [
         [metrics_mod.get(m, loss=loss, y_shape=t.shape) for m in ms]
         for ms, loss, t in zip(metric_specs, losses, model.outputs)
-    ]  # fmt: skip
+    ]
     multi_input = len(model.inputs) > 1
 
     def forward(leaves, state, xs, training, key):
         params = ordered_unflatten(model.params, leaves)
-        ys, new_state = model.apply(params, state, xs if multi_input else xs[0],
-                                    training=training, key=key)  # fmt: skip
+        ys, new_state = model.apply(
+            params, state, xs if multi_input else xs[0], training=training, key=key
+        )
         return ordered_leaves_outputs(ys), new_state
 
     trainer = Trainer(
@@ -145,7 +162,9 @@ def _prepare_x(model: Any, x: Any) -> list[np.ndarray]:
         model.build_from_data(x[0] if isinstance(x, (list, tuple)) and len(x) == 1 else x)
     names = [t.node.layer.name for t in model.inputs]
     xs = data_mod.as_array_list(x, names, "inputs x")
-    model.check_input([(None, *a.shape[1:]) for a in xs] if len(xs) > 1 else (None, *xs[0].shape[1:]))
+    model.check_input(
+        [(None, *a.shape[1:]) for a in xs] if len(xs) > 1 else (None, *xs[0].shape[1:])
+    )
     for t, a in zip(model.inputs, xs):
         if t.dtype.startswith("int") and not np.issubdtype(a.dtype, np.integer):
             xs[xs.index(a)] = a.astype(np.int32)
@@ -184,18 +203,43 @@ def _batch_size(model: Any, batch_size: int | None, n: int | None) -> int:
 
 def _callbacks(model, callbacks, verbose, **params):
     verbose = 1 if verbose == "auto" else int(verbose)
-    return callbacks_mod.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
-                                      model=model, verbose=verbose, **params)  # fmt: skip
+    return callbacks_mod.CallbackList(
+        callbacks,
+        add_history=True,
+        add_progbar=verbose != 0,
+        model=model,
+        verbose=verbose,
+        **params,
+    )
 
 
-def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-        validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-        sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-        validation_batch_size=None, validation_freq=1, **kwargs):  # fmt: skip
+def fit(
+    self,
+    x=None,
+    y=None,
+    batch_size=None,
+    epochs=1,
+    verbose="auto",
+    callbacks=None,
+    validation_split=0.0,
+    validation_data=None,
+    shuffle=True,
+    class_weight=None,
+    sample_weight=None,
+    initial_epoch=0,
+    steps_per_epoch=None,
+    validation_steps=None,
+    validation_batch_size=None,
+    validation_freq=1,
+    **kwargs,
+):
     """Train for `epochs` epochs; returns the History."""
     if "nb_epoch" in kwargs:
-        warnings.warn("fit: `nb_epoch` is a legacy (Keras 1) argument; use `epochs` instead.",
-                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        warnings.warn(
+            "fit: `nb_epoch` is a legacy (Keras 1) argument; use `epochs` instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         epochs = kwargs.pop("nb_epoch")
     if kwargs:
         raise TypeError(f"fit: unexpected keyword argument(s) {sorted(kwargs)}.")
@@ -211,8 +255,11 @@ def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbac
     validation = None
     if validation_data is not None:
         vx, vy, *vsw = validation_data
-        validation = (_prepare_x(self, vx), _prepare_y(self, vy, trainer),
-                      np.asarray(vsw[0], np.float32) if vsw else None)  # fmt: skip
+        validation = (
+            _prepare_x(self, vx),
+            _prepare_y(self, vy, trainer),
+            np.asarray(vsw[0], np.float32) if vsw else None,
+        )
     elif validation_split:
         (xs, ys, sw), (vx, vy, vsw) = _split3(xs, ys, sw, validation_split)
         validation = (vx, vy, vsw)
@@ -221,9 +268,21 @@ def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbac
     steps = -(-n // bs)
     cbs = _callbacks(self, callbacks, verbose, epochs=epochs, steps=steps)
     nan_guard = any(isinstance(c, callbacks_mod.TerminateOnNaN) for c in cbs.callbacks)
-    fit_loop(trainer, ModelIO(self), self, xs, ys, sw, batch_size=bs, epochs=epochs,
-             initial_epoch=initial_epoch, shuffle=shuffle, callbacks=cbs, validation=validation,
-             nan_guard=nan_guard)  # fmt: skip
+    fit_loop(
+        trainer,
+        ModelIO(self),
+        self,
+        xs,
+        ys,
+        sw,
+        batch_size=bs,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        shuffle=shuffle,
+        callbacks=cbs,
+        validation=validation,
+        nan_guard=nan_guard,
+    )
     return cbs.history
 
 
@@ -241,8 +300,18 @@ def _logs_to_return(logs: dict, return_dict: bool) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-             steps=None, callbacks=None, return_dict=False, **kwargs):  # fmt: skip
+def evaluate(
+    self,
+    x=None,
+    y=None,
+    batch_size=None,
+    verbose="auto",
+    sample_weight=None,
+    steps=None,
+    callbacks=None,
+    return_dict=False,
+    **kwargs,
+):
     """Loss (and metrics) over the data: a float, or [loss, *metrics], or a dict."""
     _require_compiled(self, "evaluate")
     xs = _prepare_x(self, x)
@@ -266,8 +335,9 @@ def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
     stateful = any(getattr(layer, "stateful", False) for layer in self.layers)
     cbs = _callbacks(self, callbacks, verbose, steps=-(-n // bs))
     cbs.on_predict_begin()
-    outs = predict_loop(_trainer(self), ModelIO(self), xs, batch_size=bs, pad=not stateful,
-                        callbacks=cbs)  # fmt: skip
+    outs = predict_loop(
+        _trainer(self), ModelIO(self), xs, batch_size=bs, pad=not stateful, callbacks=cbs
+    )
     cbs.on_predict_end()
     return outs[0] if len(outs) == 1 and not isinstance(self._output_struct, list) else outs
 
@@ -294,19 +364,32 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
     from lstmkit.training.trainer import to_device
 
     leaves, state, mstate, _ = trainer.train_batch(
-        leaves, state, trainer.fresh_metric_state(), to_device(xs), to_device(ys), sw,
+        leaves,
+        state,
+        trainer.fresh_metric_state(),
+        to_device(xs),
+        to_device(ys),
+        sw,
         utils.next_key(),
-    )  # fmt: skip
+    )
     io.write(leaves, state)
     return _logs_to_return(trainer.results(mstate), return_dict)
 
 
 def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
     _require_compiled(self, "test_on_batch")
-    n = len(np.asarray(x if not isinstance(x, (list, tuple, dict)) else
-                       list(x.values())[0] if isinstance(x, dict) else x[0]))  # fmt: skip
-    return evaluate(self, x, y, batch_size=n, verbose=0, sample_weight=sample_weight,
-                    return_dict=return_dict)  # fmt: skip
+    n = len(
+        np.asarray(
+            x
+            if not isinstance(x, (list, tuple, dict))
+            else list(x.values())[0]
+            if isinstance(x, dict)
+            else x[0]
+        )
+    )
+    return evaluate(
+        self, x, y, batch_size=n, verbose=0, sample_weight=sample_weight, return_dict=return_dict
+    )
 
 
 def predict_classes(self, x, batch_size=32, verbose=0):

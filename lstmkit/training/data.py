@@ -44,7 +44,9 @@ def check_lengths(x: list[np.ndarray], y: list[np.ndarray] | None, sw: np.ndarra
     counts = set(sizes.values())
     if len(counts) > 1:
         detail = ", ".join(f"{k}: {v}" for k, v in sizes.items())
-        raise ValueError(f"Data cardinality is ambiguous: inputs have different lengths ({detail}).")
+        raise ValueError(
+            f"Data cardinality is ambiguous: inputs have different lengths ({detail})."
+        )
     n = counts.pop()
     if n == 0:
         raise ValueError("The data is empty: x has 0 samples.")
@@ -77,7 +79,9 @@ def split_validation(arrays: list, fraction: float) -> tuple[list, list]:
     ]
 
 
-def batches(n: int, batch_size: int, shuffle: bool, rng: np.random.Generator) -> Iterator[np.ndarray]:
+def batches(
+    n: int, batch_size: int, shuffle: bool, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
     order = rng.permutation(n) if shuffle else np.arange(n)
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]

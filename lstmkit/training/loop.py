@@ -21,9 +21,22 @@ def _sw_device(sw):
     return None if sw is None else np.asarray(sw, np.float32)
 
 
-def fit_loop(trainer: Trainer, io: Any, model: Any, x: list, y: list, sw: np.ndarray | None, *,
-             batch_size: int, epochs: int, initial_epoch: int, shuffle: bool, callbacks: Any,
-             validation: tuple | None, nan_guard: bool) -> None:  # fmt: skip
+def fit_loop(
+    trainer: Trainer,
+    io: Any,
+    model: Any,
+    x: list,
+    y: list,
+    sw: np.ndarray | None,
+    *,
+    batch_size: int,
+    epochs: int,
+    initial_epoch: int,
+    shuffle: bool,
+    callbacks: Any,
+    validation: tuple | None,
+    nan_guard: bool,
+) -> None:
     n = data_mod.check_lengths(x, y, sw)
     rng = np.random.default_rng(int(np.random.randint(2**31)))
     model.stop_training = False
@@ -61,8 +74,16 @@ def fit_loop(trainer: Trainer, io: Any, model: Any, x: list, y: list, sw: np.nda
     callbacks.on_train_end(logs if epochs > initial_epoch else {})
 
 
-def evaluate_loop(trainer: Trainer, io: Any, x: list, y: list, sw: np.ndarray | None, *,
-                  batch_size: int, callbacks: Any = None) -> dict[str, float]:  # fmt: skip
+def evaluate_loop(
+    trainer: Trainer,
+    io: Any,
+    x: list,
+    y: list,
+    sw: np.ndarray | None,
+    *,
+    batch_size: int,
+    callbacks: Any = None,
+) -> dict[str, float]:
     n = data_mod.check_lengths(x, y, sw)
     mstate = trainer.fresh_metric_state()
     leaves, state = io.read()
@@ -78,8 +99,9 @@ def evaluate_loop(trainer: Trainer, io: Any, x: list, y: list, sw: np.ndarray | 
     return trainer.results(mstate)
 
 
-def predict_loop(trainer: Trainer, io: Any, x: list, *, batch_size: int, pad: bool,
-                 callbacks: Any = None) -> list[np.ndarray]:  # fmt: skip
+def predict_loop(
+    trainer: Trainer, io: Any, x: list, *, batch_size: int, pad: bool, callbacks: Any = None
+) -> list[np.ndarray]:
     """Batches are padded to power-of-two sizes (not for stateful models, where rows matter),
     so predicting on inputs of many sizes compiles a handful of programs, not one per size."""
     n = data_mod.check_lengths(x, None, None)

@@ -22,9 +22,19 @@ from lstmkit.training.metrics import Mean
 
 
 class Trainer:
-    def __init__(self, *, forward: Callable, penalty: Callable, constrain: Callable,
-                 trainable: list[bool], optimizer: Any, losses: list, loss_weights: list[float],
-                 metrics: list[list], output_names: list[str]):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        forward: Callable,
+        penalty: Callable,
+        constrain: Callable,
+        trainable: list[bool],
+        optimizer: Any,
+        losses: list,
+        loss_weights: list[float],
+        metrics: list[list],
+        output_names: list[str],
+    ):
         self.forward, self.penalty, self.constrain = forward, penalty, constrain
         self.trainable = list(trainable)
         self.optimizer = optimizer
@@ -40,8 +50,10 @@ class Trainer:
 
     # ----- parameters split into the part training changes and the rest ------------------------
     def split(self, leaves: list) -> tuple[list, list]:
-        return ([w for w, t in zip(leaves, self.trainable) if t],
-                [w for w, t in zip(leaves, self.trainable) if not t])  # fmt: skip
+        return (
+            [w for w, t in zip(leaves, self.trainable) if t],
+            [w for w, t in zip(leaves, self.trainable) if not t],
+        )
 
     def merge(self, train: list, frozen: list) -> list:
         it_t, it_f = iter(train), iter(frozen)
@@ -79,8 +91,9 @@ class Trainer:
     def _update_metrics(self, mstate, ys, targets, sw, loss, per_output, batch):
         out = {
             "loss": self.loss_tracker.update(mstate["loss"], loss, batch),
-            "output_losses": [Mean().update(s, v, batch)
-                              for s, v in zip(mstate["output_losses"], per_output)],  # fmt: skip
+            "output_losses": [
+                Mean().update(s, v, batch) for s, v in zip(mstate["output_losses"], per_output)
+            ],
             "outputs": [
                 [m.update(s, t, y, sw) for m, s in zip(ms, sts)]
                 for ms, sts, t, y in zip(self.metrics, mstate["outputs"], targets, ys)

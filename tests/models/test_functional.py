@@ -1,9 +1,5 @@
 """Functional Model and Sequential against real Keras 3: same weights in, same outputs out."""
 
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "jax")
-
 import keras
 import numpy as np
 import pytest
