@@ -1,0 +1,187 @@
+"""Public losses, as `keras.losses`: the classes, the functions, `get`, `serialize`, `deserialize`.
+
+The math lives in `lstmkit.training.losses`; this module adds the name lookup that `compile` uses
+and the sparse-label check the trainer runs on concrete labels before jitting.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from lstmkit.training.losses import (
+    BCE,
+    MAE,
+    MSE,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Huber,
+    Loss,
+    LossFunctionWrapper,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SparseCategoricalCrossentropy,
+    bce,
+    binary_crossentropy,
+    categorical_crossentropy,
+    huber,
+    mae,
+    mean_absolute_error,
+    mean_squared_error,
+    mse,
+    reduce_weighted_values,
+    serialize_function,
+    sparse_categorical_crossentropy,
+)
+
+__all__ = [
+    "BCE", "MAE", "MSE", "BinaryCrossentropy", "CategoricalCrossentropy", "Huber", "Loss",
+    "LossFunctionWrapper", "MeanAbsoluteError", "MeanSquaredError",
+    "SparseCategoricalCrossentropy", "bce", "binary_crossentropy", "categorical_crossentropy",
+    "check_sparse_labels", "deserialize", "get", "huber", "mae", "mean_absolute_error",
+    "mean_squared_error", "mse", "reduce_weighted_values", "serialize",
+    "sparse_categorical_crossentropy",
+]  # fmt: skip
+
+LOSS_CLASSES: dict[str, type[Loss]] = {
+    c.__name__: c
+    for c in (
+        MeanSquaredError,
+        MeanAbsoluteError,
+        Huber,
+        BinaryCrossentropy,
+        CategoricalCrossentropy,
+        SparseCategoricalCrossentropy,
+    )
+}
+LOSS_FUNCTIONS: dict[str, Callable] = {
+    f.__name__: f
+    for f in (
+        mean_squared_error,
+        mean_absolute_error,
+        huber,
+        binary_crossentropy,
+        categorical_crossentropy,
+        sparse_categorical_crossentropy,
+    )
+}
+LOSS_FUNCTIONS.update({"mse": mse, "MSE": mse, "mae": mae, "MAE": mae, "bce": bce, "BCE": bce})
+
+
+def _function(name: str) -> Callable:
+    if name not in LOSS_FUNCTIONS:
+        raise ValueError(f"Unknown loss function {name!r}. Known: {', '.join(LOSS_FUNCTIONS)}.")
+    return LOSS_FUNCTIONS[name]
+
+
+def crossentropy_for(y_true_shape: tuple, y_pred_shape: tuple) -> Callable:
+    """Keras 3's "crossentropy"/"ce" rule: binary for one output unit, sparse for integer
+    labels (y_true of lower rank, or last dim 1 against several units), else categorical."""
+    if y_pred_shape[-1] == 1:
+        return binary_crossentropy
+    if len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1] == 1:
+        return sparse_categorical_crossentropy
+    return categorical_crossentropy
+
+
+def get(
+    identifier: Any, y_true_shape: tuple | None = None, y_pred_shape: tuple | None = None
+) -> Loss | None:
+    """Resolve a name, Loss, Loss class, per-sample function or serialized dict to a Loss.
+
+    A name keeps its spelling as the loss's name ("mse" -> name "mse"), as Keras's compile does.
+    "crossentropy"/"ce" need the shapes of y_true and y_pred to choose the variant.
+    """
+    if identifier is None or isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        if identifier.lower() in ("crossentropy", "ce"):
+            if y_true_shape is None or y_pred_shape is None:
+                raise ValueError(f"Loss {identifier!r} needs y_true_shape and y_pred_shape.")
+            fn = crossentropy_for(tuple(y_true_shape), tuple(y_pred_shape))
+            return LossFunctionWrapper(fn, name=fn.__name__)
+        if identifier in LOSS_CLASSES:
+            return LOSS_CLASSES[identifier]()
+        if identifier in LOSS_FUNCTIONS:
+            return LossFunctionWrapper(LOSS_FUNCTIONS[identifier], name=identifier)
+        known = ", ".join(sorted(set(LOSS_CLASSES) | set(LOSS_FUNCTIONS)))
+        raise ValueError(f"Unknown loss {identifier!r}. Known losses: {known}.")
+    if inspect.isclass(identifier) and issubclass(identifier, Loss):
+        return identifier()
+    if callable(identifier):
+        return LossFunctionWrapper(identifier)
+    raise ValueError(f"Could not interpret loss identifier {identifier!r}.")
+
+
+def serialize(loss: Any) -> Any:
+    """Keras 3's serialized form of a loss object or function (a name is returned unchanged)."""
+    if loss is None or isinstance(loss, str):
+        return loss
+    if isinstance(loss, LossFunctionWrapper):
+        return {
+            "module": "keras.src.losses.losses",
+            "class_name": "LossFunctionWrapper",
+            "config": loss.get_config(),
+            "registered_name": "LossFunctionWrapper",
+        }
+    if isinstance(loss, Loss):
+        return {
+            "module": "keras.losses",
+            "class_name": type(loss).__name__,
+            "config": loss.get_config(),
+            "registered_name": None,
+        }
+    if callable(loss):
+        return serialize_function(loss)
+    raise ValueError(f"Could not serialize loss {loss!r}.")
+
+
+def deserialize(config: dict | str) -> Loss:
+    """Inverse of `serialize`; reads Keras 3's own dicts too."""
+    if isinstance(config, str):
+        return get(config)
+    class_name, inner = config.get("class_name"), config.get("config") or {}
+    if class_name == "function":
+        return LossFunctionWrapper(_function(inner))
+    if class_name == "LossFunctionWrapper":
+        inner = dict(inner)
+        fn = inner.pop("fn")
+        return LossFunctionWrapper(_function(fn["config"] if isinstance(fn, dict) else fn), **inner)
+    if class_name in LOSS_CLASSES:
+        return LOSS_CLASSES[class_name].from_config(inner)
+    raise ValueError(f"Unknown loss class {class_name!r}. Known: {', '.join(LOSS_CLASSES)}.")
+
+
+def check_sparse_labels(y: Any, num_classes: int, ignore_class: int | None = None) -> None:
+    """Raise a clear ValueError when sparse labels fall outside [0, num_classes).
+
+    Call it on concrete (numpy) labels before jitting: inside jit a bad label silently gives a
+    zero one-hot row (a loss of 0) instead of an error.
+    """
+    y = np.asarray(y)
+    if ignore_class is not None:
+        y = y[y != ignore_class]
+    if y.size == 0:
+        return
+    bad = y[~np.isfinite(y) | (y != np.round(y))] if y.dtype.kind == "f" else y[:0]
+    if bad.size:
+        raise ValueError(
+            f"Sparse labels must be integer class ids in [0, {num_classes}); "
+            f"got non-integer values such as {bad.flat[0]!r}."
+        )
+    lo, hi = y.min(), y.max()
+    if hi >= num_classes:
+        raise ValueError(
+            f"Sparse labels must be in [0, {num_classes}); got max {int(hi)} for {num_classes} "
+            f"classes. Check the label encoding or the size of the output layer."
+        )
+    if lo < 0:
+        raise ValueError(
+            f"Sparse labels must be in [0, {num_classes}); got min {int(lo)} for {num_classes} "
+            f"classes. To skip a padding label, pass ignore_class."
+        )

@@ -1,0 +1,197 @@
+"""Public metrics, as `keras.metrics`: the classes, `get`, `serialize`, `deserialize`.
+
+The metrics themselves live in `lstmkit.training.metrics`; this module adds the name lookup of
+`compile`, including Keras 3's choice of accuracy variant for "accuracy"/"acc".
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from lstmkit.training.losses import (
+    BinaryCrossentropy as _BCELoss,
+)
+from lstmkit.training.losses import (
+    LossFunctionWrapper,
+    binary_crossentropy,
+    serialize_function,
+    sparse_categorical_crossentropy,
+)
+from lstmkit.training.losses import (
+    SparseCategoricalCrossentropy as _SCCELoss,
+)
+from lstmkit.training.metrics import (
+    AUC,
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    Mean,
+    MeanAbsoluteError,
+    MeanMetricWrapper,
+    MeanSquaredError,
+    Metric,
+    SparseCategoricalAccuracy,
+    accuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    sparse_categorical_accuracy,
+)
+
+__all__ = [
+    "AUC", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "Mean", "MeanAbsoluteError",
+    "MeanMetricWrapper", "MeanSquaredError", "Metric", "SparseCategoricalAccuracy", "accuracy",
+    "accuracy_class", "binary_accuracy", "categorical_accuracy", "deserialize", "get",
+    "serialize", "sparse_categorical_accuracy",
+]  # fmt: skip
+
+METRIC_CLASSES: dict[str, type[Metric]] = {
+    c.__name__: c
+    for c in (
+        Accuracy,
+        BinaryAccuracy,
+        CategoricalAccuracy,
+        SparseCategoricalAccuracy,
+        MeanSquaredError,
+        MeanAbsoluteError,
+        AUC,
+        Mean,
+    )
+}
+# Keras 3 looks names up among class names, their snake_case forms and a few aliases.
+METRIC_NAMES: dict[str, type[Metric]] = {
+    **METRIC_CLASSES,
+    "accuracy": Accuracy,
+    "binary_accuracy": BinaryAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "mean_squared_error": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "auc": AUC,
+    "mean": Mean,
+    "mse": MeanSquaredError,
+    "MSE": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "MAE": MeanAbsoluteError,
+}
+METRIC_FUNCTIONS: dict[str, Callable] = {
+    f.__name__: f
+    for f in (accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy)
+}
+
+
+def _loss_kind(loss: Any) -> str | None:
+    """'binary', 'sparse' or None for a loss given as a name, object or function."""
+    if isinstance(loss, LossFunctionWrapper):
+        loss = loss.fn
+    binary_names = ("binary_crossentropy", "bce", "BCE", "BinaryCrossentropy")
+    if isinstance(loss, _BCELoss) or loss is binary_crossentropy or loss in binary_names:
+        return "binary"
+    sparse_names = ("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy")
+    if (
+        isinstance(loss, _SCCELoss)
+        or loss is sparse_categorical_crossentropy
+        or loss in sparse_names
+    ):
+        return "sparse"
+    return None
+
+
+def accuracy_class(
+    loss: Any = None, y_shape: tuple | None = None, y_pred_shape: tuple | None = None
+) -> type[Metric]:
+    """The accuracy class Keras 3's compile picks for "accuracy"/"acc".
+
+    Keras decides by shapes alone: binary when y_pred's last dim is 1; sparse when y_true has
+    lower rank than y_pred, or its last dim is 1 while y_pred's is > 1; categorical otherwise.
+    Without shapes, the loss decides (binary / sparse crossentropy), else categorical.
+    """
+    if y_shape is not None and y_pred_shape is not None:
+        y_shape, y_pred_shape = tuple(y_shape), tuple(y_pred_shape)
+        if y_pred_shape[-1] == 1:
+            return BinaryAccuracy
+        if len(y_shape) < len(y_pred_shape) or (y_shape[-1] == 1 and y_pred_shape[-1] > 1):
+            return SparseCategoricalAccuracy
+        return CategoricalAccuracy
+    if loss is None:
+        raise ValueError(
+            "Metric 'accuracy' needs y_shape and y_pred_shape (or the loss) to choose between "
+            "binary, categorical and sparse categorical accuracy."
+        )
+    kinds = {"binary": BinaryAccuracy, "sparse": SparseCategoricalAccuracy}
+    return kinds.get(_loss_kind(loss), CategoricalAccuracy)
+
+
+def get(
+    identifier: Any,
+    loss: Any = None,
+    y_shape: tuple | None = None,
+    y_pred_shape: tuple | None = None,
+) -> Metric:
+    """Resolve a metric name, object, class, function or serialized dict to a Metric.
+
+    A name becomes the metric's name in the logs exactly as written ("acc" -> "acc",
+    "mae" -> "mae"), as Keras 3's compile does; an object keeps its own name.
+    """
+    if identifier is None:
+        raise ValueError("Expected a metric, got None.")
+    if isinstance(identifier, str):
+        if identifier.lower() in ("accuracy", "acc"):
+            return accuracy_class(loss, y_shape, y_pred_shape)(name=identifier)
+        if identifier in METRIC_NAMES:
+            return METRIC_NAMES[identifier](name=identifier)
+        raise ValueError(
+            f"Unknown metric {identifier!r}. Known metrics: acc, {', '.join(sorted(METRIC_NAMES))}."
+        )
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, Metric):
+        return identifier
+    if inspect.isclass(identifier) and issubclass(identifier, Metric):
+        return identifier()
+    if callable(identifier):
+        return MeanMetricWrapper(identifier)
+    raise ValueError(f"Could not interpret metric identifier {identifier!r}.")
+
+
+def serialize(metric: Any) -> Any:
+    """Keras 3's serialized form of a metric (a name is returned unchanged)."""
+    if metric is None or isinstance(metric, str):
+        return metric
+    if isinstance(metric, MeanMetricWrapper):
+        config = {"name": metric.name, "dtype": "float32", "fn": serialize_function(metric.fn)}
+        return {
+            "module": "keras.src.metrics.reduction_metrics",
+            "class_name": "MeanMetricWrapper",
+            "config": {**config, **metric.fn_kwargs},
+            "registered_name": "MeanMetricWrapper",
+        }
+    if isinstance(metric, Metric):
+        return {
+            "module": "keras.metrics",
+            "class_name": type(metric).__name__,
+            "config": metric.get_config(),
+            "registered_name": None,
+        }
+    if callable(metric):
+        return serialize_function(metric)
+    raise ValueError(f"Could not serialize metric {metric!r}.")
+
+
+def deserialize(config: dict | str) -> Metric:
+    """Inverse of `serialize`; reads Keras 3's own dicts too."""
+    if isinstance(config, str):
+        return get(config)
+    class_name, inner = config.get("class_name"), config.get("config") or {}
+    if class_name in METRIC_CLASSES:
+        return METRIC_CLASSES[class_name].from_config(inner)
+    if class_name == "function" and inner in METRIC_FUNCTIONS:
+        return MeanMetricWrapper(METRIC_FUNCTIONS[inner])
+    if class_name == "MeanMetricWrapper":
+        inner = dict(inner)
+        fn = inner.pop("fn")
+        fn_name = fn["config"] if isinstance(fn, dict) else fn
+        if fn_name in METRIC_FUNCTIONS:
+            return MeanMetricWrapper(METRIC_FUNCTIONS[fn_name], **inner)
+    raise ValueError(f"Unknown metric {class_name!r}. Known: {', '.join(METRIC_CLASSES)}.")
