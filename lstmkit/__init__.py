@@ -6,6 +6,7 @@ from lstmkit import (
     callbacks,
     constraints,
     initializers,
+    inspect,
     layers,
     losses,
     metrics,
@@ -21,6 +22,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints",
-    "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
+    "initializers", "inspect", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
     "utils",
 ]  # fmt: skip

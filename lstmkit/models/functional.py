@@ -160,8 +160,14 @@ class Model(Layer):
                     f"{t.shape}, got {s}."
                 )
 
-    def apply(self, params, state, inputs, *, training=False, mask=None, key=None, **kwargs):
-        """Run every node in order: (params, state, inputs) -> (outputs, new_state)."""
+    def apply(
+        self, params, state, inputs, *, training=False, mask=None, key=None, record=None, **kwargs
+    ):
+        """Run every node in order: (params, state, inputs) -> (outputs, new_state).
+
+        `record`, a dict, receives each layer's (layer, inputs, mask, call keywords): the glass
+        box uses it to see what every recurrent layer was fed.
+        """
         values: dict[int, tuple[Any, Any]] = {}  # id(SymbolicTensor) -> (value, mask)
         given = _as_list(inputs) if len(self.inputs) > 1 else [inputs]
         masks = _as_list(mask) if mask is not None else [None] * len(self.inputs)
@@ -179,6 +185,8 @@ class Model(Layer):
             node_mask = kw.pop("mask", None)
             if node_mask is None:
                 node_mask = in_mask if not isinstance(in_mask, list) else in_mask[0]
+            if record is not None:
+                record[layer.name] = (layer, x, node_mask, kw)
             out, new_state[layer.name] = layer.apply(
                 params[layer.name],
                 new_state[layer.name],
