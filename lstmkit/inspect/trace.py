@@ -115,7 +115,7 @@ def trace(
     inputs = to_arrays(x)
     if hasattr(target, "build_from_data") and not target._graph_ready:
         target.build_from_data(inputs)
-    target.apply(target.params, target.state, inputs, mask=mask, record=seen)
+    target.run(target.params, target.state, inputs, mask=mask, record=seen)
     names = [n for n, (lay, *_rest) in seen.items() if isinstance(lay, RNN)]
     if layer is not None:
         if layer not in names:

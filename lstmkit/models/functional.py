@@ -160,10 +160,16 @@ class Model(Layer):
                     f"{t.shape}, got {s}."
                 )
 
-    def apply(
-        self, params, state, inputs, *, training=False, mask=None, key=None, record=None, **kwargs
-    ):
-        """Run every node in order: (params, state, inputs) -> (outputs, new_state).
+    def apply(self, params, state, inputs, *, training=False, mask=None, key=None, **kwargs):
+        """Run every node in order: (params, state, inputs) -> (outputs, new_state)."""
+        outputs, _, new_state = self.run(
+            params, state, inputs, training=training, mask=mask, key=key
+        )
+        structure = jax.tree_util.tree_structure(self._output_struct, is_leaf=is_symbolic)
+        return jax.tree_util.tree_unflatten(structure, outputs), new_state
+
+    def run(self, params, state, inputs, *, training=False, mask=None, key=None, record=None):
+        """The graph, pure: -> (list of outputs, list of their masks, new_state).
 
         `record`, a dict, receives each layer's (layer, inputs, mask, call keywords): the glass
         box uses it to see what every recurrent layer was fed.
@@ -203,10 +209,8 @@ class Model(Layer):
                 out_mask = [out_mask if not isinstance(out_mask, list) else None] * len(out_t)
             for t, v, m in zip(out_t, out_v, out_mask):
                 values[id(t)] = (v, m)
-        result = [values[id(t)][0] for t in self.outputs]
-        return jax.tree_util.tree_unflatten(
-            jax.tree_util.tree_structure(self._output_struct, is_leaf=is_symbolic), result
-        ), new_state
+        outputs = [values[id(t)][0] for t in self.outputs]
+        return outputs, [values[id(t)][1] for t in self.outputs], new_state
 
     def compute_output_shape(self, input_shape: Any, **kwargs: Any) -> Any:
         shapes = [t.shape for t in self.outputs]

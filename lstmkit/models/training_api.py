@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from lstmkit import losses as losses_mod
+from lstmkit import metrics as metrics_mod
 from lstmkit.layers.base import ordered_leaves, ordered_unflatten
 from lstmkit.training import callbacks as callbacks_mod
 from lstmkit.training import data as data_mod
-from lstmkit.training import losses as losses_mod
-from lstmkit.training import metrics as metrics_mod
 from lstmkit.training import optimizers as optimizers_mod
 from lstmkit.training.loop import evaluate_loop, fit_loop, predict_loop
 from lstmkit.training.trainer import Trainer
@@ -89,14 +89,28 @@ def compile(
         raise ValueError(f"Model '{self.name}': compile needs a `loss` (e.g. loss='mse').")
     self.optimizer = optimizers_mod.get(optimizer)
     losses_mod.get(loss) if not isinstance(loss, (list, tuple, dict)) else None  # validate early
-    self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics or []}
+    self._compile_args = {
+        "loss": loss,
+        "loss_weights": loss_weights,
+        "metrics": metrics or [],
+        "weighted_metrics": weighted_metrics or [],
+    }
     self._trainer_cache = None
 
 
-def _trainer(model: Any) -> Trainer:
-    """The Trainer for the model's current graph and trainable flags (rebuilt when they change)."""
+def _metric_list(spec: Any, names: list[str]) -> list[list]:
+    return [m if isinstance(m, (list, tuple)) else [m] for m in _per_output(spec, names, "metrics")]
+
+
+def _trainer(model: Any, y_shapes: list | None = None) -> Trainer:
+    """The Trainer for the model's graph, trainable flags and target shapes (which decide what
+    "accuracy" means); rebuilt when they change, keeping the optimizer state when it can."""
     flags = ordered_leaves(model.trainable_mask())
-    key = (id(model._nodes), tuple(flags))
+    shapes = None if y_shapes is None else tuple(tuple(s[1:]) for s in y_shapes)
+    cache = model._trainer_cache
+    if shapes is None and cache is not None and cache[0][:2] == (id(model._nodes), tuple(flags)):
+        return cache[1]
+    key = (id(model._nodes), tuple(flags), shapes)
     cache = model._trainer_cache
     if cache is not None and cache[0] == key:
         return cache[1]
@@ -108,22 +122,23 @@ def _trainer(model: Any) -> Trainer:
         losses = [losses_mod.get(s) for s in _per_output(args["loss"], names, "loss")]
     lw = args["loss_weights"]
     weights = _per_output(lw, names, "loss_weights") if lw is not None else [1.0] * len(names)
-    metric_specs = [
-        ms if isinstance(ms, (list, tuple)) else [ms]
-        for ms in _per_output(args["metrics"], names, "metrics")
-    ]
+    plain = _metric_list(args["metrics"], names)
+    weighted = _metric_list(args.get("weighted_metrics") or [], names)
+    y_shapes = y_shapes or [None] * len(names)
     metrics = [
-        [metrics_mod.get(m, loss=loss, y_shape=t.shape) for m in ms]
-        for ms, loss, t in zip(metric_specs, losses, model.outputs)
+        [
+            (metrics_mod.get(m, loss=loss, y_shape=ys, y_pred_shape=t.shape), w)
+            for ms, w in ((p, False), (q, True))
+            for m in ms
+        ]
+        for p, q, loss, t, ys in zip(plain, weighted, losses, model.outputs, y_shapes)
     ]
     multi_input = len(model.inputs) > 1
 
     def forward(leaves, state, xs, training, key):
         params = ordered_unflatten(model.params, leaves)
-        ys, new_state = model.apply(
-            params, state, xs if multi_input else xs[0], training=training, key=key
-        )
-        return ordered_leaves_outputs(ys), new_state
+        inputs = xs if multi_input else xs[0]
+        return model.run(params, state, inputs, training=training, key=key)
 
     trainer = Trainer(
         forward=forward,
@@ -138,14 +153,10 @@ def _trainer(model: Any) -> Trainer:
         metrics=metrics,
         output_names=names,
     )
-    if cache is not None and cache[0][1] == key[1]:
+    if cache is not None and cache[0][:2] == key[:2]:
         trainer.opt_state = cache[1].opt_state  # same variables: keep the optimizer's slots
     model._trainer_cache = (key, trainer)
     return trainer
-
-
-def ordered_leaves_outputs(ys: Any) -> list:
-    return list(ys) if isinstance(ys, (list, tuple)) else [ys]
 
 
 def _require_compiled(model: Any, what: str) -> None:
@@ -171,14 +182,16 @@ def _prepare_x(model: Any, x: Any) -> list[np.ndarray]:
     return xs
 
 
-def _prepare_y(model: Any, y: Any, trainer: Trainer) -> list[np.ndarray]:
+def _prepare_y(model: Any, y: Any) -> tuple[list[np.ndarray], Trainer]:
+    """Targets as one array per output, and the trainer for their shapes (labels checked)."""
     if y is None:
         raise ValueError(f"Model '{model.name}': no targets (y is None).")
     ys = data_mod.as_array_list(y, _output_names(model), "outputs y")
+    trainer = _trainer(model, [a.shape for a in ys])
     for loss, t, a in zip(trainer.losses, model.outputs, ys):
         if "sparse" in type(loss).__name__.lower() or "sparse" in getattr(loss, "name", ""):
-            losses_mod.check_sparse_labels(a, t.shape[-1])
-    return ys
+            losses_mod.check_sparse_labels(a, t.shape[-1], getattr(loss, "ignore_class", None))
+    return ys, trainer
 
 
 def _batch_size(model: Any, batch_size: int | None, n: int | None) -> int:
@@ -245,8 +258,7 @@ def fit(
         raise TypeError(f"fit: unexpected keyword argument(s) {sorted(kwargs)}.")
     _require_compiled(self, "fit")
     xs = _prepare_x(self, x)
-    trainer = _trainer(self)
-    ys = _prepare_y(self, y, trainer)
+    ys, trainer = _prepare_y(self, y)
     sw = None if sample_weight is None else np.asarray(sample_weight, np.float32)
     if class_weight is not None:
         cw = data_mod.class_weights_to_sample_weights(ys[0], class_weight)
@@ -257,7 +269,7 @@ def fit(
         vx, vy, *vsw = validation_data
         validation = (
             _prepare_x(self, vx),
-            _prepare_y(self, vy, trainer),
+            _prepare_y(self, vy)[0],
             np.asarray(vsw[0], np.float32) if vsw else None,
         )
     elif validation_split:
@@ -315,8 +327,7 @@ def evaluate(
     """Loss (and metrics) over the data: a float, or [loss, *metrics], or a dict."""
     _require_compiled(self, "evaluate")
     xs = _prepare_x(self, x)
-    trainer = _trainer(self)
-    ys = _prepare_y(self, y, trainer)
+    ys, trainer = _prepare_y(self, y)
     sw = None if sample_weight is None else np.asarray(sample_weight, np.float32)
     n = data_mod.check_lengths(xs, ys, sw)
     bs = _batch_size(self, batch_size, n)
@@ -350,8 +361,7 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
     """One optimizer step on this batch; returns its loss (and metrics)."""
     _require_compiled(self, "train_on_batch")
     xs = _prepare_x(self, x)
-    trainer = _trainer(self)
-    ys = _prepare_y(self, y, trainer)
+    ys, trainer = _prepare_y(self, y)
     sw = None if sample_weight is None else np.asarray(sample_weight, np.float32)
     if class_weight is not None:
         cw = data_mod.class_weights_to_sample_weights(ys[0], class_weight)

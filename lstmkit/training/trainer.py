@@ -1,9 +1,11 @@
 """The training engine: jitted pure steps over flat parameter lists, and the loops around them.
 
 The model hands over pure functions and never the other way round:
-  forward(leaves, state, xs, training, key) -> (list of outputs, new_state)
+  forward(leaves, state, xs, training, key) -> (list of outputs, list of output masks, new_state)
   penalty(leaves) -> scalar (weight regularizers), constrain(leaves) -> leaves
 `leaves` is the model's weights in Keras order; `trainable` flags which of them training changes.
+`metrics` holds, per output, (metric, weighted) pairs: as in Keras 3, only `weighted_metrics`
+see sample weights; every metric and loss sees the output's mask.
 Forward, loss, gradient and optimizer update run as one jitted function per batch shape.
 """
 
@@ -67,7 +69,7 @@ class Trainer:
     def fresh_metric_state(self) -> dict:
         return {
             "loss": self.loss_tracker.init(),
-            "outputs": [[m.init() for m in ms] for ms in self.metrics],
+            "outputs": [[m.init() for m, _ in ms] for ms in self.metrics],
             "output_losses": [Mean().init() for _ in self.losses],
         }
 
@@ -78,60 +80,67 @@ class Trainer:
             for name, st in zip(self.output_names, mstate["output_losses"]):
                 logs[f"{name}_loss"] = float(Mean().result(st))
         for name, ms, sts in zip(self.output_names, self.metrics, mstate["outputs"]):
-            for m, st in zip(ms, sts):
+            for (m, _), st in zip(ms, sts):
                 logs[f"{name}_{m.name}" if multi else m.name] = float(m.result(st))
         return logs
 
     # ----- the pure steps -----------------------------------------------------------------------
-    def _losses(self, ys: list, targets: list, sw: Any) -> tuple[jax.Array, list]:
-        per_output = [loss(t, y, sample_weight=sw) for loss, t, y in zip(self.losses, targets, ys)]
+    def _losses(self, ys: list, masks: list, targets: list, sw: Any) -> tuple[jax.Array, list]:
+        per_output = [
+            loss(t, y, sample_weight=sw, mask=m)
+            for loss, t, y, m in zip(self.losses, targets, ys, masks)
+        ]
         total = sum(w * v for w, v in zip(self.loss_weights, per_output))
         return total, per_output
 
-    def _update_metrics(self, mstate, ys, targets, sw, loss, per_output, batch):
-        out = {
+    def _update_metrics(self, mstate, ys, masks, targets, sw, loss, per_output, batch):
+        return {
             "loss": self.loss_tracker.update(mstate["loss"], loss, batch),
             "output_losses": [
                 Mean().update(s, v, batch) for s, v in zip(mstate["output_losses"], per_output)
             ],
             "outputs": [
-                [m.update(s, t, y, sw) for m, s in zip(ms, sts)]
-                for ms, sts, t, y in zip(self.metrics, mstate["outputs"], targets, ys)
+                [
+                    m.update(s, t, y, sample_weight=sw if weighted else None, mask=mask)
+                    for (m, weighted), s in zip(ms, sts)
+                ]
+                for ms, sts, t, y, mask in zip(self.metrics, mstate["outputs"], targets, ys, masks)
             ],
         }
-        return out
 
     def _train_step(self, train, frozen, opt_state, state, mstate, xs, ys_true, sw, key):
         self.trace_counts["train"] += 1  # runs only while tracing
 
         def loss_fn(train_leaves):
             leaves = self.merge(train_leaves, frozen)
-            ys, new_state = self.forward(leaves, state, xs, True, key)
-            total, per_output = self._losses(ys, ys_true, sw)
-            return total + self.penalty(leaves), (ys, new_state, per_output)
+            ys, masks, new_state = self.forward(leaves, state, xs, True, key)
+            total, per_output = self._losses(ys, masks, ys_true, sw)
+            return total + self.penalty(leaves), (ys, masks, new_state, per_output)
 
-        (loss, (ys, new_state, per_output)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            train
-        )
+        (loss, (ys, masks, new_state, per_output)), grads = jax.value_and_grad(
+            loss_fn, has_aux=True
+        )(train)
         updates, opt_state = self.tx.update(grads, opt_state, train)
         train = optax.apply_updates(train, updates)
         leaves = self.constrain(self.merge(train, frozen))
         train = self.split(leaves)[0]
         batch = jnp.asarray(xs[0].shape[0], jnp.float32)
-        mstate = self._update_metrics(mstate, ys, ys_true, sw, loss, per_output, batch)
+        mstate = self._update_metrics(mstate, ys, masks, ys_true, sw, loss, per_output, batch)
         return train, opt_state, new_state, mstate, loss
 
     def _test_step(self, leaves, state, mstate, xs, ys_true, sw):
         self.trace_counts["test"] += 1
-        ys, new_state = self.forward(leaves, state, xs, False, None)
-        total, per_output = self._losses(ys, ys_true, sw)
+        ys, masks, new_state = self.forward(leaves, state, xs, False, None)
+        total, per_output = self._losses(ys, masks, ys_true, sw)
         loss = total + self.penalty(leaves)
         batch = jnp.asarray(xs[0].shape[0], jnp.float32)
-        return new_state, self._update_metrics(mstate, ys, ys_true, sw, loss, per_output, batch)
+        mstate = self._update_metrics(mstate, ys, masks, ys_true, sw, loss, per_output, batch)
+        return new_state, mstate
 
     def _predict_step(self, leaves, state, xs):
         self.trace_counts["predict"] += 1
-        return self.forward(leaves, state, xs, False, None)
+        ys, _, new_state = self.forward(leaves, state, xs, False, None)
+        return ys, new_state
 
     # ----- one batch -----------------------------------------------------------------------------
     def train_batch(self, leaves, state, mstate, xs, ys, sw, key):

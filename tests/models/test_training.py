@@ -21,7 +21,7 @@ def small_classifier(vocab=30, time=8):
 def task(n=200, vocab=30, time=8, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.integers(1, vocab, size=(n, time))
-    y = (x[:, 0] > vocab // 2).astype("float32")
+    y = (x == 3).any(axis=1).astype("float32")  # needs memory: did token 3 appear anywhere?
     return x, y
 
 
@@ -51,8 +51,9 @@ def test_padded_predict_equals_unpadded_rows():
 
 def test_learns_sequence_task_to_95_percent():
     model = small_classifier()
+    model.compile(lstmkit.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
     x, y = task(n=512)
-    model.fit(x, y, batch_size=32, epochs=12, verbose=0)
+    model.fit(x, y, batch_size=32, epochs=10, verbose=0)
     xt, yt = task(n=256, seed=1)
     loss, acc = model.evaluate(xt, yt, verbose=0)
     assert acc >= 0.95, (loss, acc)
