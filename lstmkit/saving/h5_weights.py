@@ -1,0 +1,182 @@
+"""Weights to and from Keras 3's HDF5 layout (`model.weights.h5` in a `.keras` zip, `.weights.h5`).
+
+Keras walks the model object: the model's own `vars`, then `layers/<snake class>[_k]` for each
+layer of `model.layers` (numbered per class in Keras's layer order), then each layer's sub-layers
+by attribute (`cell`, `forward_layer`, `backward_layer`, `layer`, `cells/<snake class>[_k]`), then
+`optimizer`. Every object gets a group `<path>/vars` carrying its `name` as an attribute, holding
+its own variables as datasets `"0"`, `"1"`, ... in creation order::
+
+    layers/lstm/cell/vars/0                  LSTM kernel
+    layers/bidirectional/forward_layer/cell/vars/1
+    optimizer/vars/0                         iterations
+
+Reading checks everything before returning anything: groups present, variable counts, shapes,
+numeric data, and no links out of the file (external/soft links, external or virtual datasets).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import h5py
+import numpy as np
+
+from lstmkit.layers.cells import StackedRNNCells
+from lstmkit.saving.keras_graph import keras_snake_case, model_layer_order
+
+
+class WeightFileError(ValueError):
+    """A weights file that does not fit the model, or is not a safe, well-formed HDF5 file."""
+
+
+def _unique(name: str, used: dict[str, int]) -> str:
+    if name in used:
+        used[name] += 1
+        return f"{name}_{used[name]}"
+    used[name] = 0
+    return name
+
+
+def _walk(layer: Any, path: str) -> list[tuple[str, Any]]:
+    out = [(path, layer)]
+    if isinstance(layer, StackedRNNCells):
+        used: dict[str, int] = {}
+        for cell in layer.cells:
+            name = _unique(keras_snake_case(type(cell).__name__), used)
+            out += _walk(cell, f"{path}/cells/{name}")
+        return out
+    for key, sub in layer._sublayers.items():
+        out += _walk(sub, f"{path}/{key}")
+    return out
+
+
+def layer_entries(model: Any) -> list[tuple[str, Any]]:
+    """(group path, object) for the model and every (sub-)layer, as Keras's saving walk."""
+    entries = [("", model)]
+    used: dict[str, int] = {}
+    for layer in model_layer_order(model):
+        if hasattr(layer, "_nodes"):
+            raise WeightFileError(
+                f"Nested model '{layer.name}' used as a layer is not supported in Keras weight "
+                "files by lstmkit yet."
+            )
+        entries += _walk(layer, "layers/" + _unique(keras_snake_case(type(layer).__name__), used))
+    return entries
+
+
+def leaf_owners(layer: Any) -> list[tuple[Any, str]]:
+    """(layer, weight name) for each leaf of `layer.params`, in `get_weights()` order."""
+    out = [(layer, k) for k in layer._weights]
+    for sub in layer._sublayers.values():
+        out += leaf_owners(sub)
+    return out
+
+
+def _group_path(path: str) -> str:
+    return f"{path}/vars" if path else "vars"
+
+
+def write_weights(f: h5py.File, model: Any, optimizer_vars: list | None = None) -> None:
+    """Write the model's weights (and the optimizer's variables, if given) into an open file."""
+    for path, layer in layer_entries(model):
+        group = f.create_group(_group_path(path))
+        group.attrs["name"] = layer.name
+        for i, w in enumerate(layer._weights.values()):
+            group.create_dataset(str(i), data=np.asarray(w))
+    if optimizer_vars is not None:
+        group = f.create_group("optimizer/vars")
+        group.attrs["name"] = model.optimizer.name
+        for i, v in enumerate(optimizer_vars):
+            group.create_dataset(str(i), data=np.asarray(v))
+
+
+# ----- safe reading -------------------------------------------------------------------------------
+def safe_group(f: h5py.File, path: str, where: str) -> h5py.Group | None:
+    """The group at `path`, or None if absent; links leaving the file are refused."""
+    current: Any = f
+    for part in path.split("/"):
+        if part not in current:
+            return None
+        link = current.get(part, getlink=True)
+        if not isinstance(link, h5py.HardLink):
+            raise WeightFileError(f"{where}: '{path}' is a {type(link).__name__}; links are "
+                                  "not allowed in weight files.")  # fmt: skip
+        current = current[part]
+        if not isinstance(current, h5py.Group):
+            raise WeightFileError(f"{where}: '{path}' should be a group.")
+    return current
+
+
+def read_dataset(group: h5py.Group, key: str, shape: tuple | None, where: str) -> np.ndarray:
+    """Dataset `key` of `group` as an array, after checking it is safe and has `shape`."""
+    path = f"{group.name.lstrip('/')}/{key}"
+    if key not in group:
+        raise WeightFileError(f"{where}: missing dataset '{path}'.")
+    link = group.get(key, getlink=True)
+    if not isinstance(link, h5py.HardLink):
+        raise WeightFileError(f"{where}: '{path}' is a {type(link).__name__}; not allowed.")
+    ds = group[key]
+    if not isinstance(ds, h5py.Dataset):
+        raise WeightFileError(f"{where}: '{path}' should be a dataset.")
+    if ds.external or ds.is_virtual:
+        raise WeightFileError(f"{where}: '{path}' stores its data outside the file; refused.")
+    if ds.dtype.kind not in "biuf":
+        raise WeightFileError(f"{where}: '{path}' holds {ds.dtype} data, not numbers.")
+    if shape is not None and tuple(ds.shape) != tuple(shape):
+        raise WeightFileError(
+            f"{where}: '{path}' has shape {tuple(ds.shape)}, the model expects {tuple(shape)}."
+        )
+    if math.prod(ds.shape) * ds.dtype.itemsize > 1 << 34:
+        raise WeightFileError(f"{where}: '{path}' declares an implausibly large array.")
+    try:
+        return np.asarray(ds[()])
+    except OSError as e:  # truncated or corrupt storage
+        raise WeightFileError(
+            f"{where}: '{path}' cannot be read ({e}); the file is damaged."
+        ) from e
+
+
+def read_group_vars(f: h5py.File, path: str, shapes: list[tuple], where: str) -> list | None:
+    """The variables `0..n-1` under `<path>/vars`, checked against `shapes`; None if absent."""
+    group = safe_group(f, _group_path(path), where)
+    if group is None:
+        return None
+    keys = sorted(group.keys(), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
+    if keys != [str(i) for i in range(len(shapes))]:
+        raise WeightFileError(
+            f"{where}: '{_group_path(path)}' holds variables {keys}, expected {len(shapes)} "
+            f"({', '.join(str(tuple(s)) for s in shapes)})."
+        )
+    return [read_dataset(group, str(i), s, where) for i, s in enumerate(shapes)]
+
+
+def read_weights(f: h5py.File, model: Any, where: str, skip_mismatch: bool = False) -> list:
+    """New values for `model.get_weights()`, read and checked; nothing is assigned here.
+
+    With `skip_mismatch`, a layer whose variables do not fit keeps its current values (warned).
+    """
+    import warnings
+
+    found: dict[tuple[int, str], np.ndarray] = {}
+    for path, layer in layer_entries(model):
+        names = list(layer._weights)
+        if not names:
+            continue
+        shapes = [tuple(layer._weights[k].shape) for k in names]
+        label = f"{where}, layer '{layer.name}' ({type(layer).__name__})"
+        try:
+            values = read_group_vars(f, path, shapes, label)
+            if values is None:
+                raise WeightFileError(
+                    f"{label}: no group '{_group_path(path)}' in the file; it does not hold "
+                    "this layer's weights (a different architecture?)."
+                )
+        except WeightFileError as e:
+            if not skip_mismatch:
+                raise
+            warnings.warn(f"Skipping weights of layer '{layer.name}': {e}", stacklevel=3)
+            values = [np.asarray(layer._weights[k]) for k in names]
+        for k, v in zip(names, values):
+            found[(id(layer), k)] = v
+    return [found[(id(layer), k)] for layer, k in leaf_owners(model)]

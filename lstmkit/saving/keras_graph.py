@@ -1,0 +1,296 @@
+"""The graph of a functional model as Keras 3 records it, and the order Keras puts its layers in.
+
+Two things in a `.keras` file depend on Keras's view of the graph rather than lstmkit's:
+
+1. **Masks are operations in Keras.** Keras computes the mask of `Masking` / `Embedding(mask_zero)`
+   with graph operations (`not_equal`, `any`) and passes the result as `mask=` to the next layers
+   whose `call` takes a mask. `keras_nodes` replays that bookkeeping over lstmkit's nodes, so the
+   written graph is the one Keras rebuilds when it loads the file.
+2. **Layer order.** `model.layers` in Keras is sorted by depth from the outputs, ties broken by a
+   depth-first traversal (`keras.src.ops.function.map_graph`). The weight file names layers by
+   class and position (`layers/lstm`, `layers/lstm_1`, ...) and the optimizer's slots follow the
+   same order, so `keras_layer_order` reproduces that algorithm exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lstmkit.layers.core import Embedding, InputLayer, Masking
+from lstmkit.layers.symbolic import SymbolicTensor, is_symbolic, tree_leaves
+from lstmkit.saving.ops_layers import AnyOp, NotEqualOp, is_op
+
+# Keras layers whose `call` takes `mask=` (Keras fills it in from the input's mask).
+MASK_ARG_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDistributed",
+                   "GlobalAveragePooling1D"}  # fmt: skip
+# Keras layers that pass the previous mask on unchanged.
+PASS_MASK_LAYERS = {"Dense", "Dropout", "Activation", "TimeDistributed"}
+RNN_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN"}
+
+
+def keras_snake_case(name: str) -> str:
+    """keras.src.utils.naming.to_snake_case (it differs from lstmkit's for digits: pooling1d)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+class KNode:
+    """One recorded call as Keras sees it: `layer(*args, **kwargs) -> outputs`."""
+
+    def __init__(self, layer: Any, args: list, kwargs: dict, outputs: list):
+        self.layer, self.args, self.kwargs, self.outputs = layer, args, kwargs, outputs
+
+    @property
+    def is_input(self) -> bool:
+        return isinstance(self.layer, InputLayer)
+
+    @property
+    def input_tensors(self) -> list:
+        """Keras's flatten((args, kwargs)): dict keys sorted, SymbolicTensors as leaves."""
+        kwargs = [self.kwargs[k] for k in sorted(self.kwargs)]
+        return [t for t in tree_leaves((self.args, kwargs)) if is_symbolic(t)]
+
+
+class _LazyMask:
+    """A mask Keras would compute with ops, materialized only if a later layer consumes it."""
+
+    def __init__(self, kind: str, source: SymbolicTensor, value: Any):
+        self.kind, self.source, self.value = kind, source, value
+        self.tensor: SymbolicTensor | None = None
+
+
+class _Recorder:
+    def __init__(self, taken_names: set[str]):
+        self.nodes: list[KNode] = []
+        self.taken = set(taken_names)
+
+    def name(self, base: str) -> str:
+        name, i = base, 0
+        while name in self.taken:
+            i += 1
+            name = f"{base}_{i}"
+        self.taken.add(name)
+        return name
+
+    def op(self, layer: Any, args: list, shape: tuple) -> SymbolicTensor:
+        node = KNode(layer, args, {}, [])
+        node.outputs = [SymbolicTensor(shape, "bool", node, 0)]
+        self.nodes.append(node)
+        return node.outputs[0]
+
+    def resolve(self, mask: Any) -> Any:
+        """A mask structure with every lazy mask turned into an op output tensor."""
+        if isinstance(mask, list):
+            return [self.resolve(m) for m in mask]
+        if not isinstance(mask, _LazyMask):
+            return mask
+        if mask.tensor is None:
+            src = mask.source
+            ne = NotEqualOp(name=self.name("not_equal"))
+            out = self.op(ne, [src, mask.value], src.shape)
+            if mask.kind == "masking":
+                any_op = AnyOp(axis=-1, keepdims=False, name=self.name("any"))
+                out = self.op(any_op, [out], src.shape[:-1])
+            mask.tensor = out
+        return mask.tensor
+
+
+def _first_mask(mask: Any) -> Any:
+    while isinstance(mask, list):
+        mask = mask[0] if mask else None
+    return mask
+
+
+def _output_masks(layer: Any, node: Any, previous: Any, n_out: int) -> list:
+    """Keras's compute_mask for each flat output of the call (None, a tensor or a lazy mask)."""
+    cls = type(layer).__name__
+    first = node.inputs
+    if isinstance(layer, Masking) and is_symbolic(first):
+        return [_LazyMask("masking", first, layer.mask_value)]
+    if isinstance(layer, Embedding) and is_symbolic(first):
+        return [_LazyMask("embedding", first, 0) if layer.mask_zero else None]
+    if cls in RNN_LAYERS or cls == "Bidirectional":
+        out = _first_mask(previous) if layer.return_sequences else None
+        n_seq = 2 if cls == "Bidirectional" and layer.merge_mode is None else 1
+        return [out] * n_seq + [None] * (n_out - n_seq)
+    if cls in PASS_MASK_LAYERS:
+        return [_first_mask(previous)] + [None] * (n_out - 1)
+    return [None] * n_out
+
+
+def keras_nodes(model: Any, ignore_masks: set[int] = frozenset()) -> list[KNode]:
+    """The model's calls as Keras records them, mask operations included.
+
+    `mask=` arguments that are tensors in `ignore_masks` are treated as absent (so Keras's own
+    mask bookkeeping decides), which `without_mask_ops` uses to check them.
+    """
+    rec = _Recorder({layer.name for layer in model.layers})
+    masks: dict[int, Any] = {}
+    for node in model._nodes:
+        layer = node.layer
+        outputs = tree_leaves(node.outputs)
+        if isinstance(layer, InputLayer):
+            rec.nodes.append(KNode(layer, [], {}, outputs))
+            continue
+        kwargs = {k: v for k, v in node.kwargs.items() if v is not None}
+        if id(kwargs.get("mask")) in ignore_masks:
+            del kwargs["mask"]
+        if is_op(layer):
+            args, kwargs = layer.keras_args(node.inputs, kwargs)
+            rec.nodes.append(KNode(layer, args, kwargs, outputs))
+            continue
+        in_masks = _map_tensors(node.inputs, lambda t: masks.get(id(t)))
+        tensor_kwargs = [k for k, v in kwargs.items() if k != "mask" and tree_leaves(v)
+                         and any(is_symbolic(t) for t in tree_leaves(v))]  # fmt: skip
+        if "mask" in kwargs:
+            previous = kwargs["mask"]
+        elif type(layer).__name__ in MASK_ARG_LAYERS and not tensor_kwargs:
+            previous = rec.resolve(in_masks)
+            if any(m is not None for m in tree_leaves(previous)):
+                kwargs["mask"] = previous
+        else:
+            previous = in_masks
+        if type(layer).__name__ in RNN_LAYERS and not tensor_kwargs:
+            kwargs.setdefault("training", False)  # Keras records its call() default here
+        knode = KNode(layer, [node.inputs], kwargs, outputs)
+        rec.nodes.append(knode)
+        for t, m in zip(outputs, _output_masks(layer, node, previous, len(outputs))):
+            masks[id(t)] = m
+    return rec.nodes
+
+
+def _map_tensors(structure: Any, fn: Any) -> Any:
+    if isinstance(structure, (list, tuple)):
+        return [_map_tensors(s, fn) for s in structure]
+    return fn(structure) if is_symbolic(structure) else None
+
+
+def keras_layer_order(nodes: list[KNode], inputs: list, outputs: list) -> list[Any]:
+    """Every layer/op of the graph in Keras's `model.operations` order (map_graph's algorithm)."""
+    producer = {id(t): n for n in nodes for t in n.outputs}
+    finished: set[int] = set()
+    in_progress: set[int] = set()
+    ordered_nodes: list[KNode] = []  # inputs -> outputs
+    op_index: dict[int, int] = {}
+
+    def visit(tensor: SymbolicTensor) -> None:
+        node = producer[id(tensor)]
+        if id(node) in finished:
+            return
+        if id(node) in in_progress:
+            raise ValueError(f"The graph has a cycle through layer '{node.layer.name}'.")
+        op_index.setdefault(id(node.layer), len(op_index))
+        in_progress.add(id(node))
+        if not node.is_input:
+            for t in node.input_tensors:
+                visit(t)
+        finished.add(id(node))
+        in_progress.discard(id(node))
+        ordered_nodes.append(node)
+
+    for t in outputs:
+        visit(t)
+    node_depth: dict[int, int] = {}
+    op_depth: dict[int, int] = {}
+    layers: dict[int, Any] = {}
+    for node in reversed(ordered_nodes):
+        depth = node_depth.setdefault(id(node), 0)
+        depth = max(depth, op_depth.get(id(node.layer), 0))
+        op_depth[id(node.layer)] = depth
+        node_depth[id(node)] = depth
+        layers[id(node.layer)] = node.layer
+        for t in node.input_tensors:
+            parent = producer[id(t)]
+            if id(parent) in finished:
+                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    for t in inputs:  # inputs that no output depends on come first
+        layer = producer[id(t)].layer
+        if id(layer) not in op_depth:
+            op_depth[id(layer)], op_index[id(layer)], layers[id(layer)] = 0, -1, layer
+    keys = sorted(op_depth, key=lambda k: (-op_depth[k], op_index[k]))
+    return [layers[k] for k in keys]
+
+
+def node_indices(nodes: list[KNode]) -> dict[int, tuple[int, int]]:
+    """id(tensor) -> (node index within its layer, tensor index), Keras's keras_history."""
+    count: dict[int, int] = {}
+    history: dict[int, tuple[int, int]] = {}
+    for node in nodes:
+        index = count.get(id(node.layer), 0)
+        count[id(node.layer)] = index + 1
+        for i, t in enumerate(node.outputs):
+            history[id(t)] = (index, i)
+    return history
+
+
+def model_layer_order(model: Any) -> list[Any]:
+    """The layers of `model.layers` in Keras's order (Sequential: the stack; ops excluded)."""
+    if not hasattr(model, "_nodes") or type(model).__name__ == "Sequential":
+        return list(model.layers)
+    nodes = keras_nodes(model)
+    order = keras_layer_order(nodes, model.inputs, model.outputs)
+    return [layer for layer in order if not is_op(layer)]
+
+
+# ----- reading Keras's mask operations back -------------------------------------------------------
+def _mask_key(t: Any) -> Any:
+    """What a mask tensor computes: ("any", axis, keepdims, ...), ("ne", source, value), or id."""
+    if t is None:
+        return None
+    node, layer = t.node, t.node.layer
+    if isinstance(node, KNode):
+        src, value = node.args[0], (node.args[1] if len(node.args) > 1 else None)
+    else:
+        src, value = node.inputs, node.kwargs.get("value", 0)
+    if isinstance(layer, AnyOp):
+        return ("any", layer.axis, layer.keepdims, _mask_key(src))
+    if isinstance(layer, NotEqualOp):
+        return ("ne", id(src), float(value))
+    return ("tensor", id(t))
+
+
+def without_mask_ops(model: Any) -> Any:
+    """`model` rebuilt without the mask operations Keras recorded, when every one of them is
+    exactly the mask that Keras (and lstmkit) derive by themselves from Masking/Embedding; the
+    model unchanged otherwise. The rebuilt model has the same layers (weights shared)."""
+    from lstmkit.models import Model
+
+    op_nodes = [n for n in model._nodes if is_op(n.layer)]
+    if not op_nodes:
+        return model
+    op_outputs = {id(t) for n in op_nodes for t in tree_leaves(n.outputs)}
+    layer_nodes = [n for n in model._nodes if not is_op(n.layer)]
+    for n in layer_nodes:  # op outputs may only be used as masks
+        data = (n.inputs, {k: v for k, v in n.kwargs.items() if k != "mask"})
+        if any(id(t) in op_outputs for t in tree_leaves(data) if is_symbolic(t)):
+            return model
+    if any(id(t) in op_outputs for t in model.outputs):
+        return model
+    derived = keras_nodes(model, ignore_masks=op_outputs)
+    derived_layer_nodes = [k for k in derived if not is_op(k.layer)]
+    for n, k in zip(layer_nodes, derived_layer_nodes):
+        if _mask_key(n.kwargs.get("mask")) != _mask_key(k.kwargs.get("mask")):
+            return model
+    new: dict[int, Any] = {id(t): t for t in model.inputs}
+
+    def remap(x: Any) -> Any:
+        if is_symbolic(x):
+            return new[id(x)]
+        if isinstance(x, (list, tuple)):
+            return [remap(v) for v in x]
+        if isinstance(x, dict):
+            return {k: remap(v) for k, v in x.items()}
+        return x
+
+    for n in layer_nodes:
+        if isinstance(n.layer, InputLayer):
+            continue
+        kwargs = {k: remap(v) for k, v in n.kwargs.items() if id(v) not in op_outputs}
+        outs = n.layer(remap(n.inputs), **kwargs)
+        for old, out in zip(tree_leaves(n.outputs), tree_leaves(outs)):
+            new[id(old)] = out
+    rebuilt = Model(model._input_struct, remap(model._output_struct), name=model.name)
+    rebuilt.trainable = model.trainable
+    return rebuilt

@@ -1,0 +1,285 @@
+"""Models to and from `config.json`: Keras 3's Sequential and Functional configs, compile_config.
+
+A functional model is written as Keras writes it: layers in Keras's order, each with its
+`inbound_nodes` (`{"args": [...], "kwargs": {...}}`, tensors as `__keras_tensor__` entries naming
+`[layer, node index, tensor index]`), then `input_layers` / `output_layers`. Reading replays the
+calls in that order, as `keras.src.models.functional.functional_from_config` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lstmkit import losses as losses_mod
+from lstmkit import metrics as metrics_mod
+from lstmkit import optimizers as optimizers_mod
+from lstmkit.layers.core import InputLayer
+from lstmkit.layers.symbolic import is_symbolic, tree_leaves
+from lstmkit.models import Model, Sequential
+from lstmkit.saving import keras_graph
+from lstmkit.saving.config import (
+    UnsafeOrUnknownError,
+    deserialize_layer,
+    dtype_policy,
+    jsonable,
+    resolve_objects,
+    serialize_layer,
+)
+
+FUNCTIONAL_MODULE = "keras.src.models.functional"
+
+
+# ----- lstmkit -> Keras ---------------------------------------------------------------------------
+def serialize_model(model: Any) -> dict[str, Any]:
+    """The whole `config.json` of a `.keras` file."""
+    if isinstance(model, Sequential):
+        entry = _sequential_config(model)
+    elif isinstance(model, Model) and getattr(model, "_graph_ready", False):
+        entry = _functional_config(model)
+    else:
+        raise ValueError(
+            f"Model '{model.name}' has no graph yet: build it (call it on data, or give it an "
+            "Input) before saving."
+        )
+    entry["compile_config"] = compile_config(model)
+    return jsonable(entry)
+
+
+def _sequential_config(model: Sequential) -> dict[str, Any]:
+    layers = [serialize_layer(layer) for layer in model.layers]
+    config = {"name": model.name, "trainable": model.trainable, "dtype": dtype_policy("float32"),
+              "layers": layers}  # fmt: skip
+    entry = {"module": "keras", "class_name": "Sequential", "config": config,
+             "registered_name": None}  # fmt: skip
+    if model._graph_ready:
+        (inp,) = model.inputs
+        layers.insert(0, serialize_layer(inp.node.layer))
+        config["build_input_shape"] = list(inp.shape)
+        entry["build_config"] = {"input_shape": list(inp.shape)}
+    return entry
+
+
+def _tensor_entry(t: Any, history: dict) -> dict[str, Any]:
+    node_index, tensor_index = history[id(t)]
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": list(t.shape), "dtype": t.dtype,
+                       "keras_history": [t.node.layer.name, node_index, tensor_index]}}  # fmt: skip
+
+
+def _encode(value: Any, history: dict) -> Any:
+    if is_symbolic(value):
+        return _tensor_entry(value, history)
+    if isinstance(value, (list, tuple)):
+        return [_encode(v, history) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v, history) for k, v in value.items()}
+    return value
+
+
+def _functional_config(model: Model) -> dict[str, Any]:
+    nodes = keras_graph.keras_nodes(model)
+    order = keras_graph.keras_layer_order(nodes, model.inputs, model.outputs)
+    history = keras_graph.node_indices(nodes)
+    by_layer: dict[int, list] = {}
+    for node in nodes:
+        by_layer.setdefault(id(node.layer), []).append(node)
+    layers = []
+    for layer in order:
+        if isinstance(layer, Model):
+            raise ValueError(
+                f"Model '{model.name}': nested model '{layer.name}' used as a layer cannot be "
+                "saved to a .keras file by lstmkit yet."
+            )
+        entry = serialize_layer(layer)
+        calls = by_layer.get(id(layer), [])
+        if "build_config" in entry and calls and "initial_state" in calls[0].kwargs:
+            entry["build_config"] = {"shapes_dict": {  # Keras: build(sequences, initial_state)
+                "sequences_shape": list(calls[0].args[0].shape),
+                "initial_state_shape": _map_structure(calls[0].kwargs["initial_state"],
+                                                      lambda t: list(t.shape)),
+            }}  # fmt: skip
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = [
+            {"args": _encode(n.args, history), "kwargs": _encode(n.kwargs, history)}
+            for n in by_layer.get(id(layer), [])
+            if not n.is_input
+        ]
+        layers.append(entry)
+
+    def io(struct: Any) -> Any:
+        if is_symbolic(struct):
+            return _tensor_entry(struct, history)["config"]["keras_history"]
+        if isinstance(struct, dict):
+            return {k: io(v) for k, v in struct.items()}
+        return [io(s) for s in struct]
+
+    config = {"name": model.name, "trainable": model.trainable, "layers": layers,
+              "input_layers": io(model._input_struct),
+              "output_layers": io(model._output_struct)}  # fmt: skip
+    return {"module": FUNCTIONAL_MODULE, "class_name": "Functional", "config": config,
+            "registered_name": "Functional", "build_config": {"input_shape": None}}  # fmt: skip
+
+
+def _map_structure(value: Any, fn: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_map_structure(v, fn) for v in value]
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _map_structure(v, fn) for k, v in value.items()}
+    return fn(value)
+
+
+def compile_config(model: Any) -> dict[str, Any]:
+    args = getattr(model, "_compile_args", None)
+    if args is None or model.optimizer is None:
+        return {}
+    metrics = _map_structure(args["metrics"], metrics_mod.serialize) or None
+    return {
+        "optimizer": optimizers_mod.serialize(model.optimizer),
+        "loss": _map_structure(args["loss"], losses_mod.serialize),
+        "loss_weights": args["loss_weights"],
+        "metrics": metrics,
+        "weighted_metrics": None,
+        "run_eagerly": False,
+        "steps_per_execution": 1,
+        "jit_compile": True,
+    }
+
+
+# ----- Keras -> lstmkit ---------------------------------------------------------------------------
+class _NotReady(Exception):
+    """A node's input comes from a call not replayed yet."""
+
+
+def model_from_config(config: Any, custom_objects: dict | None = None) -> Model:
+    """An lstmkit model (uncompiled, freshly initialized) from `config.json`'s content."""
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+        raise ValueError("config.json does not hold a serialized Keras model.")
+    class_name = config.get("class_name")
+    inner = config["config"]
+    if class_name == "Sequential":
+        return _sequential_from_config(inner, custom_objects)
+    if class_name in ("Functional", "Model") and "layers" in inner:
+        return _functional_from_config(inner, custom_objects)
+    raise UnsafeOrUnknownError(
+        f"Unknown model class {class_name!r} (module {config.get('module')!r}): lstmkit loads "
+        "Sequential and functional models (subclassed Keras models carry Python code)."
+    )
+
+
+def _sequential_from_config(config: dict, custom_objects: dict | None) -> Sequential:
+    model = Sequential(name=config.get("name"), trainable=config.get("trainable", True))
+    for entry in config.get("layers", []):
+        model.add(deserialize_layer(entry, custom_objects))
+    shape = config.get("build_input_shape")
+    if not model._graph_ready and isinstance(shape, list) and model.layers:
+        model.build(tuple(shape))
+    return model
+
+
+def _decode(value: Any, outputs: dict[str, list]) -> Any:
+    """Node arguments with `__keras_tensor__` entries replaced by the tensors replayed so far."""
+    if isinstance(value, list):
+        return [_decode(v, outputs) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if value.get("class_name") == "__keras_tensor__":
+        name, node_index, tensor_index = value["config"]["keras_history"]
+        if name not in outputs:
+            raise ValueError(f"A node refers to unknown layer {name!r}.")
+        if node_index >= len(outputs[name]):
+            raise _NotReady
+        return outputs[name][node_index][tensor_index]
+    if value.get("class_name") == "__tuple__":
+        return tuple(_decode(v, outputs) for v in value["config"]["value"])
+    return {k: _decode(v, outputs) for k, v in value.items()}
+
+
+def _replay(layer: Any, node_data: Any, outputs: dict[str, list]) -> list:
+    if not isinstance(node_data, dict):
+        raise ValueError(f"Layer '{layer.name}': unsupported (legacy) node format {node_data!r}.")
+    args = _decode(node_data.get("args", []), outputs)
+    kwargs = _decode(node_data.get("kwargs", {}), outputs)
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise ValueError(f"Layer '{layer.name}': malformed node {node_data!r}.")
+    if type(layer).__name__ == "NotEqualOp" and len(args) == 2:
+        args, kwargs = args[:1], {**kwargs, "value": args[1]}
+    if len(args) != 1:
+        raise ValueError(f"Layer '{layer.name}': calls with {len(args)} positional arguments "
+                         "are not supported.")  # fmt: skip
+    # Keras's model-level `training` overrides the one recorded at a node; lstmkit's does not.
+    if not kwargs.get("training"):
+        kwargs.pop("training", None)
+    if kwargs.get("mask", 0) is None:
+        kwargs.pop("mask")
+    return tree_leaves(layer(args[0], **kwargs))
+
+
+def _functional_from_config(config: dict, custom_objects: dict | None) -> Model:
+    entries = config["layers"]
+    created: dict[str, Any] = {}
+    pending: dict[str, list] = {}
+    outputs: dict[str, list] = {}
+    for entry in entries:
+        layer = deserialize_layer(entry, custom_objects)
+        name = entry.get("name", layer.name)
+        if name in created:
+            raise ValueError(f"Two layers are named {name!r} in config.json.")
+        layer.name = name
+        created[name], outputs[name] = layer, []
+        if isinstance(layer, InputLayer):
+            outputs[name].append([layer.output])
+        pending[name] = list(entry.get("inbound_nodes") or [])
+    while any(pending.values()):
+        progress = False
+        for name in list(created):
+            while pending[name]:
+                try:
+                    outs = _replay(created[name], pending[name][0], outputs)
+                except _NotReady:
+                    break
+                outputs[name].append(outs)
+                pending[name].pop(0)
+                progress = True
+        if not progress:
+            stuck = sorted(n for n, p in pending.items() if p)
+            raise ValueError(f"config.json: the graph cannot be rebuilt (a loop, or missing "
+                             f"layers); unresolved calls of {stuck}.")  # fmt: skip
+
+    def io(struct: Any) -> Any:
+        if isinstance(struct, list) and len(struct) == 3 and isinstance(struct[0], str):
+            name, node_index, tensor_index = struct
+            if name not in outputs or node_index >= len(outputs[name]):
+                raise ValueError(f"config.json: model input/output names unknown layer {name!r}.")
+            return outputs[name][node_index][tensor_index]
+        if isinstance(struct, dict):
+            return {k: io(v) for k, v in struct.items()}
+        return [io(s) for s in struct]
+
+    inputs, outs = io(config["input_layers"]), io(config["output_layers"])
+    model = Model(inputs, outs, name=config.get("name"))
+    model.trainable = config.get("trainable", True) is not False
+    return keras_graph.without_mask_ops(model)
+
+
+def compile_from_config(model: Model, config: Any, custom_objects: dict | None) -> bool:
+    """Compile `model` as the file says; False if the file holds no compile configuration."""
+    if not isinstance(config, dict) or not config or config.get("optimizer") is None:
+        return False
+    where = "compile_config"
+    optimizer = resolve_objects(config["optimizer"], custom_objects, where)
+    loss = resolve_objects(config.get("loss"), custom_objects, where)
+    if loss is None:
+        return False
+    try:
+        model.compile(
+            optimizer=optimizers_mod.get(optimizer),
+            loss=loss,
+            loss_weights=config.get("loss_weights"),
+            metrics=resolve_objects(config.get("metrics"), custom_objects, where),
+        )
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"The file's compile configuration cannot be restored ({e}). Pass the missing "
+            "objects in custom_objects, or load with compile=False and compile yourself."
+        ) from e
+    return True
