@@ -96,7 +96,8 @@ def test_variance_scaling_std(shape, mode, distribution):
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
     target = math.sqrt(scale / n)
     x = _np(I.VarianceScaling(scale, mode, distribution)(shape, key=KEY))
-    assert abs(x.std() / target - 1) < 0.03 and abs(x.mean()) < 0.05 * target
+    # the sample mean's standard error is std/sqrt(N): allow four of them
+    assert abs(x.std() / target - 1) < 0.03 and abs(x.mean()) < 4 * target / math.sqrt(x.size)
     bound = {"uniform": math.sqrt(3) * target, "truncated_normal": 2 * target / 0.8796}
     if distribution in bound:
         assert np.abs(x).max() <= bound[distribution] * (1 + 1e-5)
@@ -169,14 +170,12 @@ def test_global_seed_reproducible(cls):
 
 
 @pytest.mark.parametrize("cls", RANDOM_CLASSES)
-def test_int_seed_repeats_and_matches_keras_bits(cls):
+def test_int_seed_repeats(cls):
+    # Bit parity with Keras's random numbers is not a goal (SPEC §1); repeatability is.
     init = cls(seed=42)
     a, b = np.asarray(init((6, 7))), np.asarray(init((6, 7)))
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, np.asarray(cls(seed=43)((6, 7))))
-    # Bonus beyond the spec: with an int seed the key is Keras's own, so values agree.
-    theirs = np.asarray(getattr(keras.initializers, cls.__name__)(seed=42)((6, 7)))
-    np.testing.assert_allclose(a, theirs, atol=1e-6)
 
 
 def test_explicit_key_wins_over_seed():
