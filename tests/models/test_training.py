@@ -139,3 +139,22 @@ def test_errors_are_clear():
     clf.compile("adam", "sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match=r"\[0, 4\)|0, 4"):
         clf.fit(np.zeros((2, 3, 1)), np.array([1, 7]), verbose=0)
+
+
+def test_interrupted_fit_keeps_weights_of_last_completed_step():
+    class Boom(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                raise KeyboardInterrupt
+
+    model, reference = small_classifier(), small_classifier()
+    reference.set_weights(model.get_weights())
+    reference.compile("sgd", "binary_crossentropy")
+    model.compile("sgd", "binary_crossentropy")
+    x, y = task(n=64)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=8, shuffle=False, verbose=0, callbacks=[Boom()])
+    for i in range(3):  # batches 0, 1, 2 completed before the interrupt
+        reference.train_on_batch(x[8 * i : 8 * (i + 1)], y[8 * i : 8 * (i + 1)])
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
