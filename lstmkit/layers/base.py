@@ -26,11 +26,17 @@ from lstmkit.layers.symbolic import Node, SymbolicTensor, any_symbolic, is_symbo
 _name_counts: Counter = Counter()
 
 
+def peek_name(base: str) -> str:
+    """The name `unique_name(base)` will give next, without taking it."""
+    n = _name_counts[base]
+    return base if n == 0 else f"{base}_{n}"
+
+
 def unique_name(base: str) -> str:
     """Keras's naming: lstm, lstm_1, lstm_2, ..."""
-    n = _name_counts[base]
+    name = peek_name(base)
     _name_counts[base] += 1
-    return base if n == 0 else f"{base}_{n}"
+    return name
 
 
 def reset_names() -> None:
@@ -56,7 +62,7 @@ def legacy_warning(layer: str, old: str, new: str) -> None:
 
 
 def ordered_leaves(tree: Any) -> list:
-    """Leaves of nested dicts in insertion order (jax sorts dict keys; Keras's order is creation)."""
+    """Leaves of nested dicts in insertion order (jax sorts dict keys; Keras orders by creation)."""
     if isinstance(tree, dict):
         return [leaf for v in tree.values() for leaf in ordered_leaves(v)]
     if isinstance(tree, (list, tuple)):
@@ -273,9 +279,10 @@ class Layer:
     def check_input(self, shape: Any) -> None:
         """Validate an input shape before (re)use; raise ValueError naming the layer."""
         built = self._build_shape
-        if not (self._weights and is_shape(shape) and is_shape(built)):
+        has_weights = bool(ordered_leaves(self.params))  # own or a sub-layer's (RNN: the cell's)
+        if not (has_weights and is_shape(shape) and is_shape(built) and shape and built):
             return
-        if len(shape) != len(built) or shape[-1] != built[-1]:
+        if shape[-1] != built[-1]:  # other axes may change: Dense runs on any rank, as in Keras
             raise ValueError(
                 f"Layer '{self.name}' was built for inputs of shape {built} (last dimension "
                 f"{built[-1]}), but was called on an input of shape {shape}."

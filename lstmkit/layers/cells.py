@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lstmkit import utils
+from lstmkit import initializers, utils
 from lstmkit.layers.base import Layer, legacy_warning, to_arrays
 from lstmkit.ops import activations
 from lstmkit.ops import recurrent as rec
@@ -29,6 +29,14 @@ def check_rate(layer: str, arg: str, rate: Any) -> float:
     if not isinstance(rate, (int, float)) or not 0.0 <= float(rate) < 1.0:
         raise ValueError(f"Layer '{layer}': `{arg}` must be a float in [0, 1), got {rate!r}.")
     return float(rate)
+
+
+def resolve(layer: str, arg: str, getter: Any, value: Any) -> Any:
+    """`getter(value)` (activations.get, initializers.get, ...), its error naming the layer."""
+    try:
+        return getter(value)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"Layer '{layer}': invalid `{arg}`: {e}") from None
 
 
 def dropout_mask(key: jax.Array, rate: float, shape: tuple, dtype) -> jax.Array:
@@ -62,7 +70,7 @@ def translate_legacy(layer: str, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 class RecurrentCell(Layer):
-    """Shared configuration of the three gated/simple cells; subclasses define `gates` and `step`."""
+    """Shared configuration of the LSTM, GRU and simple cells; subclasses define gates, step."""
 
     gates = 1
 
@@ -89,9 +97,15 @@ class RecurrentCell(Layer):
     ):
         super().__init__(**translate_legacy(type(self).__name__, kwargs))
         self.units = check_units(self.name, units)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        self.activation = resolve(self.name, "activation", activations.get, activation)
+        self.recurrent_activation = resolve(
+            self.name, "recurrent_activation", activations.get, recurrent_activation
+        )
         self.use_bias = bool(use_bias)
+        for arg, init in [("kernel_initializer", kernel_initializer),
+                          ("recurrent_initializer", recurrent_initializer),
+                          ("bias_initializer", bias_initializer)]:  # fmt: skip
+            resolve(self.name, arg, initializers.get, init)  # fail here, not at build
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer
         self.bias_initializer = bias_initializer
@@ -152,7 +166,9 @@ class RecurrentCell(Layer):
 
     def project(self, params: dict, x: jax.Array, in_mask: jax.Array | None) -> jax.Array:
         """(batch, time, in) -> (batch, time, gates*units): the input half of every step."""
-        return rec.input_projection(x, params["kernel"], self.input_bias(params), self.gates, in_mask)
+        return rec.input_projection(
+            x, params["kernel"], self.input_bias(params), self.gates, in_mask
+        )
 
     def step(self, params, x_proj_t, states, rec_mask=None):
         raise NotImplementedError
@@ -218,7 +234,7 @@ class RecurrentCell(Layer):
 
 
 class LSTMCell(RecurrentCell):
-    """One LSTM step; weights kernel (in, 4u), recurrent_kernel (u, 4u), bias (4u), gates i f c o."""
+    """One LSTM step; kernel (in, 4u), recurrent_kernel (u, 4u), bias (4u); gates i, f, c, o."""
 
     gates = 4
 
@@ -231,8 +247,6 @@ class LSTMCell(RecurrentCell):
         return [self.units, self.units]
 
     def build(self, input_shape: Any) -> None:
-        from lstmkit import initializers
-
         bias_init = self.bias_initializer
         if self.unit_forget_bias:
             base = initializers.get(self.bias_initializer)

@@ -12,7 +12,7 @@ import numpy as np
 
 from lstmkit import constraints, initializers, regularizers
 from lstmkit.layers.base import Layer, legacy_warning
-from lstmkit.layers.cells import check_rate, check_units
+from lstmkit.layers.cells import check_rate, check_units, resolve
 from lstmkit.layers.symbolic import Node, SymbolicTensor
 from lstmkit.ops import activations
 
@@ -65,8 +65,10 @@ class Dense(Layer):
             units = kwargs.pop("output_dim")
         super().__init__(**kwargs)
         self.units = check_units(self.name, units)
-        self.activation = activations.get(activation)
+        self.activation = resolve(self.name, "activation", activations.get, activation)
         self.use_bias = bool(use_bias)
+        resolve(self.name, "kernel_initializer", initializers.get, kernel_initializer)
+        resolve(self.name, "bias_initializer", initializers.get, bias_initializer)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
         self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
@@ -108,7 +110,7 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation)
+        self.activation = resolve(self.name, "activation", activations.get, activation)
 
     def call(self, params, inputs, **kwargs):
         return self.activation(inputs)
@@ -212,6 +214,7 @@ class Embedding(Layer):
             super().__init__(**kwargs)
         self.input_dim = check_units(self.name, input_dim)
         self.output_dim = check_units(self.name, output_dim)
+        resolve(self.name, "embeddings_initializer", initializers.get, embeddings_initializer)
         self.embeddings_initializer = embeddings_initializer
         self.embeddings_regularizer = embeddings_regularizer
         self.embeddings_constraint = embeddings_constraint

@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lstmkit.layers.base import Layer, is_shape
+from lstmkit.layers.base import Layer, is_shape, peek_name, snake_case
 from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, translate_legacy
 from lstmkit.ops.recurrent import rnn_scan
 
@@ -215,13 +215,17 @@ class _CellLayer(RNN):
         if units is None:
             units = kwargs.pop("units", None)
         rnn_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _RNN_ARGS}
+        # The cell checks the arguments; built under this layer's name, its errors name the
+        # layer the user made ('encoder', 'lstm_1'), not 'lstm_cell'. Renamed once it exists.
+        name = rnn_kwargs.get("name") or peek_name(snake_case(type(self).__name__))
         cell = self.cell_class(
             units,
-            name=self.cell_name,
+            name=name,
             dtype=rnn_kwargs.get("dtype"),
             trainable=rnn_kwargs.get("trainable", True),
             **kwargs,
         )
+        cell.name = self.cell_name
         super().__init__(cell, **rnn_kwargs)
 
     def __getattr__(self, name: str) -> Any:

@@ -49,7 +49,9 @@ class Bidirectional(Layer):
         super().__init__(**kwargs)
         fwd = clone_layer(layer, name=f"forward_{layer.name}")
         if backward_layer is None:
-            bwd = clone_layer(layer, name=f"backward_{layer.name}", go_backwards=not layer.go_backwards)
+            bwd = clone_layer(
+                layer, name=f"backward_{layer.name}", go_backwards=not layer.go_backwards
+            )
         else:
             bwd = backward_layer
         if fwd.go_backwards == bwd.go_backwards:
@@ -120,6 +122,13 @@ class Bidirectional(Layer):
               initial_state=None):  # fmt: skip
         f_init = b_init = None
         if initial_state is not None:
+            expected = 2 * len(self.forward_layer.cell.state_size)
+            if not isinstance(initial_state, (list, tuple)) or len(initial_state) != expected:
+                given = len(initial_state) if isinstance(initial_state, (list, tuple)) else 1
+                raise ValueError(
+                    f"Layer '{self.name}' expects {expected} initial state tensor(s), the "
+                    f"forward layer's {expected // 2} then the backward layer's; got {given}."
+                )
             half = len(initial_state) // 2
             f_init, b_init = list(initial_state[:half]), list(initial_state[half:])
         k_f = k_b = None

@@ -133,7 +133,7 @@ def simple_step(x_proj_t, states, recurrent_kernel, activation, rec_mask=None):
 
 
 def _first_state(states: Sequence[Any]) -> Array:
-    """The previous output, which Keras takes to be the first state (of the last cell if stacked)."""
+    """The previous output: Keras takes it to be the first state (of the last cell if stacked)."""
     first = states[0]
     return states[-1][0] if isinstance(first, (list, tuple)) else first
 
