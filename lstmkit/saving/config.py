@@ -94,6 +94,8 @@ def keras_layer_config(layer: Layer) -> dict[str, Any]:
         config.setdefault("quantization_config", None)
     elif cls in ("LSTM", "GRU", "SimpleRNN"):
         config.setdefault("activity_regularizer", None)
+        if cls == "SimpleRNN" and config.get("seed") is None:
+            config.pop("seed", None)  # Keras's SimpleRNN config has no seed
     elif cls == "RNN":
         config["cell"] = serialize_layer(layer.cell)
     elif cls == "StackedRNNCells":

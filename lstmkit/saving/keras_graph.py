@@ -27,6 +27,8 @@ MASK_ARG_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDist
 # Keras layers that pass the previous mask on unchanged.
 PASS_MASK_LAYERS = {"Dense", "Dropout", "Activation", "TimeDistributed"}
 RNN_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN"}
+# Layers whose Keras `call(..., training=False)` default Keras writes into the node's kwargs.
+TRAINING_FALSE_LAYERS = RNN_LAYERS | {"Dropout"}
 
 
 def keras_snake_case(name: str) -> str:
@@ -152,7 +154,7 @@ def keras_nodes(model: Any, ignore_masks: set[int] = frozenset()) -> list[KNode]
                 kwargs["mask"] = previous
         else:
             previous = in_masks
-        if type(layer).__name__ in RNN_LAYERS and not tensor_kwargs:
+        if type(layer).__name__ in TRAINING_FALSE_LAYERS and not tensor_kwargs:
             kwargs.setdefault("training", False)  # Keras records its call() default here
         knode = KNode(layer, [node.inputs], kwargs, outputs)
         rec.nodes.append(knode)

@@ -25,7 +25,7 @@ import numpy as np
 from lstmkit.layers.base import ordered_leaves
 from lstmkit.saving.h5_weights import WeightFileError, leaf_owners
 from lstmkit.saving.keras_graph import model_layer_order
-from lstmkit.training.optimizer_base import _find_inject_state, get_iterations, set_lr
+from lstmkit.training.optimizer_base import get_iterations, set_lr
 from lstmkit.training.optimizer_rules import KerasRuleState
 
 INTERLEAVED = {"Adam": 2, "AdamW": 2, "Nadam": 2, "Adadelta": 2}
@@ -65,6 +65,19 @@ def _substitute(state: Any, is_old: Any, new: Any) -> Any:
     return state
 
 
+def _set_counts(state: Any, count: Any) -> Any:
+    """Every step counter in the state (optax's inject_hyperparams, its schedules', the rule's)
+    set to `count`."""
+    if isinstance(state, tuple) and hasattr(state, "_fields"):
+        state = type(state)(*[_set_counts(s, count) for s in state])
+        return state._replace(count=count) if "count" in state._fields else state
+    if isinstance(state, (tuple, list)):
+        return type(state)(_set_counts(s, count) for s in state)
+    if isinstance(state, dict):
+        return {k: _set_counts(v, count) for k, v in state.items()}
+    return state
+
+
 def keras_trainable_order(model: Any) -> list[int]:
     """Indices into lstmkit's list of trainable weights, in Keras's trainable_variables order."""
     flags = ordered_leaves(model.trainable_mask())
@@ -79,26 +92,24 @@ def keras_trainable_order(model: Any) -> list[int]:
     return order
 
 
-def _trainer_and_state(model: Any) -> tuple[Any, Any]:
+def to_keras(model: Any) -> list[np.ndarray] | None:
+    """The model's optimizer variables in Keras's layout (None if it is not compiled).
+
+    An optimizer that has not taken a step yet has, as in Keras, only `iterations` and
+    `learning_rate` (Keras builds the slots on the first step).
+    """
     from lstmkit.models.training_api import _trainer
 
-    trainer = _trainer(model)
-    if trainer.opt_state is not None:
-        return trainer, trainer.opt_state
-    train = trainer.split(ordered_leaves(model.params))[0]
-    return trainer, trainer.tx.init(train)
-
-
-def to_keras(model: Any) -> list[np.ndarray] | None:
-    """The model's optimizer variables in Keras's layout (None if it is not compiled)."""
     optimizer = model.optimizer
     if optimizer is None or getattr(model, "_compile_args", None) is None:
         return None
-    _, state = _trainer_and_state(model)
-    rule, order = _rule_state(state), keras_trainable_order(model)
-    out = [np.asarray(get_iterations(state), np.int32)]
+    state = _trainer(model).opt_state
+    out = [np.asarray(0 if state is None else get_iterations(state), np.int32)]
     if optimizer.schedule is None:
         out.append(np.asarray(optimizer.learning_rate, np.float32))
+    if state is None:
+        return out
+    rule, order = _rule_state(state), keras_trainable_order(model)
     k = min(_interleaved(optimizer), len(rule.slots))
     out += [np.asarray(rule.slots[s][i]) for i in order for s in range(k)]
     out += [np.asarray(rule.slots[s][i]) for s in range(k, len(rule.slots)) for i in order]
@@ -138,6 +149,8 @@ def from_keras(model: Any, values: list | None, where: str) -> tuple[Any, Any, f
     lr = None
     if n_base == 2:
         lr = float(np.asarray(values[1]))
+    if len(values) == n_base and int(iterations) == 0:
+        return trainer, None, lr  # an optimizer that never stepped: nothing else to restore
     slots = [list(s) for s in rule.slots]
     extra = list(rule.extra)
     if len(values) == expected:
@@ -161,20 +174,20 @@ def from_keras(model: Any, values: list | None, where: str) -> tuple[Any, Any, f
         extra = [take(x) for x in extra]
     count = jnp.asarray(int(iterations), jnp.int32)
     new_rule = rule._replace(count=count, slots=tuple(slots), extra=tuple(extra))
-    state = _substitute(template, lambda s: isinstance(s, KerasRuleState), new_rule)
-    inject = _find_inject_state(state)
-    if inject is not None:
-        state = _substitute(state, lambda s: s is inject, inject._replace(count=count))
+    state = _set_counts(_substitute(template, lambda s: isinstance(s, KerasRuleState), new_rule),
+                        count)  # fmt: skip
     if lr is not None:
         state = set_lr(state, lr)
+    elif int(iterations) > 0:  # a schedule: the rate optax recorded at the last step
+        state = set_lr(state, optimizer.schedule(jnp.asarray(int(iterations) - 1, jnp.int32)))
     return trainer, state, lr
 
 
 def assign(model: Any, trainer: Any, state: Any, lr: float | None) -> None:
     """Install a state from `from_keras` (after every check has passed)."""
-    if state is None:
-        return
     if lr is not None:
         model.optimizer.learning_rate = lr
+    if state is None:
+        return
     model.optimizer.iterations = int(get_iterations(state))
     trainer.opt_state = state
