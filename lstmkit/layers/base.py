@@ -316,13 +316,14 @@ class Layer:
         out_shape = self.compute_output_shape(shape, **shape_kwargs)
         in_dtype = tree_leaves(inputs)[0].dtype
         node = Node(self, inputs, kwargs)
-        if is_shape(out_shape):
-            node.outputs = SymbolicTensor(out_shape, self.output_dtype(in_dtype), node, 0)
-        else:
-            node.outputs = [
-                SymbolicTensor(s, self.output_dtype(in_dtype), node, i)
-                for i, s in enumerate(out_shape)
-            ]
+        dtype, index = self.output_dtype(in_dtype), iter(range(1 << 30))
+
+        def symbolic(s):  # nested like the shapes: stacked cells return [out, [h, c], [h]]
+            if is_shape(s):
+                return SymbolicTensor(s, dtype, node, next(index))
+            return [symbolic(item) for item in s]
+
+        node.outputs = symbolic(out_shape)
         return node.outputs
 
     def _call_eager(self, inputs: Any, kwargs: dict[str, Any]) -> Any:

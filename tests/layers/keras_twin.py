@@ -80,3 +80,10 @@ class KerasRunner:
         for v, value in zip(self.variables, values):
             v.assign(value)
         return out
+
+
+def flatten_symbolic(y) -> list:
+    """Symbolic outputs (nested lists/tuples of symbolic tensors) -> flat list."""
+    if isinstance(y, (list, tuple)):
+        return [t for item in y for t in flatten_symbolic(item)]
+    return [y]

@@ -289,3 +289,21 @@ def test_training_with_dropout_matches_a_reference_using_the_same_masks():
     weights = [w.astype(np.float64) for w in layer.get_weights()]
     expected = numpy_lstm(x.astype(np.float64), *weights, np.asarray(in_mask), np.asarray(rec_mask))
     np.testing.assert_allclose(np.asarray(y), expected, rtol=0, atol=ATOL)
+
+
+# ----- symbolic calls ----------------------------------------------------------------------------
+def test_symbolic_stacked_cells_return_nested_states():
+    """Stacked cells return [output, [h, c], [h]]: one symbolic tensor per array, as Keras, and
+    a Model built on them gives the eager call's values."""
+    make = lambda lib: lib.RNN(  # noqa: E731
+        [lib.LSTMCell(3), lib.GRUCell(2)], return_sequences=True, return_state=True
+    )
+    ours, theirs = make(L), make(keras.layers)
+    inputs = L.Input(shape=(5, 4))
+    out = ours(inputs)
+    assert [t.shape for t in keras_twin.flatten_symbolic(out)] == [
+        tuple(t.shape) for t in keras_twin.flatten_symbolic(theirs(keras.Input(shape=(5, 4))))
+    ]
+    assert len(out) == 3 and len(out[1]) == 2 and len(out[2]) == 1
+    x = randn(2, 5, 4)
+    assert_same(lstmkit.models.Model(inputs, out)(x), ours(x))
