@@ -178,6 +178,8 @@ class Model(Layer):
         given = _as_list(inputs) if len(self.inputs) > 1 else [inputs]
         masks = _as_list(mask) if mask is not None else [None] * len(self.inputs)
         for t, v, m in zip(self.inputs, given, masks):
+            if hasattr(v, "astype") and v.dtype != t.dtype:
+                v = v.astype(t.dtype)  # as Keras: data take their Input's dtype (ints -> float32)
             values[id(t)] = (v, m)
         new_state = dict(state)
         keys = iter(jax.random.split(key, len(self._nodes)) if key is not None else [])
@@ -220,9 +222,11 @@ class Model(Layer):
         return None
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        if not any(is_symbolic(t) for t in tree_leaves(inputs)):
-            inputs = to_arrays(inputs)
-        return super().__call__(inputs, *args, **kwargs)
+        if any(is_symbolic(t) for t in tree_leaves(inputs)):
+            return super().__call__(inputs, *args, **kwargs)
+        out = super().__call__(to_arrays(inputs), *args, **kwargs)
+        # Called on arrays, Keras 3 unpacks a one-output list (`outputs=[y]`) to the array.
+        return out[0] if isinstance(out, list) and len(out) == 1 else out
 
     # ----- state of stateful layers ---------------------------------------------------------------
     def reset_states(self) -> None:

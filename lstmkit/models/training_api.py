@@ -214,11 +214,13 @@ def _batch_size(model: Any, batch_size: int | None, n: int | None) -> int:
     return batch_size or 32
 
 
-def _callbacks(model, callbacks, verbose, **params):
+def _callbacks(model, callbacks, verbose, add_history=False, **params):
+    # Only fit adds a History (and so sets `model.history`), as in Keras: evaluate and predict
+    # leave the last fit's history in place.
     verbose = 1 if verbose == "auto" else int(verbose)
     return callbacks_mod.CallbackList(
         callbacks,
-        add_history=True,
+        add_history=add_history,
         add_progbar=verbose != 0,
         model=model,
         verbose=verbose,
@@ -278,7 +280,7 @@ def fit(
         n = data_mod.check_lengths(xs, ys, sw)
     bs = _batch_size(self, batch_size, n)
     steps = -(-n // bs)
-    cbs = _callbacks(self, callbacks, verbose, epochs=epochs, steps=steps)
+    cbs = _callbacks(self, callbacks, verbose, add_history=True, epochs=epochs, steps=steps)
     nan_guard = any(isinstance(c, callbacks_mod.TerminateOnNaN) for c in cbs.callbacks)
     fit_loop(
         trainer,
@@ -350,7 +352,7 @@ def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
         _trainer(self), ModelIO(self), xs, batch_size=bs, pad=not stateful, callbacks=cbs
     )
     cbs.on_predict_end()
-    return outs[0] if len(outs) == 1 and not isinstance(self._output_struct, list) else outs
+    return outs[0] if len(outs) == 1 else outs  # Keras 3 unpacks a one-output list too
 
 
 def predict_on_batch(self, x):
