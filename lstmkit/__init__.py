@@ -21,7 +21,20 @@ from lstmkit.models import Model, Sequential
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints",
-    "initializers", "inspect", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
+    "Input",
+    "Model",
+    "Sequential",
+    "activations",
+    "backend",
+    "callbacks",
+    "constraints",
+    "initializers",
+    "inspect",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "regularizers",
     "utils",
-]  # fmt: skip
+]

@@ -45,7 +45,7 @@ def reset_names() -> None:
 
 def snake_case(name: str) -> str:
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()  # GlobalMaxPooling1D -> ..._pooling1d
 
 
 def is_shape(s: Any) -> bool:
@@ -99,6 +99,7 @@ class Layer:
         batch_input_shape: Any = None,
         batch_size: int | None = None,
         input_dim: int | None = None,
+        activity_regularizer: Any = None,
         **kwargs: Any,
     ):
         cls = type(self).__name__
@@ -107,6 +108,7 @@ class Layer:
             raise TypeError(f"{cls}: unexpected keyword argument(s) {sorted(kwargs)}.")
         self.name = name or unique_name(snake_case(cls))
         self.dtype = _dtype_name(dtype)
+        self.activity_regularizer = regularizers_mod.get(activity_regularizer)
         self.built = False
         self._weights: dict[str, jax.Array] = {}
         self._weight_info: dict[str, tuple] = {}  # name -> (regularizer, constraint, trainable)
@@ -242,6 +244,16 @@ class Layer:
                 total = total + reg(params[k])
         for k, sub in self._sublayers.items():
             total = total + sub.regularization_loss(params[k])
+        return total
+
+    def activity_loss(self, outputs: Any) -> jax.Array:
+        """The activity regularizer's penalty on this call's outputs, per sample (as Keras)."""
+        total = jnp.zeros((), jnp.float32)
+        if self.activity_regularizer is None:
+            return total
+        for out in jax.tree_util.tree_leaves(outputs):
+            penalty = self.activity_regularizer(out)
+            total = total + (penalty / out.shape[0] if out.ndim else penalty)
         return total
 
     def apply_constraints(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -63,7 +63,7 @@ class Dense(Layer):
         if "output_dim" in kwargs:
             legacy_warning("Dense", "output_dim", "`units`")
             units = kwargs.pop("output_dim")
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = check_units(self.name, units)
         self.activation = resolve(self.name, "activation", activations.get, activation)
         self.use_bias = bool(use_bias)
@@ -72,7 +72,6 @@ class Dense(Layer):
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
         self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
-        self.activity_regularizer = regularizers.get(activity_regularizer)
 
     def build(self, input_shape):
         self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,

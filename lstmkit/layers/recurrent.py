@@ -147,6 +147,8 @@ class RNN(Layer):
     def apply(self, params, state, inputs, *, training=False, mask=None, key=None,
               initial_state=None):  # fmt: skip
         x = inputs  # (batch, time, features)
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            x = x.astype(self.dtype)  # integer data run in the layer's dtype, as in Keras
         self.check_input(tuple(x.shape))
         batch = x.shape[0]
         if self.stateful:
@@ -201,6 +203,7 @@ _RNN_ARGS = (
     "return_sequences", "return_state", "go_backwards", "stateful", "unroll",
     "zero_output_for_mask", "name", "trainable", "dtype", "input_shape", "batch_input_shape",
     "batch_size", "input_dim", "input_length", "time_major", "use_cudnn", "weights",
+    "activity_regularizer",
 )  # fmt: skip
 
 

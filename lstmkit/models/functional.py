@@ -6,6 +6,7 @@ import warnings
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from lstmkit.layers.base import Layer, is_shape, ordered_leaves, to_arrays, unique_name
@@ -162,14 +163,14 @@ class Model(Layer):
 
     def apply(self, params, state, inputs, *, training=False, mask=None, key=None, **kwargs):
         """Run every node in order: (params, state, inputs) -> (outputs, new_state)."""
-        outputs, _, new_state = self.run(
+        outputs, _, new_state, _ = self.run(
             params, state, inputs, training=training, mask=mask, key=key
         )
         structure = jax.tree_util.tree_structure(self._output_struct, is_leaf=is_symbolic)
         return jax.tree_util.tree_unflatten(structure, outputs), new_state
 
     def run(self, params, state, inputs, *, training=False, mask=None, key=None, record=None):
-        """The graph, pure: -> (list of outputs, list of their masks, new_state).
+        """The graph, pure: -> (outputs, their masks, new_state, activity-regularizer loss).
 
         `record`, a dict, receives each layer's (layer, inputs, mask, call keywords): the glass
         box uses it to see what every recurrent layer was fed.
@@ -182,6 +183,7 @@ class Model(Layer):
                 v = v.astype(t.dtype)  # as Keras: data take their Input's dtype (ints -> float32)
             values[id(t)] = (v, m)
         new_state = dict(state)
+        activity_loss = jnp.zeros((), jnp.float32)
         keys = iter(jax.random.split(key, len(self._nodes)) if key is not None else [])
         for node in self._nodes:
             layer = node.layer
@@ -204,6 +206,7 @@ class Model(Layer):
                 key=next(keys, None),
                 **kw,
             )
+            activity_loss = activity_loss + layer.activity_loss(out)
             out_mask = layer.compute_mask(x, node_mask)
             out_t = tree_leaves(node.outputs)
             out_v = jax.tree_util.tree_leaves(out)
@@ -212,7 +215,7 @@ class Model(Layer):
             for t, v, m in zip(out_t, out_v, out_mask):
                 values[id(t)] = (v, m)
         outputs = [values[id(t)][0] for t in self.outputs]
-        return outputs, [values[id(t)][1] for t in self.outputs], new_state
+        return outputs, [values[id(t)][1] for t in self.outputs], new_state, activity_loss
 
     def compute_output_shape(self, input_shape: Any, **kwargs: Any) -> Any:
         shapes = [t.shape for t in self.outputs]

@@ -1,7 +1,8 @@
 """The training engine: jitted pure steps over flat parameter lists, and the loops around them.
 
 The model hands over pure functions and never the other way round:
-  forward(leaves, state, xs, training, key) -> (list of outputs, list of output masks, new_state)
+  forward(leaves, state, xs, training, key) -> (outputs, output masks, new_state, extra loss)
+  (the extra loss: activity regularizers, added to the training loss)
   penalty(leaves) -> scalar (weight regularizers), constrain(leaves) -> leaves
 `leaves` is the model's weights in Keras order; `trainable` flags which of them training changes.
 `metrics` holds, per output, (metric, weighted) pairs: as in Keras 3, only `weighted_metrics`
@@ -113,9 +114,9 @@ class Trainer:
 
         def loss_fn(train_leaves):
             leaves = self.merge(train_leaves, frozen)
-            ys, masks, new_state = self.forward(leaves, state, xs, True, key)
+            ys, masks, new_state, extra = self.forward(leaves, state, xs, True, key)
             total, per_output = self._losses(ys, masks, ys_true, sw)
-            return total + self.penalty(leaves), (ys, masks, new_state, per_output)
+            return total + extra + self.penalty(leaves), (ys, masks, new_state, per_output)
 
         (loss, (ys, masks, new_state, per_output)), grads = jax.value_and_grad(
             loss_fn, has_aux=True
@@ -130,16 +131,16 @@ class Trainer:
 
     def _test_step(self, leaves, state, mstate, xs, ys_true, sw):
         self.trace_counts["test"] += 1
-        ys, masks, new_state = self.forward(leaves, state, xs, False, None)
+        ys, masks, new_state, extra = self.forward(leaves, state, xs, False, None)
         total, per_output = self._losses(ys, masks, ys_true, sw)
-        loss = total + self.penalty(leaves)
+        loss = total + extra + self.penalty(leaves)
         batch = jnp.asarray(xs[0].shape[0], jnp.float32)
         mstate = self._update_metrics(mstate, ys, masks, ys_true, sw, loss, per_output, batch)
         return new_state, mstate
 
     def _predict_step(self, leaves, state, xs):
         self.trace_counts["predict"] += 1
-        ys, _, new_state = self.forward(leaves, state, xs, False, None)
+        ys, _, new_state, _ = self.forward(leaves, state, xs, False, None)
         return ys, new_state
 
     # ----- one batch -----------------------------------------------------------------------------
