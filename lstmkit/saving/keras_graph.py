@@ -149,9 +149,7 @@ def keras_nodes(model: Any, ignore_masks: set[int] = frozenset()) -> list[KNode]
         if "mask" in kwargs:
             previous = kwargs["mask"]
         elif type(layer).__name__ in MASK_ARG_LAYERS and not tensor_kwargs:
-            previous = rec.resolve(in_masks)
-            if any(m is not None for m in tree_leaves(previous)):
-                kwargs["mask"] = previous
+            previous = kwargs["mask"] = rec.resolve(in_masks)  # None too, as Keras records it
         else:
             previous = in_masks
         if type(layer).__name__ in TRAINING_FALSE_LAYERS and not tensor_kwargs:
@@ -239,7 +237,9 @@ def model_layer_order(model: Any) -> list[Any]:
 # ----- reading Keras's mask operations back -------------------------------------------------------
 def _mask_key(t: Any) -> Any:
     """What a mask tensor computes: ("any", axis, keepdims, ...), ("ne", source, value), or id."""
-    if t is None:
+    if isinstance(t, (list, tuple)):
+        return tuple(_mask_key(m) for m in t)
+    if not is_symbolic(t):
         return None
     node, layer = t.node, t.node.layer
     if isinstance(node, KNode):

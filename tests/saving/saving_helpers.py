@@ -167,13 +167,19 @@ def h5_layout(source):
 
 
 def without_object_ids(config):
-    """Keras marks objects used twice with a process-specific `shared_object_id`; a Sequential's
-    InputLayer gets a fresh automatic name each time it is built (in lstmkit as in Keras)."""
-    if isinstance(config, dict) and config.get("class_name") == "Sequential":
+    """Keras marks objects used twice with a process-specific `shared_object_id`; automatic
+    names (a Sequential's InputLayer, the mask operations `not_equal_3`, `any_1`) depend on what
+    else the process built: they become canonical names here."""
+    if isinstance(config, dict) and "layers" in config.get("config", {}):
         config = json.loads(json.dumps(config))
-        for entry in config["config"]["layers"][:1]:
-            if entry["class_name"] == "InputLayer":
-                entry["config"]["name"] = "input_layer"
+        layers = config["config"]["layers"]
+        if config.get("class_name") == "Sequential" and layers[0]["class_name"] == "InputLayer":
+            layers[0]["config"]["name"] = "input_layer"
+        ops = [e["name"] for e in layers if e.get("module") == "keras.src.ops.numpy"]
+        text = json.dumps(config)
+        for i, name in enumerate(ops):
+            text = text.replace(f'"{name}"', f'"op_{i}"')
+        config = json.loads(text)
     if isinstance(config, dict):
         return {k: without_object_ids(v) for k, v in config.items() if k != "shared_object_id"}
     if isinstance(config, list):
