@@ -13,6 +13,7 @@ from lstmkit import (
     models,
     optimizers,
     regularizers,
+    saving,
     utils,
 )
 from lstmkit.layers import Input
@@ -36,5 +37,6 @@ __all__ = [
     "models",
     "optimizers",
     "regularizers",
+    "saving",
     "utils",
 ]
