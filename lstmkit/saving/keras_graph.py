@@ -227,7 +227,9 @@ def node_indices(nodes: list[KNode]) -> dict[int, tuple[int, int]]:
 
 def model_layer_order(model: Any) -> list[Any]:
     """The layers of `model.layers` in Keras's order (Sequential: the stack; ops excluded)."""
-    if not hasattr(model, "_nodes") or type(model).__name__ == "Sequential":
+    from lstmkit.models import Sequential
+
+    if isinstance(model, Sequential) or not hasattr(model, "_nodes"):
         return list(model.layers)
     nodes = keras_nodes(model)
     order = keras_layer_order(nodes, model.inputs, model.outputs)
@@ -294,5 +296,6 @@ def without_mask_ops(model: Any) -> Any:
         for old, out in zip(tree_leaves(n.outputs), tree_leaves(outs)):
             new[id(old)] = out
     rebuilt = Model(model._input_struct, remap(model._output_struct), name=model.name)
-    rebuilt.trainable = model.trainable
+    if not model.trainable:
+        rebuilt.trainable = False
     return rebuilt

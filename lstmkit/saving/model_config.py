@@ -133,12 +133,13 @@ def compile_config(model: Any) -> dict[str, Any]:
     if args is None or model.optimizer is None:
         return {}
     metrics = _map_structure(args["metrics"], metrics_mod.serialize) or None
+    weighted = _map_structure(args.get("weighted_metrics"), metrics_mod.serialize) or None
     return {
         "optimizer": optimizers_mod.serialize(model.optimizer),
         "loss": _map_structure(args["loss"], losses_mod.serialize),
         "loss_weights": args["loss_weights"],
         "metrics": metrics,
-        "weighted_metrics": None,
+        "weighted_metrics": weighted,
         "run_eagerly": False,
         "steps_per_execution": 1,
         "jit_compile": True,
@@ -167,12 +168,14 @@ def model_from_config(config: Any, custom_objects: dict | None = None) -> Model:
 
 
 def _sequential_from_config(config: dict, custom_objects: dict | None) -> Sequential:
-    model = Sequential(name=config.get("name"), trainable=config.get("trainable", True))
+    model = Sequential(name=config.get("name"))
     for entry in config.get("layers", []):
         model.add(deserialize_layer(entry, custom_objects))
     shape = config.get("build_input_shape")
     if not model._graph_ready and isinstance(shape, list) and model.layers:
         model.build(tuple(shape))
+    if config.get("trainable") is False:
+        model.trainable = False
     return model
 
 
@@ -257,7 +260,8 @@ def _functional_from_config(config: dict, custom_objects: dict | None) -> Model:
 
     inputs, outs = io(config["input_layers"]), io(config["output_layers"])
     model = Model(inputs, outs, name=config.get("name"))
-    model.trainable = config.get("trainable", True) is not False
+    if config.get("trainable") is False:  # (setting True would unfreeze frozen layers)
+        model.trainable = False
     return keras_graph.without_mask_ops(model)
 
 
@@ -276,6 +280,7 @@ def compile_from_config(model: Model, config: Any, custom_objects: dict | None) 
             loss=loss,
             loss_weights=config.get("loss_weights"),
             metrics=resolve_objects(config.get("metrics"), custom_objects, where),
+            weighted_metrics=resolve_objects(config.get("weighted_metrics"), custom_objects, where),
         )
     except (ValueError, TypeError) as e:
         raise ValueError(

@@ -198,8 +198,8 @@ def reorder(lib):
     h = L.LSTM(U, name="lstm", **Z)(L.Masking(0.0, name="masking")(h))
     out1 = L.Dense(1, name="out1", **ZD)(h)
     g = b
-    for i in range(1, 4):
-        g = L.Dense(F, name=f"d{i}", **ZD)(g)
+    for i in range(1, 4):  # d2 frozen: no optimizer slots
+        g = L.Dense(F, name=f"d{i}", trainable=i != 2, **ZD)(g)
     out2 = L.Dense(1, name="out2", **ZD)(g)
     return lib.Model([a, b], [out2, out1], name="reorder")
 
@@ -208,3 +208,16 @@ def reorder_data(seed=0, batch=B):
     rng = np.random.default_rng(seed)
     return [rng.normal(size=(batch, T, F)).astype("float32"),
             rng.normal(size=(batch, F)).astype("float32")]  # fmt: skip
+
+
+def shared(lib):
+    """One LSTM called on two inputs (two nodes of one layer), and one Dense used twice."""
+    L = lib.layers
+    a, b = lib.Input((T, F), name="a"), lib.Input((T, F), name="b")
+    lstm, dense = L.LSTM(U, name="lstm"), L.Dense(2, name="dense")
+    return lib.Model([a, b], [dense(lstm(a)), dense(lstm(b))], name="shared")
+
+
+def shared_data(seed=0, batch=B):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(batch, T, F)).astype("float32") for _ in range(2)]

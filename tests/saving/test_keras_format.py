@@ -128,6 +128,8 @@ EXTRA = {
     "bidirectional": (H.bidirectional, H.seq_data),
     "sequential": (H.sequential, H.ids_data),
     "small": (H.small, H.seq_data),
+    "shared": (H.shared, H.shared_data),
+    "reorder": (H.reorder, H.reorder_data),
 }
 
 

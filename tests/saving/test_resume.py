@@ -42,12 +42,12 @@ def _state_leaves(model):
 
 def _check_resume(model, resumed, saved_state, x, y):
     """`model` has trained 2 epochs, `resumed` was loaded from its file then."""
-    for a, b in zip(_state_leaves(resumed), saved_state):  # the state itself came back
+    for a, b in zip(_state_leaves(resumed), saved_state, strict=True):  # the state came back
         np.testing.assert_array_equal(a, b)
     assert any(np.abs(s).max() > 0 for s in saved_state[2:])  # (and it is not all zeros)
     model.fit(x, y, epochs=2, **FIT)  # now 4 uninterrupted epochs
     resumed.fit(x, y, epochs=2, **FIT)
-    for a, b in zip(resumed.get_weights(), model.get_weights()):
+    for a, b in zip(resumed.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
     assert _trainer(resumed).iterations() == _trainer(model).iterations()
 
