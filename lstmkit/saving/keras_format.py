@@ -224,7 +224,12 @@ def _read_into(f: h5py.File, model: Any, where: str, skip_mismatch: bool = False
 def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool = True,
                safe_mode: bool = True) -> Any:  # fmt: skip
     """Open a `.keras` file (Keras 3's or lstmkit's): the model, its weights, and, with
-    `compile=True`, its compile settings and optimizer state."""
+    `compile=True`, its compile settings and optimizer state.
+
+    Custom layers, activations, losses... load only through `custom_objects={"Name": obj}`.
+    Loading never runs code from the file, whatever `safe_mode` says (it is accepted for
+    Keras compatibility; lambdas are refused either way).
+    """
     path = os.fspath(filepath)
     if not str(path).endswith(".keras"):
         raise ValueError(f"load_model: expected a `.keras` file, got {path!r}.")
