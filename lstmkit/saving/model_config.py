@@ -270,17 +270,24 @@ def compile_from_config(model: Model, config: Any, custom_objects: dict | None) 
     if not isinstance(config, dict) or not config or config.get("optimizer") is None:
         return False
     where = "compile_config"
-    optimizer = resolve_objects(config["optimizer"], custom_objects, where)
-    loss = resolve_objects(config.get("loss"), custom_objects, where)
-    if loss is None:
-        return False
+
+    def objects(key: str, get: Any) -> Any:
+        """Serialized losses/metrics -> objects; names and per-output lists/dicts kept."""
+        value = resolve_objects(config.get(key), custom_objects, where)
+        return _map_structure(value, lambda v: get(v) if isinstance(v, dict) else v)
+
     try:
+        loss = objects("loss", losses_mod.get)
+        if loss is None:
+            return False
         model.compile(
-            optimizer=optimizers_mod.get(optimizer),
+            optimizer=optimizers_mod.get(
+                resolve_objects(config["optimizer"], custom_objects, where)
+            ),
             loss=loss,
             loss_weights=config.get("loss_weights"),
-            metrics=resolve_objects(config.get("metrics"), custom_objects, where),
-            weighted_metrics=resolve_objects(config.get("weighted_metrics"), custom_objects, where),
+            metrics=objects("metrics", metrics_mod.get),
+            weighted_metrics=objects("weighted_metrics", metrics_mod.get),
         )
     except (ValueError, TypeError) as e:
         raise ValueError(

@@ -151,3 +151,24 @@ def test_more_architectures_both_ways(tmp_path, name):
     l_config, l_layout = H.read_keras_file(tmp_path / "l.keras")
     assert H.without_object_ids(l_config) == H.without_object_ids(k_config)
     assert l_layout == k_layout
+
+
+def test_compile_config_with_objects_and_schedule(tmp_path):
+    """Losses, metrics and schedules given as objects (serialized dicts in the file), and a
+    Sequential that Keras built without an Input."""
+    warnings.simplefilter("ignore")
+    km = keras.Sequential([keras.layers.LSTM(H.U, **H.Z), keras.layers.Dense(2, **H.ZD)])
+    km.build((None, H.T, H.F))
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.05, 3, 0.5)
+    km.compile(keras.optimizers.SGD(schedule, momentum=0.5), loss=keras.losses.Huber(),
+               metrics=[keras.metrics.MeanAbsoluteError()])  # fmt: skip
+    km.save(tmp_path / "m.keras")
+    model = load_model(tmp_path / "m.keras")
+    assert model.inputs[0].shape == (None, H.T, H.F)
+    assert type(model._compile_args["loss"]).__name__ == "Huber"
+    assert [type(m).__name__ for m in model._compile_args["metrics"]] == ["MeanAbsoluteError"]
+    assert model.optimizer.schedule.get_config() == schedule.get_config()
+    model.save(tmp_path / "again.keras")
+    config = H.read_keras_file(tmp_path / "again.keras")[0]["compile_config"]
+    assert config["optimizer"]["config"]["learning_rate"]["class_name"] == "ExponentialDecay"
+    assert config["loss"]["class_name"] == "Huber"
