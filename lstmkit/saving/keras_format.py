@@ -40,9 +40,18 @@ class KerasFileError(ValueError):
 
 
 # ----- writing ------------------------------------------------------------------------------------
-def _default_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
+def _new_file_mode(path: str) -> int:
+    """The mode a plain `open(path, "w")` would give (mkstemp's files are private, 0o600)."""
+    try:
+        return os.stat(path).st_mode & 0o777  # keep an existing file's mode
+    except OSError:
+        pass
+    try:  # the umask without changing it (os.umask would, briefly, for every thread)
+        with open("/proc/self/status") as f:
+            umask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        umask = os.umask(0o022)
+        os.umask(umask)
     return 0o666 & ~umask
 
 
@@ -60,7 +69,7 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _default_mode())
+        os.chmod(tmp, _new_file_mode(path))
         os.replace(tmp, path)
     except BaseException:
         try:

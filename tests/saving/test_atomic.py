@@ -28,10 +28,14 @@ def test_failed_write_leaves_previous_file_and_no_temporaries(tmp_path):
         atomic_write(path, write)
     assert path.read_bytes() == b"previous"
     assert sorted(os.listdir(tmp_path)) == ["m.keras"]
+    mode = path.stat().st_mode
     atomic_write(path, lambda f: f.write(b"new"))
     assert path.read_bytes() == b"new"
     assert sorted(os.listdir(tmp_path)) == ["m.keras"]
-    assert oct(path.stat().st_mode & 0o777) != oct(0o600)  # not mkstemp's private mode
+    assert path.stat().st_mode == mode  # not mkstemp's private 0o600
+    (tmp_path / "plain").write_bytes(b"")
+    atomic_write(tmp_path / "fresh.keras", lambda f: f.write(b"x"))
+    assert (tmp_path / "fresh.keras").stat().st_mode == (tmp_path / "plain").stat().st_mode
 
 
 def test_failed_save_leaves_previous_file(tmp_path):
