@@ -180,6 +180,9 @@ def without_object_ids(config):
         for i, name in enumerate(ops):
             text = text.replace(f'"{name}"', f'"op_{i}"')
         config = json.loads(text)
+    if isinstance(config, dict) and isinstance(config.get("compile_config"), dict):
+        config = json.loads(json.dumps(config))  # optimizers are auto-named per process too
+        config["compile_config"].get("optimizer", {}).get("config", {}).pop("name", None)
     if isinstance(config, dict):
         return {k: without_object_ids(v) for k, v in config.items() if k != "shared_object_id"}
     if isinstance(config, list):
