@@ -128,3 +128,56 @@ def test_legacy_spellings_warn_and_work():
     with pytest.warns(DeprecationWarning, match="argmax"):
         classes = clf.predict_classes(x)
     np.testing.assert_array_equal(classes, np.argmax(clf.predict(x, verbose=0), axis=-1))
+
+
+def test_weight_regularizers_and_constraints_match_keras():
+    def build(lib):
+        return lib.Sequential(
+            [
+                lib.Input(shape=(4, 2)),
+                lib.layers.LSTM(
+                    3,
+                    kernel_regularizer=lib.regularizers.L2(0.01),
+                    recurrent_regularizer=lib.regularizers.L1(0.02),
+                    bias_regularizer=lib.regularizers.L1L2(l1=0.01, l2=0.01),
+                    kernel_constraint=lib.constraints.MaxNorm(0.5),
+                    recurrent_constraint=lib.constraints.UnitNorm(),
+                ),
+                lib.layers.Dense(1, kernel_regularizer="l2", bias_constraint="non_neg"),
+            ]
+        )
+
+    km, lm = build(keras), build(lstmkit)
+    lm.set_weights(km.get_weights())
+    x, y = data()
+    for m in (km, lm):
+        m.compile(m_opt(m), "mse")
+    # the penalties are part of the loss
+    np.testing.assert_allclose(lm.evaluate(x, y, verbose=0), km.evaluate(x, y, verbose=0), 1e-5)
+    km.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    lm.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(lm.get_weights(), km.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    kernel, recurrent = lm.get_weights()[:2]
+    assert np.linalg.norm(kernel, axis=0).max() <= 0.5 + 1e-5  # max_norm held
+    np.testing.assert_allclose(np.linalg.norm(recurrent, axis=0), 1.0, atol=1e-5)  # unit_norm
+    assert lm.get_weights()[-1].min() >= 0.0  # non_neg
+
+
+def m_opt(model):
+    lib = keras if isinstance(model, keras.Model) else lstmkit
+    return lib.optimizers.SGD(learning_rate=0.1)
+
+
+def test_set_states_restores_a_stateful_model():
+    inp = lstmkit.Input(batch_shape=(2, 3, 1))
+    model = lstmkit.Model(inp, L.LSTM(2, stateful=True)(inp))
+    x = np.random.default_rng(0).normal(size=(2, 3, 1)).astype("float32")
+    model.predict(x, verbose=0)
+    saved = model.get_states()
+    after = model.predict(x, verbose=0)
+    model.set_states(saved)
+    np.testing.assert_allclose(model.predict(x, verbose=0), after, atol=1e-7)
+    name = model.layers[1].name
+    with pytest.raises(ValueError, match="reset_state expected states shaped"):
+        model.set_states({name: [np.zeros((3, 2)), np.zeros((3, 2))]})

@@ -163,6 +163,9 @@ def h5_layout(source):
     out = {}
     with h5py.File(source, "r") as f:
         f.visititems(lambda n, o: out.__setitem__(n, (getattr(o, "shape", None), dict(o.attrs))))
+    if "optimizer/vars" in out:  # the optimizer's auto-name (adam_3) depends on the process
+        shape, attrs = out["optimizer/vars"]
+        out["optimizer/vars"] = (shape, {k: v for k, v in attrs.items() if k != "name"})
     return out
 
 
