@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from lstmkit.ops.activations import function_config
+from lstmkit import registry
 
 # Keras's fuzz factor (`keras.backend.epsilon()`), added to norms before dividing.
 EPSILON = 1e-7
@@ -119,47 +118,15 @@ _BY_NAME: dict[str, type[Constraint]] = {
 }
 
 
-def _unknown(identifier: Any) -> ValueError:
-    return ValueError(
-        f"Unknown constraint {identifier!r}. Known constraints: {', '.join(sorted(_BY_NAME))}."
-    )
-
-
 def get(identifier: Any) -> Constraint | Any | None:
     """Resolve None, a Constraint (instance or class), a Keras name, a Keras-serialized
     dict, or a plain callable `w -> w`."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier not in _BY_NAME:
-            raise _unknown(identifier)
-        return _BY_NAME[identifier]()
-    if isinstance(identifier, dict):
-        name = identifier.get("class_name")
-        if name not in _BY_NAME:
-            raise _unknown(name)
-        return _BY_NAME[name].from_config(dict(identifier.get("config") or {}))
-    if inspect.isclass(identifier) and issubclass(identifier, Constraint):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret constraint identifier {identifier!r}.")
+    return registry.resolve("constraint", Constraint, _BY_NAME, identifier)
 
 
 def serialize(constraint: Constraint | Any | None) -> dict[str, Any] | None:
     """Keras 3's serialized form: `{"module", "class_name", "config", "registered_name"}`."""
-    if constraint is None:
-        return None
-    if not isinstance(constraint, Constraint):
-        return function_config(constraint)
-    return {
-        "module": "keras.constraints",
-        "class_name": type(constraint).__name__,
-        "config": constraint.get_config(),
-        "registered_name": None,
-    }
+    return registry.serialize("keras.constraints", Constraint, constraint)
 
 
 def deserialize(config: dict[str, Any]) -> Constraint:

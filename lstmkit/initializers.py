@@ -7,7 +7,6 @@ to Keras 3 on the JAX backend); an unseeded one draws `lstmkit.utils.next_key()`
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,9 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstmkit import utils
+from lstmkit import registry, utils
 from lstmkit.ops import initializers as ops
-from lstmkit.ops.activations import function_config
 
 Shape = Sequence[int]
 
@@ -312,12 +310,6 @@ _BY_NAME.update(
 )
 
 
-def _unknown(identifier: Any) -> ValueError:
-    return ValueError(
-        f"Unknown initializer {identifier!r}. Known initializers: {', '.join(sorted(_BY_NAME))}."
-    )
-
-
 def _array_initializer(value: Any) -> Callable[..., jax.Array]:
     """An initializer returning exactly `value` (Keras accepts arrays as identifiers)."""
 
@@ -335,40 +327,14 @@ def _array_initializer(value: Any) -> Callable[..., jax.Array]:
 def get(identifier: Any) -> Initializer | Callable[..., jax.Array] | None:
     """Resolve None, an Initializer (instance or class), a Keras name, a Keras-serialized
     dict, an array, or a plain callable `(shape, dtype)` to an initializer."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier not in _BY_NAME:
-            raise _unknown(identifier)
-        return _BY_NAME[identifier]()
-    if isinstance(identifier, dict):
-        name = identifier.get("class_name")
-        if name not in _BY_NAME:
-            raise _unknown(name)
-        return _BY_NAME[name].from_config(dict(identifier.get("config") or {}))
-    if inspect.isclass(identifier) and issubclass(identifier, Initializer):
-        return identifier()
     if isinstance(identifier, (np.ndarray, np.generic, jax.Array)):
         return _array_initializer(identifier)
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret initializer identifier {identifier!r}.")
+    return registry.resolve("initializer", Initializer, _BY_NAME, identifier)
 
 
 def serialize(initializer: Initializer | Callable[..., Any] | None) -> dict[str, Any] | None:
     """Keras 3's serialized form: `{"module", "class_name", "config", "registered_name"}`."""
-    if initializer is None:
-        return None
-    if isinstance(initializer, Initializer):
-        return {
-            "module": "keras.initializers",
-            "class_name": type(initializer).__name__,
-            "config": initializer.get_config(),
-            "registered_name": None,
-        }
-    return function_config(initializer)
+    return registry.serialize("keras.initializers", Initializer, initializer)
 
 
 def deserialize(config: dict[str, Any]) -> Initializer:

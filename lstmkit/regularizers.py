@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 
@@ -10,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstmkit.ops.activations import function_config
+from lstmkit import registry
 
 
 def _validate(value: Any, name: str) -> float:
@@ -111,47 +110,15 @@ _BY_NAME: dict[str, type[Regularizer]] = {
 }
 
 
-def _unknown(identifier: Any) -> ValueError:
-    return ValueError(
-        f"Unknown regularizer {identifier!r}. Known regularizers: {', '.join(sorted(_BY_NAME))}."
-    )
-
-
 def get(identifier: Any) -> Regularizer | Any | None:
     """Resolve None, a Regularizer (instance or class), a Keras name, a Keras-serialized
     dict, or a plain callable `w -> scalar`."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier not in _BY_NAME:
-            raise _unknown(identifier)
-        return _BY_NAME[identifier]()
-    if isinstance(identifier, dict):
-        name = identifier.get("class_name")
-        if name not in _BY_NAME:
-            raise _unknown(name)
-        return _BY_NAME[name].from_config(dict(identifier.get("config") or {}))
-    if inspect.isclass(identifier) and issubclass(identifier, Regularizer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret regularizer identifier {identifier!r}.")
+    return registry.resolve("regularizer", Regularizer, _BY_NAME, identifier)
 
 
 def serialize(regularizer: Regularizer | Any | None) -> dict[str, Any] | None:
     """Keras 3's serialized form: `{"module", "class_name", "config", "registered_name"}`."""
-    if regularizer is None:
-        return None
-    if not isinstance(regularizer, Regularizer):
-        return function_config(regularizer)
-    return {
-        "module": "keras.regularizers",
-        "class_name": type(regularizer).__name__,
-        "config": regularizer.get_config(),
-        "registered_name": None,
-    }
+    return registry.serialize("keras.regularizers", Regularizer, regularizer)
 
 
 def deserialize(config: dict[str, Any]) -> Regularizer:
