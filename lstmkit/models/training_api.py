@@ -194,6 +194,15 @@ def _prepare_y(model: Any, y: Any) -> tuple[list[np.ndarray], Trainer]:
     return ys, trainer
 
 
+def _sample_weights(ys: list, sample_weight: Any, class_weight: dict | None) -> Any:
+    """Per-sample weights: the given ones times those the classes of the first output imply."""
+    sw = None if sample_weight is None else np.asarray(sample_weight, np.float32)
+    if class_weight is not None:
+        cw = data_mod.class_weights_to_sample_weights(ys[0], class_weight)
+        sw = cw if sw is None else sw * cw
+    return sw
+
+
 def _batch_size(model: Any, batch_size: int | None, n: int | None) -> int:
     fixed = next((t.shape[0] for t in model.inputs if t.shape[0] is not None), None)
     stateful = any(getattr(layer, "stateful", False) for layer in model.layers)
@@ -261,10 +270,7 @@ def fit(
     _require_compiled(self, "fit")
     xs = _prepare_x(self, x)
     ys, trainer = _prepare_y(self, y)
-    sw = None if sample_weight is None else np.asarray(sample_weight, np.float32)
-    if class_weight is not None:
-        cw = data_mod.class_weights_to_sample_weights(ys[0], class_weight)
-        sw = cw if sw is None else sw * cw
+    sw = _sample_weights(ys, sample_weight, class_weight)
     n = data_mod.check_lengths(xs, ys, sw)
     validation = None
     if validation_data is not None:
@@ -364,10 +370,7 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
     _require_compiled(self, "train_on_batch")
     xs = _prepare_x(self, x)
     ys, trainer = _prepare_y(self, y)
-    sw = None if sample_weight is None else np.asarray(sample_weight, np.float32)
-    if class_weight is not None:
-        cw = data_mod.class_weights_to_sample_weights(ys[0], class_weight)
-        sw = cw if sw is None else sw * cw
+    sw = _sample_weights(ys, sample_weight, class_weight)
     n = data_mod.check_lengths(xs, ys, sw)
     _batch_size(self, n, n)
     io = ModelIO(self)
