@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 
 import h5py
@@ -179,7 +180,8 @@ def without_object_ids(config):
         if config.get("class_name") == "Sequential" and layers[0]["class_name"] == "InputLayer":
             layers[0]["config"]["name"] = "input_layer"
         ops = [e["name"] for e in layers if e.get("module") == "keras.src.ops.numpy"]
-        text = json.dumps(config)
+        # the StackedRNNCells an RNN makes from a list of cells is auto-named per process too
+        text = re.sub(r'"stacked_rnn_cells_\d+"', '"stacked_rnn_cells"', json.dumps(config))
         for i, name in enumerate(ops):
             text = text.replace(f'"{name}"', f'"op_{i}"')
         config = json.loads(text)
