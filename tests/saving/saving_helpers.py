@@ -167,6 +167,10 @@ def h5_layout(source):
     if "optimizer/vars" in out:  # the optimizer's auto-name (adam_3) depends on the process
         shape, attrs = out["optimizer/vars"]
         out["optimizer/vars"] = (shape, {k: v for k, v in attrs.items() if k != "name"})
+    for path, (shape, attrs) in out.items():  # so does a StackedRNNCells' (see below)
+        name = str(attrs.get("name", ""))
+        if re.fullmatch(r"stacked_rnn_cells_\d+", name):
+            out[path] = (shape, {**attrs, "name": "stacked_rnn_cells"})
     return out
 
 
