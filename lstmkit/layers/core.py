@@ -261,6 +261,7 @@ class Embedding(Layer):
             "embeddings_regularizer": _ser(regularizers, self.embeddings_regularizer),
             "embeddings_constraint": _ser(constraints, self.embeddings_constraint),
             "mask_zero": self.mask_zero,
+            "activity_regularizer": _ser(regularizers, self.activity_regularizer),
         }  # fmt: skip
 
 

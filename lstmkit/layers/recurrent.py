@@ -7,6 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from lstmkit import regularizers
 from lstmkit.layers.base import Layer, is_shape, peek_name, snake_case
 from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, translate_legacy
 from lstmkit.ops.recurrent import rnn_scan
@@ -196,6 +197,7 @@ class RNN(Layer):
             "stateful": self.stateful,
             "unroll": self.unroll,
             "zero_output_for_mask": self.zero_output_for_mask,
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
         }
 
 

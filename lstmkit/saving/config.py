@@ -27,7 +27,7 @@ KERAS_ONLY_DEFAULTS = {"quantization_config": None, "activity_regularizer": None
                        "optional": False, "lora_rank": None, "lora_alpha": None,
                        "sparse": False}  # fmt: skip
 # lstmkit layers that do take `activity_regularizer` (so a non-None value is kept).
-TAKES_ACTIVITY_REGULARIZER = {"Dense"}
+TAKES_ACTIVITY_REGULARIZER = {"Dense", "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN"}
 NESTED_KEYS = ("layer", "backward_layer", "cell", "cells")
 REFUSED_CLASSES = {"Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda"}
 
