@@ -82,7 +82,7 @@ def trace_layer(
     cell, cell_params = layer.cell, params["cell"]
     step = _gates_fn(cell, cell_params)
     init = layer._initial_state(state, x.shape[0], initial_state, x.dtype)
-    xs = jnp.swapaxes(cell.project(cell_params, x, None), 0, 1)  # (time, batch, gates*units)
+    xs = jnp.swapaxes(cell.project_all(cell_params, x, None), 0, 1)  # (time, batch, gates*units)
     m = jnp.ones(x.shape[:2], bool) if mask is None else jnp.asarray(mask, bool)
     m = jnp.swapaxes(m, 0, 1)[:, :, None]  # (time, batch, 1)
     if layer.go_backwards:

@@ -169,7 +169,7 @@ class RNN(Layer):
         in_mask, rec_mask = self.cell.dropout_masks(
             key if training else None, batch, x.shape[-1], x.dtype
         )
-        xs = self.cell.project(cell_params, x, in_mask)  # (batch, time, gates*units)
+        xs = self.cell.project(cell_params, x, in_mask)  # {"x": (batch, time, in)} or {"z": ...}
         last, outputs, final = rnn_scan(
             lambda x_t, s: self.cell.step(cell_params, x_t, s, rec_mask),
             xs,
