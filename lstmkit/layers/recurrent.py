@@ -187,7 +187,7 @@ class RNN(Layer):
         return out, new_state
 
     def get_config(self) -> dict[str, Any]:
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             "dtype": self.dtype,
@@ -197,8 +197,10 @@ class RNN(Layer):
             "stateful": self.stateful,
             "unroll": self.unroll,
             "zero_output_for_mask": self.zero_output_for_mask,
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
         }
+        if self.activity_regularizer is not None:  # Keras's base Layer writes it only when set
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
 
 
 _RNN_ARGS = (

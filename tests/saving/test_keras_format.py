@@ -32,12 +32,16 @@ def zoo_files(tmp_path_factory):
     own copy (built with lstmkit's layers), each compiled."""
     warnings.simplefilter("ignore")
     folder = tmp_path_factory.mktemp("zoo")
+    # automatic names (stacked_rnn_cells_3, adam_7) count per process: start each build afresh
+    keras.backend.clear_session()
+    lstmkit.backend.clear_session()
     km = H.zoo(keras)
     H.randomize(km, seed=1)
     _compile(km, keras)
     km.save(folder / "keras.keras")
     lk = load_model(folder / "keras.keras")  # lstmkit's copy of the Keras model
     lk.save(folder / "rewritten.keras")
+    lstmkit.backend.clear_session()
     lm = H.zoo(lstmkit)  # an independent lstmkit model
     H.randomize(lm, seed=2)
     _compile(lm, lstmkit)
