@@ -203,6 +203,15 @@ def _sample_weights(ys: list, sample_weight: Any, class_weight: dict | None) -> 
     return sw
 
 
+def _training_data(model: Any, what: str, x: Any, y: Any, sample_weight: Any, class_weight: Any):
+    """fit/evaluate/train_on_batch's common start: compiled?, inputs, targets, sample weights,
+    and the trainer for the targets' shapes."""
+    _require_compiled(model, what)
+    xs = _prepare_x(model, x)
+    ys, trainer = _prepare_y(model, y)
+    return xs, ys, _sample_weights(ys, sample_weight, class_weight), trainer
+
+
 def _batch_size(model: Any, batch_size: int | None, n: int | None) -> int:
     fixed = next((t.shape[0] for t in model.inputs if t.shape[0] is not None), None)
     stateful = any(getattr(layer, "stateful", False) for layer in model.layers)
@@ -267,10 +276,7 @@ def fit(
         epochs = kwargs.pop("nb_epoch")
     if kwargs:
         raise TypeError(f"fit: unexpected keyword argument(s) {sorted(kwargs)}.")
-    _require_compiled(self, "fit")
-    xs = _prepare_x(self, x)
-    ys, trainer = _prepare_y(self, y)
-    sw = _sample_weights(ys, sample_weight, class_weight)
+    xs, ys, sw, trainer = _training_data(self, "fit", x, y, sample_weight, class_weight)
     n = data_mod.check_lengths(xs, ys, sw)
     validation = None
     if validation_data is not None:
@@ -333,10 +339,7 @@ def evaluate(
     **kwargs,
 ):
     """Loss (and metrics) over the data: a float, or [loss, *metrics], or a dict."""
-    _require_compiled(self, "evaluate")
-    xs = _prepare_x(self, x)
-    ys, trainer = _prepare_y(self, y)
-    sw = None if sample_weight is None else np.asarray(sample_weight, np.float32)
+    xs, ys, sw, trainer = _training_data(self, "evaluate", x, y, sample_weight, None)
     n = data_mod.check_lengths(xs, ys, sw)
     bs = _batch_size(self, batch_size, n)
     cbs = _callbacks(self, callbacks, verbose, steps=-(-n // bs))
@@ -367,10 +370,7 @@ def predict_on_batch(self, x):
 
 def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
     """One optimizer step on this batch; returns its loss (and metrics)."""
-    _require_compiled(self, "train_on_batch")
-    xs = _prepare_x(self, x)
-    ys, trainer = _prepare_y(self, y)
-    sw = _sample_weights(ys, sample_weight, class_weight)
+    xs, ys, sw, trainer = _training_data(self, "train_on_batch", x, y, sample_weight, class_weight)
     n = data_mod.check_lengths(xs, ys, sw)
     _batch_size(self, n, n)
     io = ModelIO(self)

@@ -49,7 +49,7 @@ class Trainer:
         self.trace_counts: Counter = Counter()  # how often each step was traced (compiled)
         self._train = jax.jit(self._train_step)
         self._test = jax.jit(self._test_step)
-        self._predict = jax.jit(self._predict_step, static_argnames=())
+        self._predict = jax.jit(self._predict_step)
 
     # ----- parameters split into the part training changes and the rest ------------------------
     def split(self, leaves: list) -> tuple[list, list]:
