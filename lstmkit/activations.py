@@ -1,6 +1,6 @@
 """Public activations, as `keras.activations`: the functions plus `get` and `serialize`."""
 
-from lstmkit.ops.activations import (
+from lstmkit.kernels.activations import (
     celu,
     elu,
     exponential,

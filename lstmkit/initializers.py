@@ -1,4 +1,4 @@
-"""Keras-named initializer classes: configuration objects over `lstmkit.ops.initializers`.
+"""Keras-named initializer classes: configuration objects over `lstmkit.kernels.initializers`.
 
 `init(shape, dtype=None, key=None)` returns a JAX array. Without a key, an initializer built
 with an int `seed` derives its key from that seed (same values on every call, bit-identical
@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lstmkit import registry, utils
-from lstmkit.ops import initializers as ops
+from lstmkit.kernels import initializers as ops
 
 Shape = Sequence[int]
 

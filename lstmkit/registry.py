@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from lstmkit.ops.activations import function_config
+from lstmkit.kernels.activations import function_config
 
 
 def resolve(kind: str, base: type, by_name: dict[str, type], identifier: Any) -> Any:

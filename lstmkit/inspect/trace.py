@@ -15,11 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from lstmkit.kernels import recurrent as rec
 from lstmkit.layers.base import to_arrays
 from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell
 from lstmkit.layers.recurrent import RNN
 from lstmkit.layers.wrappers import Bidirectional
-from lstmkit.ops import recurrent as rec
 
 
 def _gates_fn(cell: Any, params: dict):

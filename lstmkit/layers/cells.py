@@ -15,9 +15,9 @@ import jax
 import jax.numpy as jnp
 
 from lstmkit import initializers, utils
+from lstmkit.kernels import activations
+from lstmkit.kernels import recurrent as rec
 from lstmkit.layers.base import Layer, legacy_warning, to_arrays
-from lstmkit.ops import activations
-from lstmkit.ops import recurrent as rec
 
 
 def check_units(layer: str, units: Any) -> int:

@@ -11,10 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from lstmkit import constraints, initializers, regularizers
+from lstmkit.kernels import activations
 from lstmkit.layers.base import Layer, legacy_warning
 from lstmkit.layers.cells import check_rate, check_units, resolve
 from lstmkit.layers.symbolic import Node, SymbolicTensor
-from lstmkit.ops import activations
 
 
 def _ser(module: Any, obj: Any) -> Any:

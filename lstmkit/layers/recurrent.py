@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 
 from lstmkit import regularizers
+from lstmkit.kernels.recurrent import rnn_scan
 from lstmkit.layers.base import Layer, is_shape, peek_name, snake_case
 from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, translate_legacy
-from lstmkit.ops.recurrent import rnn_scan
 
 
 def _flat_sizes(state_size: Any) -> list[int]:

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from lstmkit.kernels import activations
 from lstmkit.layers.cells import GRUCell, LSTMCell
 from lstmkit.layers.core import Dropout, Input, InputLayer
 from lstmkit.layers.recurrent import GRU, LSTM, RNN
 from lstmkit.layers.wrappers import Bidirectional
-from lstmkit.ops import activations
 
 GATES = {"lstm": 4, "gru": 3}
 _KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")

@@ -11,7 +11,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import lstmkit.layers as L
-from lstmkit.ops import recurrent as rec
+from lstmkit.kernels import recurrent as rec
 
 RNG = np.random.default_rng(3)
 MASK = np.array([[1, 1, 1, 0], [0, 1, 1, 1], [1, 0, 0, 1]], bool)  # right, left, middle

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 from lstmkit import initializers as I  # noqa: E402
 from lstmkit import utils  # noqa: E402
-from lstmkit.ops import initializers as ops  # noqa: E402
+from lstmkit.kernels import initializers as ops  # noqa: E402
 
 KEY = jax.random.key(0)
 BIG = (400, 600)  # 240k samples: sample mean/std are within ~1% of the truth

@@ -13,7 +13,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from lstmkit import activations as public  # noqa: E402
-from lstmkit.ops import activations as A  # noqa: E402
+from lstmkit.kernels import activations as A  # noqa: E402
 
 GRID = np.concatenate(
     [
