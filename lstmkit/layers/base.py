@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -24,6 +25,22 @@ from lstmkit import utils
 from lstmkit.layers.symbolic import Node, SymbolicTensor, any_symbolic, is_symbolic, tree_leaves
 
 _name_counts: Counter = Counter()
+
+# Deferred write-back: training keeps the parameter pytree on the device and registers here how
+# to write it into the layer objects; any read of weights or state runs the pending writes first.
+_pending_writes: dict[int, Callable[[], None]] = {}
+
+
+def defer_write(owner: Any, write: Callable[[], None]) -> None:
+    """Register `write` (which puts `owner`'s live values into its layers) until someone reads."""
+    _pending_writes[id(owner)] = write
+
+
+def flush_writes() -> None:
+    """Run every pending write-back (before any read of weights or state)."""
+    while _pending_writes:
+        _, write = _pending_writes.popitem()
+        write()
 
 
 def peek_name(base: str) -> str:
@@ -162,9 +179,11 @@ class Layer:
     @property
     def params(self) -> dict[str, Any]:
         """All weights as a nested dict: own weights first, then sub-layers by key."""
+        flush_writes()
         return {**self._weights, **{k: sub.params for k, sub in self._sublayers.items()}}
 
     def set_params(self, params: dict[str, Any]) -> None:
+        flush_writes()
         for k in self._weights:
             self._weights[k] = params[k]
         for k, sub in self._sublayers.items():
@@ -173,9 +192,11 @@ class Layer:
     @property
     def state(self) -> dict[str, Any]:
         """Non-trainable carried state (the states of a stateful RNN), nested like params."""
+        flush_writes()
         return {**self._state, **{k: sub.state for k, sub in self._sublayers.items()}}
 
     def set_state(self, state: dict[str, Any]) -> None:
+        flush_writes()
         for k in self._state:
             self._state[k] = state[k]
         for k, sub in self._sublayers.items():

@@ -163,14 +163,16 @@ class Model(Layer):
 
     def apply(self, params, state, inputs, *, training=False, mask=None, key=None, **kwargs):
         """Run every node in order: (params, state, inputs) -> (outputs, new_state)."""
-        outputs, _, new_state, _ = self.run(
+        outputs, _, new_state, _, _ = self.run(
             params, state, inputs, training=training, mask=mask, key=key
         )
         structure = jax.tree_util.tree_structure(self._output_struct, is_leaf=is_symbolic)
         return jax.tree_util.tree_unflatten(structure, outputs), new_state
 
     def run(self, params, state, inputs, *, training=False, mask=None, key=None, record=None):
-        """The graph, pure: -> (outputs, their masks, new_state, activity-regularizer loss).
+        """The graph, pure: -> (outputs, their masks, new_state, activity-regularizer loss,
+        new_params). `new_params` is `params` with any weight a layer assigned during the call
+        (a Keras-style non-trainable weight updated in `call`) replaced by its new value.
 
         `record`, a dict, receives each layer's (layer, inputs, mask, call keywords): the glass
         box uses it to see what every recurrent layer was fed.
@@ -215,7 +217,8 @@ class Model(Layer):
             for t, v, m in zip(out_t, out_v, out_mask):
                 values[id(t)] = (v, m)
         outputs = [values[id(t)][0] for t in self.outputs]
-        return outputs, [values[id(t)][1] for t in self.outputs], new_state, activity_loss
+        masks_out = [values[id(t)][1] for t in self.outputs]
+        return outputs, masks_out, new_state, activity_loss, params
 
     def compute_output_shape(self, input_shape: Any, **kwargs: Any) -> Any:
         shapes = [t.shape for t in self.outputs]

@@ -1,7 +1,8 @@
 """The training engine: jitted pure steps over flat parameter lists, and the loops around them.
 
 The model hands over pure functions and never the other way round:
-  forward(leaves, state, xs, training, key) -> (outputs, output masks, new_state, extra loss)
+  forward(leaves, state, xs, training, key)
+      -> (outputs, output masks, new_state, extra loss, new_params)
   (the extra loss: activity regularizers, added to the training loss)
   penalty(leaves) -> scalar (weight regularizers), constrain(leaves) -> leaves
 `leaves` is the model's weights in Keras order; `trainable` flags which of them training changes.
@@ -114,7 +115,7 @@ class Trainer:
 
         def loss_fn(train_leaves):
             leaves = self.merge(train_leaves, frozen)
-            ys, masks, new_state, extra = self.forward(leaves, state, xs, True, key)
+            ys, masks, new_state, extra, _ = self.forward(leaves, state, xs, True, key)
             total, per_output = self._losses(ys, masks, ys_true, sw)
             return total + extra + self.penalty(leaves), (ys, masks, new_state, per_output)
 
@@ -131,7 +132,7 @@ class Trainer:
 
     def _test_step(self, leaves, state, mstate, xs, ys_true, sw):
         self.trace_counts["test"] += 1
-        ys, masks, new_state, extra = self.forward(leaves, state, xs, False, None)
+        ys, masks, new_state, extra, _ = self.forward(leaves, state, xs, False, None)
         total, per_output = self._losses(ys, masks, ys_true, sw)
         loss = total + extra + self.penalty(leaves)
         batch = jnp.asarray(xs[0].shape[0], jnp.float32)
@@ -140,7 +141,7 @@ class Trainer:
 
     def _predict_step(self, leaves, state, xs):
         self.trace_counts["predict"] += 1
-        ys, _, new_state, _ = self.forward(leaves, state, xs, False, None)
+        ys, _, new_state, _, _ = self.forward(leaves, state, xs, False, None)
         return ys, new_state
 
     # ----- one batch -----------------------------------------------------------------------------
