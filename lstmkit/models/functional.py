@@ -236,6 +236,11 @@ class Model(Layer):
         masks_out = [values[id(t)][1] for t in self.outputs]
         return outputs, masks_out, new_state, activity_loss
 
+    def build(self, input_shape: Any = None) -> None:
+        """A subclassed model built for inputs of `input_shape` (Keras's model.build)."""
+        if self.keras_style and not self._graph_ready and input_shape is not None:
+            subclassed.build_from_shape(self, input_shape)
+
     def build_from_data(self, x: Any) -> None:
         """A subclassed model's inputs and outputs, from the first data (see subclassed.py)."""
         if self.keras_style and not self._graph_ready:

@@ -28,9 +28,27 @@ def _as_arrays(x: Any) -> tuple[list, bool]:
     return [np.asarray(x) if not hasattr(x, "shape") else x], False
 
 
+def build_from_shape(model: Any, input_shape: Any) -> None:
+    """`model.build(shape)`: build on float32 inputs of that shape (or list of shapes)."""
+    several = isinstance(input_shape, list)
+    shapes = input_shape if several else [input_shape]
+    arrays = [np.zeros(tuple(1 if d is None else d for d in s), np.float32) for s in shapes]
+    build_from_data(model, arrays if several else arrays[0])
+
+
 def build_from_data(model: Any, x: Any) -> None:
     """Record `model.inputs`/`model.outputs` from data shaped like `x` (batch kept only for a
     stateful sub-layer), building the model and its sub-layers on the way."""
+    if model.__dict__.get("_building"):
+        return  # reached again through model.build while building
+    model._building = True
+    try:
+        _build(model, x)
+    finally:
+        model._building = False
+
+
+def _build(model: Any, x: Any) -> None:
     arrays, several = _as_arrays(x)
     stateful = any(getattr(layer, "stateful", False) for layer in model.layers)
     inputs = [

@@ -229,7 +229,7 @@ def model_layer_order(model: Any) -> list[Any]:
     """The layers of `model.layers` in Keras's order (Sequential: the stack; ops excluded)."""
     from lstmkit.models import Sequential
 
-    if isinstance(model, Sequential) or not hasattr(model, "_nodes"):
+    if isinstance(model, Sequential) or not hasattr(model, "_nodes") or model.keras_style:
         return list(model.layers)
     nodes = keras_nodes(model)
     order = keras_layer_order(nodes, model.inputs, model.outputs)
