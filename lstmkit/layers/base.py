@@ -24,6 +24,7 @@ import numpy as np
 from lstmkit import regularizers as regularizers_mod
 from lstmkit import utils
 from lstmkit.layers import stateless
+from lstmkit.layers.symbolic import Node, SymbolicTensor, any_symbolic, tree_leaves
 from lstmkit.layers.tree import (
     dtype_name,
     is_shape,
@@ -31,7 +32,6 @@ from lstmkit.layers.tree import (
     ordered_unflatten,
     to_arrays,
 )
-from lstmkit.layers.symbolic import Node, SymbolicTensor, any_symbolic, is_symbolic, tree_leaves
 from lstmkit.layers.variables import (
     StatelessScope,
     Variable,
@@ -131,8 +131,8 @@ class Layer:
         # weights become this layer's, under the attribute's name (Keras's saving path).
         if isinstance(value, Layer) and value is not self:
             self._track_attr(name, [value], single=True)
-        elif isinstance(value, (list, tuple)) and value and all(
-            isinstance(v, Layer) for v in value
+        elif (
+            isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value)
         ):
             self._track_attr(name, list(value), single=False)
         object.__setattr__(self, name, value)
@@ -458,5 +458,3 @@ class Layer:
         if self._jitted.get(("assigns", training)):
             self.set_params(new_params)  # a weight assigned in call(): write it back
         return outputs
-
-

@@ -15,6 +15,7 @@ Training keeps the live parameters on the device and registers a deferred write-
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -277,13 +278,13 @@ class Variable:
 
 
 def _binary(name: str) -> tuple[Callable, Callable]:
-    op = getattr(jax.Array, f"__{name}__")
+    op = getattr(operator, name if name not in ("and", "or") else f"{name}_")
 
     def forward(self, other):
         return op(self.value, _value(other))
 
     def reflected(self, other):
-        return op(jnp.asarray(_value(other)), self.value)
+        return op(_value(other), self.value)
 
     return forward, reflected
 
