@@ -5,16 +5,14 @@ names and layout (`self._weights`), each with a `Variable` handle (`add_weight` 
 pure entry point is `apply(params, state, inputs, ...) -> (outputs, new_state)`, which models and
 training jit and differentiate. Built-in layers write their math as `pure_call(params, inputs,
 ...)`; a user's layer writes Keras's `call(self, inputs, mask=None, training=None)`, which
-`apply` runs inside a stateless scope (stateless.py) so that `self.kernel` is the traced value.
+`apply` runs inside a stateless scope (calling.py) so that `self.kernel` is the traced value.
 `__call__` is the Keras-shaped convenience: on symbolic tensors it records a graph node, inside
 another layer's pure call it uses the scoped parameters, on arrays it builds and runs eagerly.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
-from collections import Counter
 from typing import Any
 
 import jax
@@ -22,9 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from lstmkit import regularizers as regularizers_mod
-from lstmkit import utils
-from lstmkit.layers import stateless
-from lstmkit.layers.symbolic import Node, SymbolicTensor, any_symbolic, tree_leaves
+from lstmkit.layers import calling
+from lstmkit.layers.naming import peek_name, reset_names, snake_case, unique_name
+from lstmkit.layers.symbolic import any_symbolic
 from lstmkit.layers.tree import (
     dtype_name,
     is_shape,
@@ -33,7 +31,6 @@ from lstmkit.layers.tree import (
     to_arrays,
 )
 from lstmkit.layers.variables import (
-    StatelessScope,
     Variable,
     current_scope,
     defer_write,
@@ -41,32 +38,10 @@ from lstmkit.layers.variables import (
     new_weight,
 )
 
-_name_counts: Counter = Counter()
 # Re-exported: models, training and saving import these from here.
 __all__ = ["Layer", "Variable", "defer_write", "flush_writes", "is_shape", "ordered_leaves",
-           "ordered_unflatten", "to_arrays"]  # fmt: skip
-
-
-def peek_name(base: str) -> str:
-    """The name `unique_name(base)` will give next, without taking it."""
-    n = _name_counts[base]
-    return base if n == 0 else f"{base}_{n}"
-
-
-def unique_name(base: str) -> str:
-    """Keras's naming: lstm, lstm_1, lstm_2, ..."""
-    name = peek_name(base)
-    _name_counts[base] += 1
-    return name
-
-
-def reset_names() -> None:
-    _name_counts.clear()
-
-
-def snake_case(name: str) -> str:
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()  # GlobalMaxPooling1D -> ..._pooling1d
+           "ordered_unflatten", "peek_name", "reset_names", "snake_case", "to_arrays",
+           "unique_name"]  # fmt: skip
 
 
 def legacy_warning(layer: str, old: str, new: str) -> None:
@@ -84,7 +59,7 @@ class Layer:
         obj = super().__new__(cls)
         # What the constructor was given: get_config's default for user layers (Keras's
         # auto-config); only plain JSON values are kept.
-        object.__setattr__(obj, "_init_config", stateless.auto_config(cls, args, kwargs))
+        object.__setattr__(obj, "_init_config", calling.auto_config(cls, args, kwargs))
         return obj
 
     def __init__(
@@ -343,7 +318,7 @@ class Layer:
     def apply(self, params, state, inputs, *, training=False, mask=None, key=None, **kwargs):
         """Pure: (params, state, inputs) -> (outputs, new_state)."""
         if self.keras_style:
-            return stateless.stateless_apply(self, params, state, inputs, training=training,
+            return calling.stateless_apply(self, params, state, inputs, training=training,
                                              mask=mask, key=key, extra=kwargs)  # fmt: skip
         out = self.pure_call(params, inputs, training=training, mask=mask, key=key, **kwargs)
         return out, state
@@ -403,58 +378,8 @@ class Layer:
                 f"training=); got {len(args)} extra positional argument(s)."
             )
         if any_symbolic(inputs, kwargs):
-            return self._call_symbolic(inputs, kwargs)
+            return calling.call_symbolic(self, inputs, kwargs)
         scope = current_scope()
         if scope is not None:
-            return stateless.call_in_scope(self, scope, inputs, kwargs)
-        return self._call_eager(inputs, kwargs)
-
-    def _call_symbolic(self, inputs: Any, kwargs: dict[str, Any]) -> Any:
-        shape = stateless.shapes_of(inputs)
-        self.maybe_build(shape)
-        in_dtype = tree_leaves(inputs)[0].dtype
-        own_shape = type(self).compute_output_shape.__qualname__.split(".")[0] not in (
-            "Layer", "Model")  # fmt: skip
-        if self.keras_style and not own_shape:  # infer by tracing call, as Keras
-            spec = stateless.output_spec(self, inputs, kwargs)
-        else:
-            shape_kwargs = {k: stateless.shapes_of(v) for k, v in kwargs.items()
-                            if k == "initial_state"}  # fmt: skip
-            out_shape = self.compute_output_shape(shape, **shape_kwargs)
-            dtype = self.output_dtype(in_dtype)
-            spec = stateless.map_shapes(lambda s: (s, dtype), out_shape)
-        node = Node(self, inputs, kwargs)
-        index = iter(range(1 << 30))
-        node.outputs = jax.tree_util.tree_map(
-            lambda s: SymbolicTensor(s[0], s[1], node, next(index)), spec,
-            is_leaf=lambda s: isinstance(s, tuple) and len(s) == 2 and isinstance(s[1], str),
-        )  # fmt: skip
-        return node.outputs
-
-    def _call_eager(self, inputs: Any, kwargs: dict[str, Any]) -> Any:
-        inputs = to_arrays(inputs)
-        training = bool(kwargs.pop("training", False) or False)
-        mask = kwargs.pop("mask", None)
-        mask = None if mask is None else to_arrays(mask)
-        extra = {k: to_arrays(v) for k, v in kwargs.items() if v is not None}
-        first = not self.built
-        self.maybe_build(stateless.shapes_of(inputs))
-        if first and self.keras_style:
-            stateless.output_spec(self, inputs, extra)  # builds sub-layers (Keras: build by run)
-        self.check_values(inputs)
-        key = utils.next_key() if training else None
-        fn = self._jitted.get(training)
-        if fn is None:
-
-            def run(p, s, x, m, k, kw):
-                with StatelessScope(self, p, s, training=training, key=k) as scope:
-                    out, new_state = self.apply(p, s, x, training=training, mask=m, key=k, **kw)
-                self._jitted[("assigns", training)] = bool(scope.assigned)  # known when traced
-                return out, new_state, scope.params_of(self)
-
-            fn = self._jitted[training] = jax.jit(run)
-        outputs, new_state, new_params = fn(self.params, self.state, inputs, mask, key, extra)
-        self.set_state(new_state)
-        if self._jitted.get(("assigns", training)):
-            self.set_params(new_params)  # a weight assigned in call(): write it back
-        return outputs
+            return calling.call_in_scope(self, scope, inputs, kwargs)
+        return calling.call_eager(self, inputs, kwargs)

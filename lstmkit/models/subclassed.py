@@ -1,7 +1,7 @@
 """Subclassed models: `class MyModel(lstmkit.Model)` with `__init__` and `call`, as in Keras 3.
 
 Such a model has no graph of its own; its `call` runs purely like any Keras-style layer's (see
-layers/stateless.py). Training wants to know the model's inputs and outputs, so the first data
+layers/calling.py). Training wants to know the model's inputs and outputs, so the first data
 builds them: symbolic inputs shaped like the data (batch unknown), and one symbolic call of the
 model on them, which also builds every sub-layer (Keras builds a subclassed model the same way,
 from the first batch).
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmkit.layers import stateless
+from lstmkit.layers import calling
 from lstmkit.layers.core import Input
 from lstmkit.layers.symbolic import tree_leaves
 from lstmkit.layers.variables import StatelessScope
@@ -70,7 +70,7 @@ def run(model: Any, params: Any, state: Any, inputs: Any, *, training: bool = Fa
     """Model.run for a subclassed model: (outputs, masks, new_state, losses, new_params), the
     outputs flat in the order of `model.outputs`."""
     with StatelessScope(model, params, state, training=training, key=key) as scope:
-        out, new_state = stateless.stateless_apply(
+        out, new_state = calling.stateless_apply(
             model, params, state, inputs, training=training, mask=mask, key=key, extra={}
         )
     outputs = tree_leaves(out)

@@ -1,4 +1,5 @@
-"""Running a Keras-style `call(self, inputs, mask=None, training=None)` as a pure function.
+"""How a layer is called: symbolically, eagerly, inside another layer's pure call, and how a
+Keras-style `call(self, inputs, mask=None, training=None)` runs as a pure function.
 
 `Layer.apply(params, state, inputs, ...)` of a layer that defines `call` the Keras way opens a
 `StatelessScope` binding the layer's variables to `params`, runs `call`, and reads back the new
@@ -16,7 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstmkit.layers.variables import StatelessScope, Variable, current_scope
+from lstmkit import utils
+from lstmkit.layers.symbolic import Node, SymbolicTensor, tree_leaves
+from lstmkit.layers.tree import to_arrays
+from lstmkit.layers.variables import StatelessScope, Variable
 
 # Sizes tried for unknown (None) dimensions when inferring output shapes: the dims that change
 # with them are unknown in the output too.
@@ -157,10 +161,6 @@ def _has_unknown(*trees: Any) -> bool:
     return any(None in tuple(getattr(t, "shape", ())) for t in leaves)
 
 
-def in_scope() -> StatelessScope | None:
-    return current_scope()
-
-
 def map_shapes(fn: Any, shapes: Any) -> Any:
     """`fn` over each shape (a tuple) of a nested list of shapes."""
     if isinstance(shapes, tuple) or shapes is None:
@@ -199,3 +199,58 @@ def auto_config(cls: type, args: tuple, kwargs: dict) -> dict[str, Any] | None:
         else:
             config[p.name] = value
     return config if _plain(config) else None
+
+
+def call_symbolic(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
+    """`layer(symbolic tensors)`: build, infer the outputs' shapes, record a graph node."""
+    shape = shapes_of(inputs)
+    layer.maybe_build(shape)
+    in_dtype = tree_leaves(inputs)[0].dtype
+    own_shape = type(layer).compute_output_shape.__qualname__.split(".")[0] not in (
+        "Layer", "Model")  # fmt: skip
+    if layer.keras_style and not own_shape:  # infer by tracing call, as Keras
+        spec = output_spec(layer, inputs, kwargs)
+    else:
+        shape_kwargs = {k: shapes_of(v) for k, v in kwargs.items()
+                        if k == "initial_state"}  # fmt: skip
+        out_shape = layer.compute_output_shape(shape, **shape_kwargs)
+        dtype = layer.output_dtype(in_dtype)
+        spec = map_shapes(lambda s: (s, dtype), out_shape)
+    node = Node(layer, inputs, kwargs)
+    index = iter(range(1 << 30))
+    node.outputs = jax.tree_util.tree_map(
+        lambda s: SymbolicTensor(s[0], s[1], node, next(index)), spec,
+        is_leaf=lambda s: isinstance(s, tuple) and len(s) == 2 and isinstance(s[1], str),
+    )  # fmt: skip
+    return node.outputs
+
+
+def call_eager(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
+    """`layer(arrays)`: build if needed, run `apply` jitted, keep the new state and any
+    weight assigned in `call`."""
+    inputs = to_arrays(inputs)
+    training = bool(kwargs.pop("training", False) or False)
+    mask = kwargs.pop("mask", None)
+    mask = None if mask is None else to_arrays(mask)
+    extra = {k: to_arrays(v) for k, v in kwargs.items() if v is not None}
+    first = not layer.built
+    layer.maybe_build(shapes_of(inputs))
+    if first and layer.keras_style:
+        output_spec(layer, inputs, extra)  # builds sub-layers (Keras: build by run)
+    layer.check_values(inputs)
+    key = utils.next_key() if training else None
+    fn = layer._jitted.get(training)
+    if fn is None:
+
+        def run(p, s, x, m, k, kw):
+            with StatelessScope(layer, p, s, training=training, key=k) as scope:
+                out, new_state = layer.apply(p, s, x, training=training, mask=m, key=k, **kw)
+            layer._jitted[("assigns", training)] = bool(scope.assigned)  # known when traced
+            return out, new_state, scope.params_of(layer)
+
+        fn = layer._jitted[training] = jax.jit(run)
+    outputs, new_state, new_params = fn(layer.params, layer.state, inputs, mask, key, extra)
+    layer.set_state(new_state)
+    if layer._jitted.get(("assigns", training)):
+        layer.set_params(new_params)  # a weight assigned in call(): write it back
+    return outputs
