@@ -11,9 +11,9 @@ from typing import Any
 import jax
 import optax
 
-from lstmkit.training import optimizer_rules as rules
-from lstmkit.training.optimizer_base import Optimizer, get_iterations, get_lr, set_lr
-from lstmkit.training.schedules import LearningRateSchedule
+from lstmkit.optimizers import rules
+from lstmkit.optimizers.base import Optimizer, get_iterations, get_lr, set_lr
+from lstmkit.optimizers.schedules import LearningRateSchedule
 
 
 class SGD(Optimizer):

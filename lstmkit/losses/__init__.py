@@ -1,6 +1,6 @@
 """Public losses, as `keras.losses`: the classes, the functions, `get`, `serialize`, `deserialize`.
 
-The math lives in `lstmkit.training.losses`; this module adds the name lookup that `compile` uses
+The math lives in `lstmkit.losses.core`; this module adds the name lookup that `compile` uses
 and the sparse-label check the trainer runs on concrete labels before jitting.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmkit.training.losses import (
+from lstmkit.losses.core import (
     BCE,
     MAE,
     MSE,

@@ -1,6 +1,6 @@
 """Public metrics, as `keras.metrics`: the classes, `get`, `serialize`, `deserialize`.
 
-The metrics themselves live in `lstmkit.training.metrics`; this module adds the name lookup of
+The metrics themselves live in `lstmkit.metrics.core`; this module adds the name lookup of
 `compile`, including Keras 3's choice of accuracy variant for "accuracy"/"acc".
 """
 
@@ -10,19 +10,19 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from lstmkit.training.losses import (
+from lstmkit.losses.core import (
     BinaryCrossentropy as _BCELoss,
 )
-from lstmkit.training.losses import (
+from lstmkit.losses.core import (
     LossFunctionWrapper,
     binary_crossentropy,
     serialize_function,
     sparse_categorical_crossentropy,
 )
-from lstmkit.training.losses import (
+from lstmkit.losses.core import (
     SparseCategoricalCrossentropy as _SCCELoss,
 )
-from lstmkit.training.metrics import (
+from lstmkit.metrics.core import (
     AUC,
     Accuracy,
     BinaryAccuracy,
