@@ -23,7 +23,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from lstmkit.metrics.core import Mean
@@ -181,7 +180,3 @@ class Trainer:
         self.trace_counts["predict"] += 1
         ys, _, new_state, _, _ = self.forward(params, state, xs, False, None)
         return ys, new_state
-
-
-def to_device(arrays: list[np.ndarray] | None) -> list | None:
-    return None if arrays is None else [jnp.asarray(a) for a in arrays]
