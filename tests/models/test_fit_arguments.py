@@ -176,15 +176,20 @@ def test_multi_input_fed_the_same_float_array_twice():
     def build():
         a = lstmkit.Input(shape=(4,), dtype="int32")
         b = lstmkit.Input(shape=(4,), dtype="int32")
-        emb = lstmkit.layers.Embedding(10, 2)
-        merged = lstmkit.layers.Concatenate()([emb(a), emb(b)])
-        return lstmkit.Model([a, b], lstmkit.layers.Dense(1)(lstmkit.layers.Flatten()(merged)))
+        emb, flat, dense = (lstmkit.layers.Embedding(10, 2), lstmkit.layers.Flatten(),
+                            lstmkit.layers.Dense(1))  # fmt: skip
+        return lstmkit.Model([a, b], [dense(flat(emb(a))), dense(flat(emb(b)))])
 
     lstmkit.utils.set_random_seed(0)
     model = build()
     ints = np.arange(12).reshape(3, 4) % 10
     floats = ints.astype("float64")
-    expected = model.predict([ints, ints], verbose=0)
-    np.testing.assert_allclose(model.predict([floats, floats], verbose=0), expected)
+    expected = model.predict([ints, ints[::-1]], verbose=0)
+    got = model.predict([floats, floats[::-1]], verbose=0)
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e)
+    got = model.predict([floats, floats], verbose=0)  # the same array object for both inputs
+    np.testing.assert_allclose(got[0], expected[0])
+    np.testing.assert_allclose(got[1], expected[0])
     model.compile("sgd", "mse")
-    model.fit([floats, floats], np.ones((3, 1)), verbose=0)
+    model.fit([floats, floats], [np.ones((3, 1))] * 2, verbose=0)
