@@ -181,10 +181,6 @@ def test_model_run_returns_assigned_weights_as_new_params():
     assert float(same[name]["steps"]) == 0.0
 
 
-@pytest.mark.xfail(
-    reason="fit keeps Model.run's new_params only once the train branch's trainer is merged",
-    strict=False,
-)
 def test_weight_assigned_in_call_is_updated_through_fit_like_keras():
     rng = np.random.default_rng(7)
     x, y = rng.normal(size=(24, 4)).astype("float32"), rng.normal(size=(24, 1)).astype("float32")
