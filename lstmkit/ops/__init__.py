@@ -53,6 +53,7 @@ from lstmkit.ops.nn import (
     binary_crossentropy,
     categorical_crossentropy,
     celu,
+    dot_product_attention,
     elu,
     gelu,
     glu,
@@ -90,6 +91,7 @@ from lstmkit.ops.nn import (
 from lstmkit.ops.numpy import *  # noqa: F403 (all of keras.ops.numpy is top-level too)
 
 __all__ = [
+    "dot_product_attention",
     "associative_scan",
     "batch_normalization",
     "binary_crossentropy",

@@ -369,3 +369,21 @@ add("associative_scan", lambda a, b: a + b, rand((5, 2)), axis=1)
 add("associative_scan", lambda a, b: a * b, rand((5,)), reverse=True, tag="reverse")
 add("map", lambda x: x * 2, rand((4, 2)))
 add("vectorized_map", lambda x: x.sum(), rand((4, 2)))
+
+# --- attention --------------------------------------------------------------------------------
+_q, _k, _v = rand((2, 5, 4, 8)), rand((2, 6, 4, 8)), rand((2, 6, 4, 3))
+add("dot_product_attention", _q, _k, _v)
+add("dot_product_attention", _q, _k, _v, mask=rand((2, 1, 5, 6), "bool"), tag="mask")
+add("dot_product_attention", _q, _k, _v, bias=rand((1, 4, 5, 6)), scale=0.5, tag="bias")
+add(
+    "dot_product_attention",
+    _q,
+    rand((2, 5, 4, 8)),
+    rand((2, 5, 4, 8)),
+    is_causal=True,
+    tag="causal",
+)
+add("dot_product_attention", _q, rand((2, 6, 2, 8)), rand((2, 6, 2, 8)), tag="grouped")
+add("dot_product_attention", _q, _k, _v, flash_attention=True, tag="flash")
+add("dot_product_attention", _q, _k, _v, attn_logits_soft_cap=5.0, tag="soft-cap")
+add("dot_product_attention", _q[0], _k[0], _v[0], tag="3d")
