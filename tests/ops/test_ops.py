@@ -114,8 +114,10 @@ def _variants():
     """Every case with numpy inputs; the first case of each op also as JAX and wrapped inputs."""
     seen, out = set(), []
     for case in CASES:
-        # float16 variants repeat the float32 ones' code paths; they run with `-m slow`
-        slow = [pytest.mark.slow] if "f16" in case.tag or "float16" in case.tag else []
+        # float16 and bool variants mostly repeat the float32/int32 code paths (each new dtype
+        # costs an XLA compile per op); they run with `-m slow`
+        sweep = ("f16", "float16", "bool")
+        slow = [pytest.mark.slow] if any(t in case.tag for t in sweep) else []
         out.append(pytest.param(case, "numpy", id=f"{case.id}-numpy", marks=slow))
         if case.arrays_in and case.name not in seen:
             seen.add(case.name)
