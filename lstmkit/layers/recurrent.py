@@ -28,8 +28,8 @@ _step_records: list[dict] = []
 
 @contextlib.contextmanager
 def record_steps() -> Iterator[dict]:
-    """Collect, by id(layer), every RNN's per-step quantities {cell name: {quantity: array}}
-    while active (a single cell's name is "")."""
+    """Collect, by id(layer), every RNN's per-step quantities while active: a list with one
+    {quantity: (batch, time, units) array} per cell (one item unless cells are stacked)."""
     record: dict = {}
     _step_records.append(record)
     try:
@@ -223,17 +223,15 @@ class RNN(Layer):
             return [out, *final], new_state
         return out, new_state
 
-    def _name_steps(self, outputs: jax.Array, extras: tuple) -> dict[str, dict]:
-        """The scan's per-step extras by cell and quantity; states as carried, and the top
-        cell's hidden_state exactly the layer's sequence output."""
+    def _name_steps(self, outputs: jax.Array, extras: tuple) -> list[dict[str, jax.Array]]:
+        """The scan's per-step extras by quantity, one dict per cell (stacked cells in order);
+        states as carried, and the top cell's hidden_state exactly the sequence output."""
         gates, states = extras
         stacked = isinstance(self.cell, StackedRNNCells)
         cells = self.cell.cells if stacked else [self.cell]
         gates, states = (gates, states) if stacked else ([gates], [states])
-        named = {}
-        for cell, g, s in zip(cells, gates, states):
-            named[cell.name if stacked else ""] = {**g, **dict(zip(cell.state_names, s))}
-        named[cells[-1].name if stacked else ""]["hidden_state"] = outputs
+        named = [{**g, **dict(zip(c.state_names, s))} for c, g, s in zip(cells, gates, states)]
+        named[-1]["hidden_state"] = outputs
         return named
 
     def get_config(self) -> dict[str, Any]:
