@@ -12,7 +12,7 @@ import numpy as np
 from lstmkit.layers.base import Layer, is_shape, ordered_leaves, to_arrays, unique_name
 from lstmkit.layers.core import InputLayer
 from lstmkit.layers.symbolic import Node, SymbolicTensor, is_symbolic, tree_leaves
-from lstmkit.models import training_api
+from lstmkit.models import stream, training_api
 
 
 def _as_list(x: Any) -> list:
@@ -258,6 +258,10 @@ class Model(Layer):
             if not hasattr(layer, "reset_state"):
                 raise ValueError(f"Model '{self.name}': layer '{name}' carries no state.")
             layer.reset_state(list(values))
+
+    def stream(self, batch_size: int = 1) -> stream.Streamer:
+        """One time step at a time, recurrent states kept on the device (models/stream.py)."""
+        return stream.Streamer(self, batch_size)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "trainable": self.trainable}
