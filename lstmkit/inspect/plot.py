@@ -26,7 +26,7 @@ def _token_labels(tokens: Any, time: int) -> list[str] | None:
     if tokens is None:
         return None
     labels = [repr(t)[1:-1] if isinstance(t, str) else str(t) for t in tokens]  # "\n" -> \\n
-    labels = [" " if s == " " else s for s in labels]
+    labels = ["\u2423" if s == " " else s for s in labels]  # a visible space: ␣
     if len(labels) != time:
         raise ValueError(f"plot_trace: {len(labels)} tokens given for {time} time steps.")
     return labels
@@ -74,7 +74,8 @@ def plot_trace(
         if q in GATES:
             cmap, lo, hi = "viridis", 0.0, 1.0
         else:
-            bound = max(float(np.abs(v).max()), 1e-6)  # symmetric, so 0 is white
+            # symmetric, so 0 is white; the 99th percentile, so a few large cells don't wash out
+            bound = max(float(np.percentile(np.abs(v), 99)), 1e-6)
             cmap, lo, hi = "RdBu_r", -bound, bound
         image = ax.imshow(v, aspect="auto", cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
         fig.colorbar(image, ax=ax, pad=0.01, fraction=0.03)
