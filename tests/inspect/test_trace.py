@@ -171,3 +171,17 @@ def test_plot_trace_writes_png_with_tokens_and_saturation(tmp_path):
     assert set(sat["lstm"]) == {"input_gate", "forget_gate", "output_gate"}
     with pytest.raises(ValueError, match="3 tokens given for 5 time steps"):
         lstmkit.inspect.plot_trace(tr, str(path), tokens="abc")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: L.SimpleRNN(4, return_sequences=True),
+     lambda: L.GRU(4, reset_after=False, return_sequences=True, go_backwards=True),
+     lambda: L.RNN(L.LSTMCell(4), return_sequences=True, zero_output_for_mask=True)],
+    ids=["simple_rnn", "gru_reset_before_backwards", "rnn_zero_output"],
+)  # fmt: skip
+def test_hidden_state_is_the_sequence_output(make):
+    x = RNG.normal(size=(3, 7, 2)).astype("float32")
+    layer = make()
+    got = lstmkit.inspect.trace(layer, x, mask=MASK)[layer.name]["hidden_state"]
+    np.testing.assert_array_equal(got, layer(x, mask=MASK))
