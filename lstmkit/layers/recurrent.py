@@ -8,9 +8,13 @@ import jax
 import jax.numpy as jnp
 
 from lstmkit import regularizers
+from lstmkit.kernels.fused import try_fused_rnn
 from lstmkit.kernels.recurrent import rnn_scan
 from lstmkit.layers.base import Layer, is_shape, peek_name, snake_case
 from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, translate_legacy
+
+# Cells the fused path knows (exact types: a subclass may change the step).
+_FUSED_KINDS = {LSTMCell: "lstm", GRUCell: "gru", SimpleRNNCell: "simple"}
 
 
 def _flat_sizes(state_size: Any) -> list[int]:
@@ -169,17 +173,27 @@ class RNN(Layer):
         in_mask, rec_mask = self.cell.dropout_masks(
             key if training else None, batch, x.shape[-1], x.dtype
         )
-        xs = self.cell.project(cell_params, x, in_mask)  # {"x": (batch, time, in)} or {"z": ...}
-        last, outputs, final = rnn_scan(
-            lambda x_t, s: self.cell.step(cell_params, x_t, s, rec_mask),
-            xs,
-            init,
-            mask=mask,
-            go_backwards=self.go_backwards,
-            unroll=self.unroll,
+        # The fused CPU path (kernels/fused.py) runs whenever the semantics allow, else the scan.
+        fused = try_fused_rnn(
+            _FUSED_KINDS.get(type(self.cell)), self.cell, cell_params, x, init,
+            in_mask=in_mask, rec_mask=rec_mask, mask=mask, go_backwards=self.go_backwards,
             zero_output_for_mask=self.zero_output_for_mask,
             return_sequences=self.return_sequences,
-        )
+        )  # fmt: skip
+        if fused is not None:
+            last, outputs, final = fused
+        else:
+            xs = self.cell.project(cell_params, x, in_mask)  # {"x": (b, t, in)} or {"z": ...}
+            last, outputs, final = rnn_scan(
+                lambda x_t, s: self.cell.step(cell_params, x_t, s, rec_mask),
+                xs,
+                init,
+                mask=mask,
+                go_backwards=self.go_backwards,
+                unroll=self.unroll,
+                zero_output_for_mask=self.zero_output_for_mask,
+                return_sequences=self.return_sequences,
+            )
         out = outputs if self.return_sequences else last
         new_state = {**state, "states": final} if self.stateful else state
         if self.return_state:
