@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from lstmkit import regularizers
+from lstmkit.kernels.fused import try_fused_rnn
 from lstmkit.kernels.recurrent import rnn_scan
 from lstmkit.layers.base import Layer, is_shape, peek_name, snake_case
 from lstmkit.layers.cells import (
@@ -36,6 +37,10 @@ def record_steps() -> Iterator[dict]:
         yield record
     finally:
         _step_records.pop()
+
+
+# Cells the fused path knows (exact types: a subclass may change the step).
+_FUSED_KINDS = {LSTMCell: "lstm", GRUCell: "gru", SimpleRNNCell: "simple"}
 
 
 def _flat_sizes(state_size: Any) -> list[int]:
@@ -204,19 +209,34 @@ class RNN(Layer):
         cell_params = params["cell"]
         masks = self.cell.dropout_masks(key if training else None, batch, x.shape[-1], x.dtype)
         record = _step_records[-1] if _step_records else None
-        last, outputs, final, *extras = rnn_scan(
-            lambda x_t, s: self.cell.step(cell_params, x_t, s, masks),
-            x,
-            init,
-            mask=mask,
-            go_backwards=self.go_backwards,
-            unroll=self.unroll,
-            zero_output_for_mask=self.zero_output_for_mask,
-            return_sequences=self.return_sequences or record is not None,
-            return_extras=record is not None,
-        )
-        if record is not None:
-            record[id(self)] = self._name_steps(outputs, *extras)
+        kind = _FUSED_KINDS.get(type(self.cell))
+        # The fused CPU path (kernels/fused.py) runs whenever the semantics allow; the glass box
+        # and every other case take the reference scan.
+        fused = None
+        if record is None and kind is not None:
+            in_mask, rec_mask = masks if masks is not None else (None, None)
+            fused = try_fused_rnn(
+                kind, self.cell, cell_params, x, init, in_mask=in_mask, rec_mask=rec_mask,
+                mask=mask, go_backwards=self.go_backwards,
+                zero_output_for_mask=self.zero_output_for_mask,
+                return_sequences=self.return_sequences,
+            )  # fmt: skip
+        if fused is not None:
+            last, outputs, final = fused
+        else:
+            last, outputs, final, *extras = rnn_scan(
+                lambda x_t, s: self.cell.step(cell_params, x_t, s, masks),
+                x,
+                init,
+                mask=mask,
+                go_backwards=self.go_backwards,
+                unroll=self.unroll,
+                zero_output_for_mask=self.zero_output_for_mask,
+                return_sequences=self.return_sequences or record is not None,
+                return_extras=record is not None,
+            )
+            if record is not None:
+                record[id(self)] = self._name_steps(outputs, *extras)
         out = outputs if self.return_sequences else last
         new_state = {**state, "states": final} if "states" in state else state
         if self.return_state:

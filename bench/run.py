@@ -1,0 +1,392 @@
+"""One LSTM layer on lstmkit, PyTorch and Keras 3, each system in its own process.
+
+    python bench/run.py [--quick] [--gpu] [--tf32] [--rounds N] [--repeats N] [--no-write]
+                        [--torch-spin]
+
+Workload (issue 8): (batch, time, features) -> LSTM(units, return_sequences=True), mean-squared
+error over the whole sequence, SGD. "train" = forward + backward + update, "infer" = forward.
+Every measurement runs in a fresh subprocess (in one process PyTorch's train step ran 100x slower
+after JAX had run), systems interleaved in a rotating order, `--rounds` rounds; each worker
+reports the median of `--repeats` timed calls after two warm-up calls, and the table keeps the
+best median over rounds. Besides the wall time, each worker reports its process CPU time: on a
+shared machine the wall time measures the neighbours too. Workers run with
+OMP_WAIT_POLICY=PASSIVE (PyTorch's OpenMP threads otherwise spin against the neighbours;
+`--torch-spin` leaves the default).
+
+Also measured: the GEMM bound of the (64, 100, 256, 1024) train step (numpy's matmul rate x the
+step's FLOPs), `predict_on_batch` latency of LSTM(1) on (1, 3, 1), and the first `fit` step
+(compilation included) of Embedding -> LSTM(128) -> Dense.
+
+Writes its section of bench/results.md (between `<!-- bench:lstm -->` markers) and leaves the
+other sections alone. `--gpu` runs JAX and PyTorch on the GPU, exact float32 (JAX
+precision "highest", PyTorch TF32 off) unless `--tf32`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CPU_SHAPES = [(32, 80, 128, 128), (64, 100, 128, 256), (64, 100, 256, 1024)]
+GPU_SHAPES = [(32, 80, 128, 128), (64, 100, 256, 1024), (64, 25, 1024, 1024), (512, 100, 256, 512)]
+SYSTEMS = ["lstmkit", "torch", "keras"]
+BIG = (64, 100, 256, 1024)  # the shape of the GEMM-bound target
+RESULTS = Path(__file__).with_name("results.md")
+BEGIN, END = "<!-- bench:lstm begin -->", "<!-- bench:lstm end -->"
+
+
+# ----- workers: one system, one task, in a fresh process ----------------------------------------
+def _timed(fn, repeats: int, sync=lambda: None) -> dict:
+    for _ in range(2):
+        fn()
+        sync()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        sync()
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return {"ms": 1e3 * statistics.median(wall), "cpu_ms": 1e3 * statistics.median(cpu)}
+
+
+def _setup_env(gpu: bool) -> None:
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    if not gpu:
+        os.environ["JAX_PLATFORMS"] = "cpu"
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+
+def _jax_precision(tf32: bool) -> None:
+    import jax
+
+    # Exact float32 by default (on a GPU XLA would otherwise use TF32 for float32 products).
+    jax.config.update("jax_default_matmul_precision", "tensorfloat32" if tf32 else "highest")
+
+
+def _data(shape):
+    import numpy as np
+
+    b, t, d, h = shape
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(b, t, d)).astype("float32")
+    y = rng.normal(size=(b, t, h)).astype("float32")
+    return x, y
+
+
+def work_lstmkit(shape, repeats, gpu, tf32):
+    import jax
+
+    _jax_precision(tf32)
+    import lstmkit
+
+    x, y = _data(shape)
+    model = lstmkit.Sequential(
+        [lstmkit.Input(shape=x.shape[1:]), lstmkit.layers.LSTM(shape[3], return_sequences=True)]
+    )
+    model.compile(lstmkit.optimizers.SGD(learning_rate=1e-3), "mse")
+    xd, yd = jax.device_put(x), jax.device_put(y)  # as PyTorch's tensors, already in place
+    train = _timed(lambda: model.train_on_batch(xd, yd), repeats)
+    # predict() with the whole batch as one: lstmkit's predict_on_batch splits 64 rows into two
+    # batches of 32 (its default batch size), which doubles the time of the larger shapes.
+    infer = _timed(lambda: model.predict(xd, batch_size=len(x), verbose=0), repeats)
+    return {"train": train, "infer": infer, "version": f"lstmkit (jax {jax.__version__})"}
+
+
+def work_keras(shape, repeats, gpu, tf32):
+    _jax_precision(tf32)
+    import keras
+
+    x, y = _data(shape)
+    model = keras.Sequential(
+        [keras.Input(shape=x.shape[1:]), keras.layers.LSTM(shape[3], return_sequences=True)]
+    )
+    model.compile(keras.optimizers.SGD(learning_rate=1e-3), "mse")
+    train = _timed(lambda: model.train_on_batch(x, y), repeats)
+    infer = _timed(lambda: model.predict_on_batch(x), repeats)
+    return {"train": train, "infer": infer, "version": f"keras {keras.__version__}"}
+
+
+def work_torch(shape, repeats, gpu, tf32):
+    import torch
+
+    torch.set_num_threads(2)
+    device = "cuda" if gpu else "cpu"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
+    x, y = (torch.from_numpy(a).to(device) for a in _data(shape))
+    lstm = torch.nn.LSTM(shape[2], shape[3], batch_first=True).to(device)
+    opt = torch.optim.SGD(lstm.parameters(), lr=1e-3)
+
+    def train():
+        opt.zero_grad()
+        loss = torch.mean((lstm(x)[0] - y) ** 2)
+        loss.backward()
+        opt.step()
+
+    def infer():
+        with torch.no_grad():
+            lstm(x)
+
+    return {
+        "train": _timed(train, repeats, sync),
+        "infer": _timed(infer, repeats, sync),
+        "version": f"torch {torch.__version__}",
+    }
+
+
+def work_gemm(shape, repeats, gpu, tf32):
+    """numpy's float32 matmul rate on 2048^2 and the LSTM train step's FLOPs at `shape`."""
+    import numpy as np
+
+    a = np.random.default_rng(0).normal(size=(2048, 2048)).astype("float32")
+    r = _timed(lambda: a @ a, repeats)
+    gflops = 2 * 2048**3 / (r["ms"] * 1e-3) / 1e9
+    b, t, d, h = shape
+    step = 3 * 2 * b * t * 4 * h * (d + h)  # forward products, x3 for the backward's two
+    return {"gflops": gflops, "bound_ms": step / (gflops * 1e9) * 1e3, "step_gflop": step / 1e9}
+
+
+def work_latency(shape, repeats, gpu, tf32):
+    """predict_on_batch of LSTM(1) on (1, 3, 1) for lstmkit; the same call in Keras / PyTorch."""
+    import numpy as np
+
+    x = np.random.default_rng(0).normal(size=(1, 3, 1)).astype("float32")
+    system = os.environ["BENCH_SYSTEM"]
+    if system == "torch":
+        import torch
+
+        torch.set_num_threads(2)
+        lstm = torch.nn.LSTM(1, 1, batch_first=True)
+        xt = torch.from_numpy(x)
+
+        def call():
+            with torch.no_grad():
+                return lstm(xt)[0].numpy()
+
+        return {"us": 1e3 * _timed(call, repeats * 20)["ms"]}
+    lib = __import__("lstmkit" if system == "lstmkit" else "keras")
+    model = lib.Sequential([lib.Input(shape=(3, 1)), lib.layers.LSTM(1)])
+    return {"us": 1e3 * _timed(lambda: model.predict_on_batch(x), repeats * 20)["ms"]}
+
+
+def work_first_fit(shape, repeats, gpu, tf32):
+    """Wall time of the first train step (compilation included) of Embedding(65, 64) ->
+    LSTM(128) -> Dense(65), batch 32 x time 100, in a process that has imported the library."""
+    import numpy as np
+
+    system = os.environ["BENCH_SYSTEM"]
+    lib = __import__("lstmkit" if system == "lstmkit" else "keras")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 65, size=(32, 100))
+    y = rng.integers(0, 65, size=(32, 100))
+    t = time.perf_counter()
+    model = lib.Sequential([
+        lib.Input(shape=(100,), dtype="int32"),
+        lib.layers.Embedding(65, 64),
+        lib.layers.LSTM(128, return_sequences=True),
+        lib.layers.Dense(65),
+    ])  # fmt: skip
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    return {"first_s": first, "next_s": time.perf_counter() - t}
+
+
+WORKERS = {"lstm": {"lstmkit": work_lstmkit, "torch": work_torch, "keras": work_keras},
+           "gemm": work_gemm, "latency": work_latency, "first_fit": work_first_fit}  # fmt: skip
+
+
+def worker_main(args) -> None:
+    _setup_env(args.gpu)
+    os.environ["BENCH_SYSTEM"] = args.system
+    if not args.torch_spin:
+        # OpenMP's default active wait spins on a shared machine: PyTorch's train step was
+        # measured 50x slower (5.1 s vs 92 ms, load 17 on 2 cores). Passive wait for everyone.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    shape = tuple(int(v) for v in args.shape.split(",")) if args.shape else BIG
+    fn = WORKERS[args.worker]
+    fn = fn[args.system] if isinstance(fn, dict) else fn
+    print("RESULT " + json.dumps(fn(shape, args.repeats, args.gpu, args.tf32)), flush=True)
+
+
+# ----- the driver: subprocesses, interleaved, and the report ------------------------------------
+def spawn(task: str, system: str, shape, args) -> dict | None:
+    repeats = args.repeats if not shape or shape[3] < 1024 else min(args.repeats, 3)
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        task,
+        "--system",
+        system,
+        "--repeats",
+        str(repeats),
+    ]
+    cmd += ["--shape", ",".join(map(str, shape))] if shape else []
+    cmd += ["--gpu"] * args.gpu + ["--tf32"] * args.tf32 + ["--torch-spin"] * args.torch_spin
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    print(f"  ({task} {system} {shape} failed: {proc.stderr.strip().splitlines()[-1:]})")
+    return None
+
+
+def load() -> str:
+    try:
+        return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "load unknown"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def best(runs: list, key: str) -> dict | None:
+    runs = [r[key] for r in runs if r]
+    return min(runs, key=lambda r: r["ms"]) if runs else None
+
+
+def driver(args) -> None:
+    shapes = (GPU_SHAPES if args.gpu else CPU_SHAPES)[: 1 if args.quick else None]
+    if args.shapes:
+        shapes = [tuple(int(v) for v in s.split(",")) for s in args.shapes.split(";")]
+    loads = [load()]
+    print(f"{machine()}; {loads[0]}", flush=True)
+    runs: dict = {}
+    versions: dict = {}
+    for r in range(args.rounds):
+        order = SYSTEMS[r % 3 :] + SYSTEMS[: r % 3]  # rotate who runs first
+        order = [s for s in order if s in args.systems.split(",")]
+        for shape in shapes:
+            for system in order:
+                out = spawn("lstm", system, shape, args)
+                runs.setdefault((shape, system), []).append(out)
+                if out:
+                    versions[system] = out["version"]
+                    print(f"  round {r + 1} {shape} {system}: train {out['train']['ms']:.1f} ms, "
+                          f"infer {out['infer']['ms']:.1f} ms", flush=True)  # fmt: skip
+        loads.append(load())
+    extras = {}
+    if not args.quick and not args.gpu and not args.shapes:
+        extras["gemm"] = spawn("gemm", "numpy", BIG, args)
+        for task in ("latency", "first_fit"):
+            for system in SYSTEMS if task == "latency" else ["lstmkit", "keras"]:
+                extras[(task, system)] = [spawn(task, system, None, args) for _ in range(2)]
+    loads.append(load())
+    text = report(shapes, runs, versions, extras, args, loads)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+def _cell(r: dict | None, cpu: bool = True) -> str:
+    if not r:
+        return "–"
+    return f"{r['ms']:.1f} ({r['cpu_ms']:.0f})" if cpu else f"{r['ms']:.1f}"
+
+
+def _ratio(a: dict | None, b: dict | None, key: str = "ms") -> str:
+    return f"{a[key] / b[key]:.2f}" if a and b else "–"
+
+
+def report(shapes, runs, versions, extras, args, loads) -> str:
+    mode = "GPU, " + ("TF32" if args.tf32 else "exact float32") if args.gpu else "CPU"
+    lines = [
+        BEGIN,
+        f"## One LSTM layer ({mode}): `python bench/run.py{' --gpu' * args.gpu}`",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}; "
+        + ", ".join(versions.get(s, s) for s in SYSTEMS)
+        + ".",  # fmt: skip
+        f"Machine load during the run: {' → '.join(loads)}. Each cell: best of {args.rounds} "
+        f"rounds of the median of {args.repeats} calls, each system in its own process; ms wall "
+        "(process CPU ms in brackets). Ratios lstmkit / peer on wall time (below 1: lstmkit is "
+        "faster), and on CPU time in brackets.",
+        "",
+        "| (B, T, D, H) | step | lstmkit | PyTorch | Keras 3 | ÷ PyTorch | ÷ Keras |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for shape in shapes:
+        for step in ("train", "infer"):
+            k, t, ke = (best(runs.get((shape, s), []), step) for s in SYSTEMS)
+            lines.append(
+                f"| {shape} | {step} | {_cell(k)} | {_cell(t)} | {_cell(ke)} | {_ratio(k, t)} "
+                f"({_ratio(k, t, 'cpu_ms')}) | {_ratio(k, ke)} ({_ratio(k, ke, 'cpu_ms')}) |"
+            )
+    gemm = extras.get("gemm")
+    if gemm:
+        k = best(runs.get((BIG, "lstmkit"), []), "train")
+        lines += ["", f"GEMM bound of the {BIG} train step: {gemm['step_gflop']:.0f} GFLOP at "
+                  f"numpy's {gemm['gflops']:.0f} GFLOP/s (2048² float32) = {gemm['bound_ms']:.0f} "
+                  f"ms; lstmkit / bound = {_ratio(k, {'ms': gemm['bound_ms']})} "
+                  "(target ≤ 1.2)."]  # fmt: skip
+    lat = {s: [r for r in extras.get(("latency", s), []) if r] for s in SYSTEMS}
+    if any(lat.values()):
+        cells = ", ".join(f"{s} {min(r['us'] for r in v):.0f} µs" for s, v in lat.items() if v)
+        lines += ["", f"`predict_on_batch`, LSTM(1) on (1, 3, 1), median: {cells} "
+                  "(target ≤ 60 µs for lstmkit)."]  # fmt: skip
+    fits = {s: [r for r in extras.get(("first_fit", s), []) if r] for s in ("lstmkit", "keras")}
+    if any(fits.values()):
+        cells = ", ".join(
+            f"{s} {min(r['first_s'] for r in v):.2f} s "
+            f"(second epoch {min(r['next_s'] for r in v):.2f} s)"
+            for s, v in fits.items() if v
+        )  # fmt: skip
+        lines += ["", "First `fit` step, compilation included, Embedding(65, 64) → LSTM(128) → "
+                  f"Dense(65), batch 32 × time 100: {cells} (target ≤ 2 s)."]  # fmt: skip
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if BEGIN in old and END in old:
+        new = old[: old.index(BEGIN)] + text + old[old.index(END) + len(END) :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    RESULTS.write_text(new)
+    print(f"wrote {RESULTS}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smallest shape only, no extras")
+    p.add_argument("--gpu", action="store_true", help="JAX and PyTorch on the GPU")
+    p.add_argument("--tf32", action="store_true", help="allow TF32 products (default: exact)")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--torch-spin", action="store_true", help="leave OpenMP's active wait on")
+    p.add_argument("--shapes", help="B,T,D,H;B,T,D,H... instead of the default shapes")
+    p.add_argument("--systems", default=",".join(SYSTEMS), help="a subset of " + ",".join(SYSTEMS))
+    p.add_argument("--no-write", action="store_true", help="print only, leave results.md")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--system", default="lstmkit", help=argparse.SUPPRESS)
+    p.add_argument("--shape", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    worker_main(args) if args.worker else driver(args)
+
+
+if __name__ == "__main__":
+    main()
