@@ -91,7 +91,6 @@ from lstmkit.ops.nn import (
 from lstmkit.ops.numpy import *  # noqa: F403 (all of keras.ops.numpy is top-level too)
 
 __all__ = [
-    "dot_product_attention",
     "associative_scan",
     "batch_normalization",
     "binary_crossentropy",
@@ -102,6 +101,7 @@ __all__ = [
     "convert_to_numpy",
     "convert_to_tensor",
     "det",
+    "dot_product_attention",
     "dtype",
     "elu",
     "erf",
