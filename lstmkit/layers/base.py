@@ -9,7 +9,6 @@ records a graph node, on arrays it builds the layer if needed and runs it eagerl
 from __future__ import annotations
 
 import re
-import warnings
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -20,8 +19,8 @@ import numpy as np
 
 from lstmkit import constraints as constraints_mod
 from lstmkit import initializers as initializers_mod
+from lstmkit import legacy, utils
 from lstmkit import regularizers as regularizers_mod
-from lstmkit import utils
 from lstmkit.layers.symbolic import Node, SymbolicTensor, any_symbolic, is_symbolic, tree_leaves
 
 _name_counts: Counter = Counter()
@@ -68,14 +67,6 @@ def snake_case(name: str) -> str:
 def is_shape(s: Any) -> bool:
     """A single shape (a tuple of ints/None), as opposed to a list of shapes."""
     return isinstance(s, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in s)
-
-
-def legacy_warning(layer: str, old: str, new: str) -> None:
-    warnings.warn(
-        f"{layer}: `{old}` is a legacy (Keras 1/2) argument; use {new} instead.",
-        DeprecationWarning,
-        stacklevel=4,
-    )
 
 
 def ordered_leaves(tree: Any) -> list:
@@ -135,15 +126,9 @@ class Layer:
         self._build_shape: Any = None
         self._jitted: dict = {}
         # The shape a first layer may declare (Keras 2 style); Sequential turns it into an Input.
-        self._batch_input_shape = None
-        if input_dim is not None and input_shape is None:
-            input_shape = (input_dim,)
-        if batch_input_shape is not None:
-            legacy_warning(self.name, "batch_input_shape", "an `Input(batch_shape=...)`")
-            self._batch_input_shape = tuple(batch_input_shape)
-        elif input_shape is not None:
-            legacy_warning(self.name, "input_shape", "an `Input(shape=...)` as the first layer")
-            self._batch_input_shape = (batch_size, *tuple(input_shape))
+        self._batch_input_shape = legacy.declared_batch_shape(
+            self.name, input_shape, batch_input_shape, batch_size, input_dim
+        )
 
     # ----- weights -----------------------------------------------------------------------------
     def add_weight(

@@ -7,10 +7,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lstmkit import regularizers
+from lstmkit import legacy, regularizers
 from lstmkit.kernels.recurrent import rnn_scan
 from lstmkit.layers.base import Layer, is_shape, peek_name, snake_case
-from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, translate_legacy
+from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 
 
 def _flat_sizes(state_size: Any) -> list[int]:
@@ -35,8 +35,12 @@ class RNN(Layer):
     ):
         kwargs.pop("time_major", None)
         kwargs.pop("use_cudnn", None)  # accepted and ignored: the CPU path is the only path here
-        input_length = kwargs.pop("input_length", None)
+        shape_args = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "input_length")
+        declared = legacy.declared_batch_shape(  # Keras 2: input_dim, input_length are axes 2, 1
+            type(self).__name__, *(kwargs.pop(k, None) for k in shape_args), sequence=True
+        )
         super().__init__(**kwargs)
+        self._batch_input_shape = declared
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(list(cell))
         if not hasattr(cell, "state_size") or not hasattr(cell, "step"):
@@ -51,9 +55,6 @@ class RNN(Layer):
         self.stateful = bool(stateful)
         self.unroll = unroll
         self.zero_output_for_mask = bool(zero_output_for_mask)
-        if input_length is not None and self._batch_input_shape is not None:
-            shape = list(self._batch_input_shape)
-            self._batch_input_shape = (shape[0], input_length, *shape[2:])
 
     # ----- shapes ------------------------------------------------------------------------------
     def check_input(self, shape: Any) -> None:
@@ -218,9 +219,9 @@ class _CellLayer(RNN):
     cell_name = "cell"
 
     def __init__(self, units: int | None = None, **kwargs: Any):
-        kwargs = translate_legacy(type(self).__name__, kwargs)
-        if units is None:
-            units = kwargs.pop("units", None)
+        kwargs = legacy.rename_arguments(type(self).__name__, "recurrent", kwargs)
+        renamed_units = kwargs.pop("units", None)  # from Keras 1's output_dim
+        units = renamed_units if units is None else units
         rnn_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _RNN_ARGS}
         # The cell checks the arguments; built under this layer's name, its errors name the
         # layer the user made ('encoder', 'lstm_1'), not 'lstm_cell'. Renamed once it exists.

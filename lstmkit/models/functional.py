@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lstmkit import legacy
 from lstmkit.layers.base import Layer, is_shape, ordered_leaves, to_arrays, unique_name
 from lstmkit.layers.core import InputLayer
 from lstmkit.layers.symbolic import Node, SymbolicTensor, is_symbolic, tree_leaves
 from lstmkit.models import training_api
+from lstmkit.models.files import file_function
 
 
 def _as_list(x: Any) -> list:
@@ -77,16 +78,10 @@ class Model(Layer):
         trainable: bool = True,
         **kwargs: Any,
     ):
-        for old, new in (("input", "inputs"), ("output", "outputs")):
-            if old in kwargs:
-                warnings.warn(
-                    f"Model: `{old}=` is a legacy (Keras 1) argument; use `{new}=` instead.",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
-                value = kwargs.pop(old)
-                inputs = value if old == "input" else inputs
-                outputs = value if old == "output" else outputs
+        if "input" in kwargs or "output" in kwargs:
+            kwargs = legacy.rename_arguments("Model", "Model", kwargs)
+            inputs = kwargs.pop("inputs", inputs)
+            outputs = kwargs.pop("outputs", outputs)
         if name is None and type(self) is Model:
             name = unique_name("functional")  # Keras 3's default name for functional models
         super().__init__(name=name, trainable=trainable, **kwargs)
@@ -273,24 +268,18 @@ class Model(Layer):
     predict_classes = training_api.predict_classes
     summary = training_api.summary
 
-    # Keras 3 files live in lstmkit/saving/ (imported on use: saving sits above models).
+    # Keras 3 files: the formats live in lstmkit/saving/ (above models), found through files.py.
     def save(self, filepath: Any, overwrite: bool = True, **kwargs: Any) -> None:
         """Save to a Keras 3 `.keras` file: config, weights and optimizer state."""
-        from lstmkit.saving import keras_format
-
-        keras_format.save_model(self, filepath, overwrite=overwrite, **kwargs)
+        file_function("save_model")(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
         """Save the weights (and optimizer state) in Keras 3's `.weights.h5` layout."""
-        from lstmkit.saving import keras_format
-
-        keras_format.save_weights(self, filepath, overwrite=overwrite)
+        file_function("save_weights")(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: Any, skip_mismatch: bool = False) -> None:
         """Load a `.weights.h5` or `.keras` file's weights; all are checked before any changes."""
-        from lstmkit.saving import keras_format
-
-        keras_format.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+        file_function("load_weights")(self, filepath, skip_mismatch=skip_mismatch)
 
 
 def _fill(structure: Any, values: dict, which: int) -> Any:

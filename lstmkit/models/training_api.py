@@ -5,11 +5,11 @@ These are plain functions bound as Model methods (see functional.py); the engine
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
+from lstmkit import legacy
 from lstmkit import losses as losses_mod
 from lstmkit import metrics as metrics_mod
 from lstmkit.layers.base import ordered_leaves, ordered_unflatten
@@ -159,6 +159,12 @@ def _trainer(model: Any, y_shapes: list | None = None) -> Trainer:
     return trainer
 
 
+def compiled_trainer(model: Any) -> Trainer:
+    """The model's Trainer, built on first use: its optimizer state is what `lstmkit.saving`
+    writes to and restores from Keras files."""
+    return _trainer(model)
+
+
 def _require_compiled(model: Any, what: str) -> None:
     if model._compile_args is None:
         raise RuntimeError(
@@ -267,13 +273,8 @@ def fit(
     **kwargs,
 ):
     """Train for `epochs` epochs; returns the History."""
-    if "nb_epoch" in kwargs:
-        warnings.warn(
-            "fit: `nb_epoch` is a legacy (Keras 1) argument; use `epochs` instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        epochs = kwargs.pop("nb_epoch")
+    if "nb_epoch" in kwargs:  # Keras 1
+        epochs = legacy.pop_renamed("fit", "fit", kwargs, "nb_epoch")
     if kwargs:
         raise TypeError(f"fit: unexpected keyword argument(s) {sorted(kwargs)}.")
     xs, ys, sw, trainer = _training_data(self, "fit", x, y, sample_weight, class_weight)
@@ -409,16 +410,7 @@ def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
 
 def predict_classes(self, x, batch_size=32, verbose=0):
     """Keras 1/2: class indices (threshold 0.5 for one sigmoid unit, else argmax)."""
-    warnings.warn(
-        "predict_classes is a legacy (Keras 2) method; use `(model.predict(x) > 0.5)"
-        ".astype('int32')` for one sigmoid unit or `np.argmax(model.predict(x), axis=-1)`.",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    p = np.asarray(predict(self, x, batch_size=batch_size, verbose=verbose))
-    if p.shape[-1] == 1:
-        return (p > 0.5).astype("int32")
-    return np.argmax(p, axis=-1)
+    return legacy.predict_classes(self, x, batch_size=batch_size, verbose=verbose)
 
 
 def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):

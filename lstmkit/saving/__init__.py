@@ -1,6 +1,14 @@
 """Saving and interop: Keras files, PyTorch weights."""
 
+from lstmkit.models.files import register_file_functions
 from lstmkit.saving.keras_format import load_model, load_weights, save_model, save_weights
 from lstmkit.saving.torch_format import from_torch, to_torch
+
+# Model.save / save_weights / load_weights and lstmkit.models.load_model use these (models sit
+# below saving and cannot import it).
+register_file_functions(
+    save_model=save_model, save_weights=save_weights, load_weights=load_weights,
+    load_model=load_model,
+)  # fmt: skip
 
 __all__ = ["from_torch", "load_model", "load_weights", "save_model", "save_weights", "to_torch"]

@@ -19,6 +19,7 @@ from typing import Any
 
 from lstmkit.layers.core import Embedding, InputLayer, Masking
 from lstmkit.layers.symbolic import SymbolicTensor, is_symbolic, tree_leaves
+from lstmkit.models import Model, Sequential
 from lstmkit.saving.ops_layers import AnyOp, NotEqualOp, is_op
 
 # Keras layers whose `call` takes `mask=` (Keras fills it in from the input's mask).
@@ -227,8 +228,6 @@ def node_indices(nodes: list[KNode]) -> dict[int, tuple[int, int]]:
 
 def model_layer_order(model: Any) -> list[Any]:
     """The layers of `model.layers` in Keras's order (Sequential: the stack; ops excluded)."""
-    from lstmkit.models import Sequential
-
     if isinstance(model, Sequential) or not hasattr(model, "_nodes"):
         return list(model.layers)
     nodes = keras_nodes(model)
@@ -259,8 +258,6 @@ def without_mask_ops(model: Any) -> Any:
     """`model` rebuilt without the mask operations Keras recorded, when every one of them is
     exactly the mask that Keras (and lstmkit) derive by themselves from Masking/Embedding; the
     model unchanged otherwise. The rebuilt model has the same layers (weights shared)."""
-    from lstmkit.models import Model
-
     op_nodes = [n for n in model._nodes if is_op(n.layer)]
     if not op_nodes:
         return model

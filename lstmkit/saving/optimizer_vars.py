@@ -17,12 +17,14 @@ of the state, and the mapping is a permutation: nothing is approximated.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
 from lstmkit.layers.base import ordered_leaves
+from lstmkit.models.training_api import compiled_trainer
 from lstmkit.saving.h5_weights import WeightFileError, leaf_owners
 from lstmkit.saving.keras_graph import model_layer_order
 from lstmkit.training.optimizer_base import get_iterations, set_lr
@@ -98,12 +100,10 @@ def to_keras(model: Any) -> list[np.ndarray] | None:
     An optimizer that has not taken a step yet has, as in Keras, only `iterations` and
     `learning_rate` (Keras builds the slots on the first step).
     """
-    from lstmkit.models.training_api import _trainer
-
     optimizer = model.optimizer
     if optimizer is None or getattr(model, "_compile_args", None) is None:
         return None
-    state = _trainer(model).opt_state
+    state = compiled_trainer(model).opt_state
     out = [np.asarray(0 if state is None else get_iterations(state), np.int32)]
     if optimizer.schedule is None:
         out.append(np.asarray(optimizer.learning_rate, np.float32))
@@ -123,12 +123,8 @@ def from_keras(model: Any, values: list | None, where: str) -> tuple[Any, Any, f
     Nothing is assigned. Returns (trainer, None, None) when the file's list does not fit this
     optimizer at all (Keras then skips it with a warning too).
     """
-    import warnings
-
-    from lstmkit.models.training_api import _trainer
-
     optimizer = model.optimizer
-    trainer = _trainer(model)
+    trainer = compiled_trainer(model)
     template = trainer.tx.init(trainer.split(ordered_leaves(model.params))[0])
     rule, order = _rule_state(template), keras_trainable_order(model)
     n_base = 1 if optimizer.schedule is not None else 2

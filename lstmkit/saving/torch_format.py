@@ -28,6 +28,7 @@ from lstmkit.layers.cells import GRUCell, LSTMCell
 from lstmkit.layers.core import Dropout, Input, InputLayer
 from lstmkit.layers.recurrent import GRU, LSTM, RNN
 from lstmkit.layers.wrappers import Bidirectional
+from lstmkit.models import Sequential
 
 GATES = {"lstm": 4, "gru": 3}
 _KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
@@ -220,8 +221,6 @@ def from_torch(module_or_state_dict: Any, into: Any = None, *, kind: str | None 
 
 
 def _new_model(stack: TorchStack, name: str | None) -> Any:
-    from lstmkit.models import Sequential
-
     cls = LSTM if stack.kind == "lstm" else GRU
     layers: list[Any] = [Input(shape=(None, stack.input_size))]
     for k in range(stack.num_layers):
