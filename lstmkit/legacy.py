@@ -8,6 +8,7 @@ Layers, models and `fit` call the functions here; nothing else knows the old nam
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
@@ -49,14 +50,17 @@ REPLACEMENTS: dict[str, str] = {
 }
 
 
-def warn(where: str, old: str, new: str, stacklevel: int = 4) -> None:
-    """The one DeprecationWarning: `where: `old=` is a legacy (Keras 1/2) argument; use new`."""
-    spelled = old if old == "predict_classes" else f"{old}="
-    kind = "method" if old == "predict_classes" else "argument"
+def warn(where: str, old: str, new: str) -> None:
+    """The one DeprecationWarning: `where: `old=` is a legacy (Keras 1/2) argument; use new`,
+    pointing at the user's line (the first caller outside lstmkit)."""
+    spelled, kind = (old, "method") if old == "predict_classes" else (f"{old}=", "argument")
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("lstmkit"):
+        frame, level = frame.f_back, level + 1
     warnings.warn(
         f"{where}: `{spelled}` is a legacy (Keras 1/2) {kind}; use {new} instead.",
         DeprecationWarning,
-        stacklevel=stacklevel,
+        stacklevel=level,
     )
 
 
@@ -128,7 +132,7 @@ def declared_batch_shape(
 def predict_classes(model: Any, x: Any, batch_size: int = 32, verbose: Any = 0) -> Any:
     """Keras 1/2's `model.predict_classes`: class indices (a threshold of 0.5 for one sigmoid
     unit, else the argmax)."""
-    warn(model.name, "predict_classes", REPLACEMENTS["predict_classes"], stacklevel=3)
+    warn(model.name, "predict_classes", REPLACEMENTS["predict_classes"])
     p = np.asarray(model.predict(x, batch_size=batch_size, verbose=verbose))
     if p.shape[-1] == 1:
         return (p > 0.5).astype("int32")

@@ -91,3 +91,9 @@ def test_keras2_input_layer_config_reads():
     config = {"name": "x", "batch_input_shape": [None, 5, 2], "dtype": "float32"}
     assert legacy.rename_config_keys("InputLayer", config)["batch_shape"] == [None, 5, 2]
     assert legacy.rename_config_keys("Dense", config) == config
+
+
+def test_the_warning_points_at_the_users_line():
+    with pytest.warns(DeprecationWarning) as record:
+        L.LSTM(output_dim=2)
+    assert record[0].filename == __file__

@@ -8,7 +8,6 @@ records a graph node, on arrays it builds the layer if needed and runs it eagerl
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +21,7 @@ from lstmkit import initializers as initializers_mod
 from lstmkit import legacy, utils
 from lstmkit import regularizers as regularizers_mod
 from lstmkit.layers.symbolic import Node, SymbolicTensor, any_symbolic, is_symbolic, tree_leaves
+from lstmkit.naming import to_snake_case
 
 _name_counts: Counter = Counter()
 
@@ -57,11 +57,6 @@ def unique_name(base: str) -> str:
 
 def reset_names() -> None:
     _name_counts.clear()
-
-
-def snake_case(name: str) -> str:
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()  # GlobalMaxPooling1D -> ..._pooling1d
 
 
 def is_shape(s: Any) -> bool:
@@ -114,7 +109,7 @@ class Layer:
         kwargs.pop("weights", None)  # Keras 1 initial weights: ignored, use set_weights
         if kwargs:
             raise TypeError(f"{cls}: unexpected keyword argument(s) {sorted(kwargs)}.")
-        self.name = name or unique_name(snake_case(cls))
+        self.name = name or unique_name(to_snake_case(cls))
         self.dtype = _dtype_name(dtype)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
         self.built = False

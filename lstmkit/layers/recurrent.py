@@ -9,8 +9,9 @@ import jax.numpy as jnp
 
 from lstmkit import legacy, regularizers
 from lstmkit.kernels.recurrent import rnn_scan
-from lstmkit.layers.base import Layer, is_shape, peek_name, snake_case
+from lstmkit.layers.base import Layer, is_shape, peek_name
 from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from lstmkit.naming import to_snake_case
 
 
 def _flat_sizes(state_size: Any) -> list[int]:
@@ -225,7 +226,7 @@ class _CellLayer(RNN):
         rnn_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _RNN_ARGS}
         # The cell checks the arguments; built under this layer's name, its errors name the
         # layer the user made ('encoder', 'lstm_1'), not 'lstm_cell'. Renamed once it exists.
-        name = rnn_kwargs.get("name") or peek_name(snake_case(type(self).__name__))
+        name = rnn_kwargs.get("name") or peek_name(to_snake_case(type(self).__name__))
         cell = self.cell_class(
             units,
             name=name,

@@ -16,7 +16,6 @@ recompile::
 from __future__ import annotations
 
 import collections
-import re
 import warnings
 from typing import Any
 
@@ -25,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from lstmkit.naming import to_snake_case
 from lstmkit.training import optimizer_rules as rules
 from lstmkit.training import schedules
 from lstmkit.training.schedules import LearningRateSchedule
@@ -34,8 +34,7 @@ _name_uids: collections.defaultdict = collections.defaultdict(int)
 
 def _auto_name(class_name: str) -> str:
     """``adam``, then ``adam_1``, ``adam_2``... as Keras names optimizers."""
-    base = re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", class_name))
-    base = base.lower()
+    base = to_snake_case(class_name)
     uid = _name_uids[base]
     _name_uids[base] += 1
     return base if uid == 0 else f"{base}_{uid}"
