@@ -32,6 +32,8 @@ RENAMED_ARGUMENTS: dict[str, dict[str, str]] = {
     "Dense": {"output_dim": "units"},
     "Model": {"input": "inputs", "output": "outputs"},
     "fit": {"nb_epoch": "epochs"},
+    "optimizer": {"lr": "learning_rate"},  # Keras 2
+    "ReduceLROnPlateau": {"epsilon": "min_delta"},  # Keras 2
 }
 # Keras 1 arguments with no Keras 3 meaning, dropped without a word (as Keras 2 did).
 DROPPED_ARGUMENTS: dict[str, set[str]] = {"recurrent": {"forget_bias_init"}}

@@ -97,3 +97,11 @@ def test_the_warning_points_at_the_users_line():
     with pytest.warns(DeprecationWarning) as record:
         L.LSTM(output_dim=2)
     assert record[0].filename == __file__
+
+
+def test_keras2_optimizer_lr_and_reduce_lr_epsilon():
+    with pytest.warns(DeprecationWarning, match="`lr=`.*use `learning_rate`"):
+        assert lstmkit.optimizers.Adam(lr=0.25).learning_rate == 0.25
+    with pytest.warns(DeprecationWarning, match="`epsilon=`.*use `min_delta`"):
+        callback = lstmkit.callbacks.ReduceLROnPlateau(epsilon=0.5)
+    assert callback.min_delta == 0.5

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from lstmkit import legacy
 from lstmkit.naming import to_snake_case
 from lstmkit.training import optimizer_rules as rules
 from lstmkit.training import schedules
@@ -69,11 +70,8 @@ class Optimizer:
         name: str | None = None,
         **kwargs: Any,
     ):
-        if "lr" in kwargs:
-            warnings.warn(
-                "`lr` is deprecated; use `learning_rate`.", DeprecationWarning, stacklevel=3
-            )
-            learning_rate = kwargs.pop("lr")
+        if "lr" in kwargs:  # Keras 2
+            learning_rate = legacy.pop_renamed(type(self).__name__, "optimizer", kwargs, "lr")
         if kwargs.pop("decay", None) is not None:
             warnings.warn(
                 "Argument `decay` is no longer supported and will be ignored.", stacklevel=3
