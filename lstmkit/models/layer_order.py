@@ -23,8 +23,8 @@ def keras_order(
     producer: Callable[[Any], Any],
     parents: Callable[[Any], list[Any]],
 ) -> tuple[list[Any], list[Any]]:
-    """(every node the outputs depend on, each after the nodes it consumes; every layer, in
-    Keras's `model.layers` order).
+    """(every node of the graph: the inputs' and those the outputs depend on, each after the
+    nodes it consumes; every layer, in Keras's `model.layers` order).
 
     `producer(tensor)` is the node that computes a tensor and `parents(node)` the tensors a node
     consumes; a node has a `.layer`. Raises ValueError on a cycle.
@@ -59,9 +59,12 @@ def keras_order(
         for t in parents(node):
             parent = id(producer(t))
             node_depth[parent] = max(depth + 1, node_depth.get(parent, 0))
-    for t in inputs:  # an input no output depends on comes first among the shallowest
-        layer = producer(t).layer
-        if id(layer) not in layer_depth:
-            layer_depth[id(layer)], layer_index[id(layer)], layers[id(layer)] = 0, -1, layer
+    unreached = []  # an input no output depends on: its node first, its layer first at depth 0
+    for t in inputs:
+        node = producer(t)
+        if id(node.layer) not in layer_depth:
+            unreached.append(node)
+            layer_depth[id(node.layer)], layer_index[id(node.layer)] = 0, -1
+            layers[id(node.layer)] = node.layer
     order = sorted(layers, key=lambda k: (-layer_depth[k], layer_index[k]))
-    return nodes, [layers[k] for k in order]
+    return unreached + nodes, [layers[k] for k in order]

@@ -2,6 +2,7 @@
 files): branching graphs, a layer called twice, an input no output depends on."""
 
 import keras
+import numpy as np
 import pytest
 
 import lstmkit
@@ -30,3 +31,12 @@ def test_layers_in_keras_order(graph):
     theirs = [layer.name for layer in _build(keras, graph).layers]
     ours = [layer.name for layer in _build(lstmkit, graph).layers]
     assert ours == theirs
+
+
+def test_a_model_with_an_unused_input_saves_and_keras_opens_it(tmp_path):
+    model = _build(lstmkit, "unused_input")
+    model.save(tmp_path / "m.keras")
+    theirs = keras.models.load_model(tmp_path / "m.keras")
+    assert [layer.name for layer in theirs.layers] == [layer.name for layer in model.layers]
+    x = [np.ones((2, 4, 3), "float32"), np.zeros((2, 4, 3), "float32")]
+    np.testing.assert_allclose(model.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-6)
