@@ -18,7 +18,7 @@ from lstmkit.kernels.activations import hard_sigmoid_legacy
 
 # Old argument -> Keras 3 argument, per family of callers.
 RENAMED_ARGUMENTS: dict[str, dict[str, str]] = {
-    "recurrent": {  # LSTM, GRU, SimpleRNN and their cells (Keras 1)
+    "recurrent": {  # LSTM, GRU, SimpleRNN (Keras 1; cells came later, with Keras 2's names)
         "output_dim": "units",
         "inner_activation": "recurrent_activation",
         "init": "kernel_initializer",
@@ -52,12 +52,16 @@ REPLACEMENTS: dict[str, str] = {
 }
 
 
+def _in_lstmkit(module: str) -> bool:
+    return module == "lstmkit" or module.startswith("lstmkit.")
+
+
 def warn(where: str, old: str, new: str) -> None:
     """The one DeprecationWarning: `where: `old=` is a legacy (Keras 1/2) argument; use new`,
     pointing at the user's line (the first caller outside lstmkit)."""
     spelled, kind = (old, "method") if old == "predict_classes" else (f"{old}=", "argument")
     frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("lstmkit"):
+    while frame is not None and _in_lstmkit(frame.f_globals.get("__name__", "")):
         frame, level = frame.f_back, level + 1
     warnings.warn(
         f"{where}: `{spelled}` is a legacy (Keras 1/2) {kind}; use {new} instead.",
