@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from lstmkit import legacy
 from lstmkit.callbacks.callback import Callback
 
 _MAXIMIZED = ("accuracy", "acc", "auc", "precision", "recall")
@@ -171,11 +172,10 @@ class ReduceLROnPlateau(MonitorCallback):
         min_lr: float = 0.0,
         **kwargs: Any,
     ):
-        if "epsilon" in kwargs:
-            warnings.warn(
-                "`epsilon` is deprecated; use `min_delta`.", DeprecationWarning, stacklevel=2
+        if "epsilon" in kwargs:  # Keras 2
+            min_delta = legacy.pop_renamed(
+                "ReduceLROnPlateau", "ReduceLROnPlateau", kwargs, "epsilon"
             )
-            min_delta = kwargs.pop("epsilon")
         if kwargs:
             raise TypeError(f"ReduceLROnPlateau got unexpected arguments: {sorted(kwargs)}")
         super().__init__(monitor, mode, min_delta=min_delta)

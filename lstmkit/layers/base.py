@@ -12,16 +12,16 @@ another layer's pure call it uses the scoped parameters, on arrays it builds and
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lstmkit import legacy
 from lstmkit import regularizers as regularizers_mod
 from lstmkit.layers import calling
-from lstmkit.layers.naming import peek_name, reset_names, snake_case, unique_name
+from lstmkit.layers.naming import peek_name, reset_names, unique_name
 from lstmkit.layers.symbolic import any_symbolic
 from lstmkit.layers.tree import (
     dtype_name,
@@ -37,19 +37,12 @@ from lstmkit.layers.variables import (
     flush_writes,
     new_weight,
 )
+from lstmkit.naming import to_snake_case
 
 # Re-exported: models, training and saving import these from here.
 __all__ = ["Layer", "Variable", "defer_write", "flush_writes", "is_shape", "ordered_leaves",
-           "ordered_unflatten", "peek_name", "reset_names", "snake_case", "to_arrays",
+           "ordered_unflatten", "peek_name", "reset_names", "to_arrays",
            "unique_name"]  # fmt: skip
-
-
-def legacy_warning(layer: str, old: str, new: str) -> None:
-    warnings.warn(
-        f"{layer}: `{old}` is a legacy (Keras 1/2) argument; use {new} instead.",
-        DeprecationWarning,
-        stacklevel=4,
-    )
 
 
 class Layer:
@@ -79,7 +72,7 @@ class Layer:
         kwargs.pop("weights", None)  # Keras 1 initial weights: ignored, use set_weights
         if kwargs:
             raise TypeError(f"{cls}: unexpected keyword argument(s) {sorted(kwargs)}.")
-        self.name = name or unique_name(snake_case(cls))
+        self.name = name or unique_name(to_snake_case(cls))
         self.dtype = dtype_name(dtype)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
         self.built = False
@@ -91,15 +84,9 @@ class Layer:
         self._build_shape: Any = None
         self._jitted: dict = {}
         # The shape a first layer may declare (Keras 2 style); Sequential turns it into an Input.
-        self._batch_input_shape = None
-        if input_dim is not None and input_shape is None:
-            input_shape = (input_dim,)
-        if batch_input_shape is not None:
-            legacy_warning(self.name, "batch_input_shape", "an `Input(batch_shape=...)`")
-            self._batch_input_shape = tuple(batch_input_shape)
-        elif input_shape is not None:
-            legacy_warning(self.name, "input_shape", "an `Input(shape=...)` as the first layer")
-            self._batch_input_shape = (batch_size, *tuple(input_shape))
+        self._batch_input_shape = legacy.declared_batch_shape(
+            self.name, input_shape, batch_input_shape, batch_size, input_dim
+        )
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Keras tracks sub-layers assigned as attributes (one layer, or a list of layers): their
@@ -122,7 +109,7 @@ class Layer:
             if single:
                 subs[name] = layer
                 continue
-            base = snake_case(type(layer).__name__)
+            base = to_snake_case(type(layer).__name__)
             key = base if base not in used else f"{base}_{used[base] + 1}"
             used[base] = used.get(base, -1) + 1
             subs[f"{name}/{key}"] = layer

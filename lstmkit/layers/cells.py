@@ -14,10 +14,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lstmkit import initializers, utils
+from lstmkit import constraints, initializers, regularizers, utils
 from lstmkit.kernels import activations
 from lstmkit.kernels import recurrent as rec
-from lstmkit.layers.base import Layer, legacy_warning, to_arrays
+from lstmkit.layers.base import Layer, to_arrays
 
 
 def check_units(layer: str, units: Any) -> int:
@@ -51,30 +51,6 @@ def dropout_mask(key: jax.Array, rate: float, shape: tuple, dtype) -> jax.Array:
     return keep.astype(dtype) / (1.0 - rate)
 
 
-def translate_legacy(layer: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Keras 1/2 argument names -> Keras 3, with a DeprecationWarning naming the new spelling."""
-    renames = {
-        "output_dim": "units",
-        "inner_activation": "recurrent_activation",
-        "init": "kernel_initializer",
-        "inner_init": "recurrent_initializer",
-        "dropout_W": "dropout",
-        "dropout_U": "recurrent_dropout",
-        "W_regularizer": "kernel_regularizer",
-        "U_regularizer": "recurrent_regularizer",
-        "b_regularizer": "bias_regularizer",
-    }
-    for old, new in renames.items():
-        if old in kwargs:
-            legacy_warning(layer, old, f"`{new}`")
-            value = kwargs.pop(old)
-            if old == "inner_activation" and value == "hard_sigmoid":
-                value = activations.hard_sigmoid_legacy  # Keras 1/2 meant clip(0.2x + 0.5)
-            kwargs.setdefault(new, value)
-    kwargs.pop("forget_bias_init", None)
-    return kwargs
-
-
 class RecurrentCell(Layer):
     """Shared configuration of the LSTM, GRU and simple cells; subclasses define `_gates`."""
 
@@ -102,7 +78,7 @@ class RecurrentCell(Layer):
         implementation: int = 2,
         **kwargs: Any,
     ):
-        super().__init__(**translate_legacy(type(self).__name__, kwargs))
+        super().__init__(**kwargs)  # Keras 1 names: the layers (LSTM...) take them
         self.units = check_units(self.name, units)
         self.activation = resolve(self.name, "activation", activations.get, activation)
         self.recurrent_activation = resolve(
@@ -202,8 +178,6 @@ class RecurrentCell(Layer):
         return new_states[0], list(new_states)  # the output *is* the first state, as in Keras
 
     def get_config(self) -> dict[str, Any]:
-        from lstmkit import constraints, initializers, regularizers
-
         return {
             "name": self.name,
             "trainable": self.trainable,

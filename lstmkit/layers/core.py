@@ -10,9 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstmkit import constraints, initializers, regularizers
+from lstmkit import constraints, initializers, legacy, regularizers
 from lstmkit.kernels import activations
-from lstmkit.layers.base import Layer, legacy_warning
+from lstmkit.layers.base import Layer
 from lstmkit.layers.cells import check_rate, check_units, resolve
 from lstmkit.layers.symbolic import Node, SymbolicTensor
 
@@ -56,13 +56,14 @@ class Dense(Layer):
 
     supports_masking = True
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+    def __init__(self, units=None, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  lora_rank=None, **kwargs):  # fmt: skip
-        if "output_dim" in kwargs:
-            legacy_warning("Dense", "output_dim", "`units`")
-            units = kwargs.pop("output_dim")
+        if "output_dim" in kwargs:  # Keras 1; `units` wins when both are given
+            renamed = legacy.pop_renamed("Dense", "Dense", kwargs, "output_dim")
+            units = renamed if units is None else units
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = check_units(self.name, units)
         self.activation = resolve(self.name, "activation", activations.get, activation)
@@ -202,15 +203,14 @@ class Embedding(Layer):
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
                  weights=None, lora_rank=None, input_length=None, **kwargs):  # fmt: skip
-        if input_length is not None and "input_shape" not in kwargs:
-            legacy_warning("Embedding", "input_length", "an `Input(shape=(input_length,))`")
-            kwargs.setdefault("batch_input_shape", (None, input_length))
-        import warnings
-
-        with warnings.catch_warnings():  # one warning for input_length is enough
-            if input_length is not None:
-                warnings.simplefilter("ignore", DeprecationWarning)
-            super().__init__(**kwargs)
+        declared = None
+        if input_length is not None:  # Keras 2: the (only) time axis of the first layer's input
+            shape_args = ("input_shape", "batch_input_shape", "batch_size")
+            declared = legacy.declared_batch_shape(
+                "Embedding", *(kwargs.pop(k, None) for k in shape_args), input_length=input_length
+            )
+        super().__init__(**kwargs)
+        self._batch_input_shape = declared or self._batch_input_shape
         self.input_dim = check_units(self.name, input_dim)
         self.output_dim = check_units(self.name, output_dim)
         resolve(self.name, "embeddings_initializer", initializers.get, embeddings_initializer)

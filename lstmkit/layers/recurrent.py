@@ -9,18 +9,18 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lstmkit import regularizers
+from lstmkit import legacy, regularizers
 from lstmkit.kernels.fused import try_fused_rnn
 from lstmkit.kernels.recurrent import rnn_scan
-from lstmkit.layers.base import Layer, is_shape, peek_name, snake_case
+from lstmkit.layers.base import Layer, is_shape, peek_name
 from lstmkit.layers.cells import (
     GRUCell,
     LSTMCell,
     SimpleRNNCell,
     StackedRNNCells,
-    translate_legacy,
     zero_states,
 )
+from lstmkit.naming import to_snake_case
 
 # The glass box's hook: while `record_steps()` is active, each RNN that runs stores its per-step
 # quantities (gates and states, (batch, time, units)) there, computed by the same scan.
@@ -66,8 +66,12 @@ class RNN(Layer):
     ):
         kwargs.pop("time_major", None)
         kwargs.pop("use_cudnn", None)  # accepted and ignored: the CPU path is the only path here
-        input_length = kwargs.pop("input_length", None)
+        shape_args = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "input_length")
+        declared = legacy.declared_batch_shape(  # Keras 2: input_dim, input_length are axes 2, 1
+            type(self).__name__, *(kwargs.pop(k, None) for k in shape_args), sequence=True
+        )
         super().__init__(**kwargs)
+        self._batch_input_shape = declared
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(list(cell))
         if not hasattr(cell, "state_size") or not hasattr(cell, "step"):
@@ -82,9 +86,6 @@ class RNN(Layer):
         self.stateful = bool(stateful)
         self.unroll = unroll
         self.zero_output_for_mask = bool(zero_output_for_mask)
-        if input_length is not None and self._batch_input_shape is not None:
-            shape = list(self._batch_input_shape)
-            self._batch_input_shape = (shape[0], input_length, *shape[2:])
 
     # ----- shapes ------------------------------------------------------------------------------
     def check_input(self, shape: Any) -> None:
@@ -293,13 +294,13 @@ _RNN_ARGS = (
 def own_cell(layer: RNN, units: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """For LSTM, GRU and SimpleRNN: the cell built from the layer's own arguments, and the
     arguments left for RNN."""
-    kwargs = translate_legacy(type(layer).__name__, kwargs)
-    if units is None:
-        units = kwargs.pop("units", None)
+    kwargs = legacy.rename_arguments(type(layer).__name__, "recurrent", kwargs)
+    renamed_units = kwargs.pop("units", None)  # from Keras 1's output_dim
+    units = renamed_units if units is None else units
     rnn_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _RNN_ARGS}
     # The cell checks the arguments; built under this layer's name, its errors name the
     # layer the user made ('encoder', 'lstm_1'), not 'lstm_cell'. Renamed once it exists.
-    name = rnn_kwargs.get("name") or peek_name(snake_case(type(layer).__name__))
+    name = rnn_kwargs.get("name") or peek_name(to_snake_case(type(layer).__name__))
     cell = layer.cell_class(
         units,
         name=name,
@@ -307,7 +308,7 @@ def own_cell(layer: RNN, units: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[
         trainable=rnn_kwargs.get("trainable", True),
         **kwargs,
     )
-    cell.name = snake_case(layer.cell_class.__name__)  # lstm_cell, gru_cell, simple_rnn_cell
+    cell.name = to_snake_case(layer.cell_class.__name__)  # lstm_cell, gru_cell, simple_rnn_cell
     return cell, rnn_kwargs
 
 

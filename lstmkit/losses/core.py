@@ -6,12 +6,13 @@ the sum of the weights; a mask divides by the number of unmasked values instead.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+
+from lstmkit.naming import to_snake_case
 
 Array = jax.Array
 EPSILON = 1e-7  # keras.backend.epsilon()
@@ -214,11 +215,6 @@ def reduce_weighted_values(
 # ---------------------------------------------------------------- Loss objects
 
 
-def _snake(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 class Loss:
     """Base loss: `per_sample` gives the unreduced values, calling reduces them to a scalar."""
 
@@ -227,7 +223,7 @@ class Loss:
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size"):
         if reduction not in REDUCTIONS:
             raise ValueError(f"Invalid reduction {reduction!r}; expected one of {REDUCTIONS}.")
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self.reduction = reduction
 
     def call(self, y_true: Array, y_pred: Array) -> Array:
@@ -271,7 +267,7 @@ class LossFunctionWrapper(Loss):
     """A loss object around a per-sample function `fn(y_true, y_pred, **kwargs)`."""
 
     def __init__(self, fn: Callable, reduction="sum_over_batch_size", name=None, dtype=None, **kw):
-        super().__init__(name or _snake(fn.__name__), reduction)
+        super().__init__(name or to_snake_case(fn.__name__), reduction)
         self.fn, self.fn_kwargs = fn, kw
 
     def call(self, y_true: Array, y_pred: Array) -> Array:

@@ -11,7 +11,6 @@ MeanMetricWrapper; AUC keeps confusion counts at fixed thresholds.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,14 +25,10 @@ from lstmkit.losses.core import (
     mean_absolute_error,
     mean_squared_error,
 )
+from lstmkit.naming import to_snake_case
 
 Array = jax.Array
 State = dict[str, Array]
-
-
-def _snake(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def reduce_to_samplewise(values: Array, sample_weight: Array | None) -> tuple[Array, Array | None]:
@@ -86,7 +81,7 @@ class Metric:
     config_keys: tuple[str, ...] = ()  # constructor options stored in the config
 
     def __init__(self, name: str | None = None, dtype: Any = None):
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self._state: State | None = None
 
     def values(self, y_true: Array, y_pred: Array) -> Array:
@@ -151,7 +146,7 @@ class MeanMetricWrapper(Metric):
     """The running mean of a per-sample function `fn(y_true, y_pred, **kwargs)`."""
 
     def __init__(self, fn: Callable, name: str | None = None, dtype: Any = None, **kwargs: Any):
-        super().__init__(name or _snake(fn.__name__))
+        super().__init__(name or to_snake_case(fn.__name__))
         self.fn, self.fn_kwargs = fn, kwargs
 
     def values(self, y_true: Array, y_pred: Array) -> Array:

@@ -1,14 +1,13 @@
 """Models: functional `Model` and `Sequential` (`lstmkit.models.Model` is `keras.models.Model`)."""
 
+from lstmkit.models.files import file_function
 from lstmkit.models.functional import Model
 from lstmkit.models.sequential import Sequential
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Open a Keras 3 `.keras` file (written by Keras or lstmkit); see lstmkit.saving."""
-    from lstmkit.saving.keras_format import load_model as _load_model
-
-    return _load_model(
+    return file_function("load_model")(
         filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
     )
 

@@ -2,69 +2,40 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lstmkit import legacy
 from lstmkit.layers.base import Layer, is_shape, ordered_leaves, to_arrays, unique_name
 from lstmkit.layers.core import InputLayer
 from lstmkit.layers.symbolic import Node, SymbolicTensor, is_symbolic, tree_leaves
 from lstmkit.layers.variables import StatelessScope
 from lstmkit.models import stream, subclassed, training_api
+from lstmkit.models.files import file_function
+from lstmkit.models.layer_order import keras_order
 
 
 def _as_list(x: Any) -> list:
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-def _topological_nodes(inputs: list[SymbolicTensor], outputs: list[SymbolicTensor]):
-    """Every node between inputs and outputs, each after the nodes it consumes (a depth-first
-    post-order, as Keras builds it), and the order in which each layer was first reached."""
-    order: list[Node] = []
-    first_seen: dict[int, int] = {}
-    seen: set[int] = set()
+def _producer(t: SymbolicTensor) -> Node:
+    if t.node is None:
+        raise ValueError(f"Tensor {t!r} was not produced by a layer or Input.")
+    return t.node
 
-    def visit(node: Node, path: tuple) -> None:
-        if id(node) in seen:
-            return
-        if id(node) in path:
-            raise ValueError(f"The graph has a cycle through layer '{node.layer.name}'.")
-        first_seen.setdefault(id(node.layer), len(first_seen))
-        for t in node.parent_tensors:
-            if t.node is None:
-                raise ValueError(f"Tensor {t!r} was not produced by a layer or Input.")
-            visit(t.node, path + (id(node),))
-        seen.add(id(node))
-        order.append(node)
 
-    for t in outputs:
-        visit(t.node, ())
+def _check_inputs(nodes: list[Node], inputs: list[SymbolicTensor]) -> None:
     input_nodes = {id(t.node) for t in inputs}
-    for node in order:
+    for node in nodes:
         if isinstance(node.layer, InputLayer) and id(node) not in input_nodes:
             raise ValueError(
                 f"Output depends on Input '{node.layer.name}', which is not among the model's "
                 f"inputs {[t.node.layer.name for t in inputs]}."
             )
-    return order, first_seen
-
-
-def _layers_by_depth(order: list[Node], first_seen: dict[int, int]) -> list[Layer]:
-    """Keras's `model.layers` order: deepest first (distance from the outputs), ties broken by
-    the order the layers were first reached."""
-    node_depth: dict[int, int] = {}
-    layer_depth: dict[int, int] = {}
-    layers: dict[int, Layer] = {}
-    for node in reversed(order):
-        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
-        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
-        layers[id(node.layer)] = node.layer
-        for t in node.parent_tensors:
-            node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
-    return sorted(layers.values(), key=lambda lay: (-layer_depth[id(lay)], first_seen[id(lay)]))
 
 
 class Model(Layer):
@@ -78,16 +49,10 @@ class Model(Layer):
         trainable: bool = True,
         **kwargs: Any,
     ):
-        for old, new in (("input", "inputs"), ("output", "outputs")):
-            if old in kwargs:
-                warnings.warn(
-                    f"Model: `{old}=` is a legacy (Keras 1) argument; use `{new}=` instead.",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
-                value = kwargs.pop(old)
-                inputs = value if old == "input" else inputs
-                outputs = value if old == "output" else outputs
+        if "input" in kwargs or "output" in kwargs:
+            kwargs = legacy.rename_arguments("Model", "Model", kwargs)
+            inputs = kwargs.pop("inputs", inputs)
+            outputs = kwargs.pop("outputs", outputs)
         if name is None and type(self) is Model:
             name = unique_name("functional")  # Keras 3's default name for functional models
         super().__init__(name=name, trainable=trainable, **kwargs)
@@ -112,9 +77,12 @@ class Model(Layer):
         for t in self.inputs:
             if not isinstance(t.node.layer, InputLayer):
                 raise ValueError(f"Model: inputs must come from lstmkit.Input, got {t!r}.")
-        self._nodes, first_seen = _topological_nodes(self.inputs, self.outputs)
+        self._nodes, layers = keras_order(
+            self.inputs, self.outputs, _producer, lambda node: node.parent_tensors
+        )
+        _check_inputs(self._nodes, self.inputs)
         self._sublayers = {}
-        for layer in _layers_by_depth(self._nodes, first_seen):
+        for layer in layers:
             if layer.name in self._sublayers:
                 raise ValueError(
                     f"Model '{self.name}': two different layers are named '{layer.name}'; "
@@ -311,24 +279,18 @@ class Model(Layer):
     predict_classes = training_api.predict_classes
     summary = training_api.summary
 
-    # Keras 3 files live in lstmkit/saving/ (imported on use: saving sits above models).
+    # Keras 3 files: the formats live in lstmkit/saving/ (above models), found through files.py.
     def save(self, filepath: Any, overwrite: bool = True, **kwargs: Any) -> None:
         """Save to a Keras 3 `.keras` file: config, weights and optimizer state."""
-        from lstmkit.saving import keras_format
-
-        keras_format.save_model(self, filepath, overwrite=overwrite, **kwargs)
+        file_function("save_model")(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
         """Save the weights (and optimizer state) in Keras 3's `.weights.h5` layout."""
-        from lstmkit.saving import keras_format
-
-        keras_format.save_weights(self, filepath, overwrite=overwrite)
+        file_function("save_weights")(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: Any, skip_mismatch: bool = False) -> None:
         """Load a `.weights.h5` or `.keras` file's weights; all are checked before any changes."""
-        from lstmkit.saving import keras_format
-
-        keras_format.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+        file_function("load_weights")(self, filepath, skip_mismatch=skip_mismatch)
 
 
 def _fill(structure: Any, values: dict, which: int) -> Any:

@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from lstmkit import legacy, utils
 from lstmkit import losses as losses_mod
 from lstmkit import optimizers as optimizers_mod
-from lstmkit import utils
 from lstmkit.callbacks import TerminateOnNaN
 from lstmkit.layers.base import flush_writes
 from lstmkit.models import training_setup as setup
+from lstmkit.models.summary import render
 from lstmkit.training import data as data_mod
 from lstmkit.training.data import BatchStream, check_steps
 from lstmkit.training.loop import evaluate_loop, fit_loop, predict_loop
@@ -116,13 +117,8 @@ def fit(
     **kwargs,
 ):
     """Train for `epochs` epochs; returns the History."""
-    if "nb_epoch" in kwargs:
-        warnings.warn(
-            "fit: `nb_epoch` is a legacy (Keras 1) argument; use `epochs` instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        epochs = kwargs.pop("nb_epoch")
+    if "nb_epoch" in kwargs:  # Keras 1
+        epochs = legacy.pop_renamed("fit", "fit", kwargs, "nb_epoch")
     if kwargs:
         raise TypeError(f"fit: unexpected keyword argument(s) {sorted(kwargs)}.")
     steps_per_epoch = check_steps(steps_per_epoch, "steps_per_epoch")
@@ -271,20 +267,9 @@ def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
 
 def predict_classes(self, x, batch_size=32, verbose=0):
     """Keras 1/2: class indices (threshold 0.5 for one sigmoid unit, else argmax)."""
-    warnings.warn(
-        "predict_classes is a legacy (Keras 2) method; use `(model.predict(x) > 0.5)"
-        ".astype('int32')` for one sigmoid unit or `np.argmax(model.predict(x), axis=-1)`.",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    p = np.asarray(predict(self, x, batch_size=batch_size, verbose=verbose))
-    if p.shape[-1] == 1:
-        return (p > 0.5).astype("int32")
-    return np.argmax(p, axis=-1)
+    return legacy.predict_classes(self, x, batch_size=batch_size, verbose=verbose)
 
 
 def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
-    from lstmkit.models.summary import render
-
     text = render(self)
     (print_fn or print)(text)

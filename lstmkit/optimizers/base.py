@@ -16,7 +16,6 @@ recompile::
 from __future__ import annotations
 
 import collections
-import re
 import warnings
 from typing import Any
 
@@ -25,6 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from lstmkit import legacy
+from lstmkit.naming import to_snake_case
 from lstmkit.optimizers import rules, schedules
 from lstmkit.optimizers.schedules import LearningRateSchedule
 
@@ -33,8 +34,7 @@ _name_uids: collections.defaultdict = collections.defaultdict(int)
 
 def _auto_name(class_name: str) -> str:
     """``adam``, then ``adam_1``, ``adam_2``... as Keras names optimizers."""
-    base = re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", class_name))
-    base = base.lower()
+    base = to_snake_case(class_name)
     uid = _name_uids[base]
     _name_uids[base] += 1
     return base if uid == 0 else f"{base}_{uid}"
@@ -69,11 +69,8 @@ class Optimizer:
         name: str | None = None,
         **kwargs: Any,
     ):
-        if "lr" in kwargs:
-            warnings.warn(
-                "`lr` is deprecated; use `learning_rate`.", DeprecationWarning, stacklevel=3
-            )
-            learning_rate = kwargs.pop("lr")
+        if "lr" in kwargs:  # Keras 2
+            learning_rate = legacy.pop_renamed(type(self).__name__, "optimizer", kwargs, "lr")
         if kwargs.pop("decay", None) is not None:
             warnings.warn(
                 "Argument `decay` is no longer supported and will be ignored.", stacklevel=3

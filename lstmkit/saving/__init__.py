@@ -1,5 +1,6 @@
 """Saving and interop: Keras files, PyTorch weights."""
 
+from lstmkit.models.files import register_file_functions
 from lstmkit.saving.keras_format import load_model, load_weights, save_model, save_weights
 from lstmkit.saving.object_registration import (
     CustomObjectScope,
@@ -10,6 +11,13 @@ from lstmkit.saving.object_registration import (
     register_keras_serializable,
 )
 from lstmkit.saving.torch_format import from_torch, to_torch
+
+# Model.save / save_weights / load_weights and lstmkit.models.load_model use these (models sit
+# below saving and cannot import it).
+register_file_functions(
+    save_model=save_model, save_weights=save_weights, load_weights=load_weights,
+    load_model=load_model,
+)  # fmt: skip
 
 __all__ = [
     "CustomObjectScope", "custom_object_scope", "from_torch", "get_custom_objects",

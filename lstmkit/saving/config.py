@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lstmkit import layers as layers_mod
+from lstmkit import legacy
 from lstmkit.layers.base import Layer, is_shape
 from lstmkit.saving import object_registration
 from lstmkit.saving.ops_layers import OP_CLASSES, OPS_MODULE, is_op
@@ -237,8 +238,7 @@ def lstmkit_layer_kwargs(class_name: str, config: dict, custom_objects: dict | N
         if not isinstance(dtype, str) or dtype.startswith("mixed_"):
             raise ValueError(f"{where}: dtype policy {dtype!r} is not supported by lstmkit.")
         config["dtype"] = dtype
-    if class_name == "InputLayer" and "batch_input_shape" in config:
-        config["batch_shape"] = config.pop("batch_input_shape")
+    config = legacy.rename_config_keys(class_name, config)
     for key, default in KERAS_ONLY_DEFAULTS.items():
         if key not in config or (key == "activity_regularizer"
                                  and class_name in TAKES_ACTIVITY_REGULARIZER):  # fmt: skip

@@ -23,7 +23,8 @@ import h5py
 import numpy as np
 
 from lstmkit.layers.cells import StackedRNNCells
-from lstmkit.saving.keras_graph import keras_snake_case, model_layer_order
+from lstmkit.naming import to_snake_case
+from lstmkit.saving.keras_graph import model_layer_order
 
 
 class WeightFileError(ValueError):
@@ -43,7 +44,7 @@ def _walk(layer: Any, path: str) -> list[tuple[str, Any]]:
     if isinstance(layer, StackedRNNCells):
         used: dict[str, int] = {}
         for cell in layer.cells:
-            name = _unique(keras_snake_case(type(cell).__name__), used)
+            name = _unique(to_snake_case(type(cell).__name__), used)
             out += _walk(cell, f"{path}/cells/{name}")
         return out
     for key, sub in layer._sublayers.items():
@@ -62,7 +63,7 @@ def _subclassed_entries(model: Any) -> list[tuple[str, Any]]:
         if attr == "layers":
             used: dict[str, int] = {}
             for layer in model._sublayers.values():
-                name = _unique(keras_snake_case(type(layer).__name__), used)
+                name = _unique(to_snake_case(type(layer).__name__), used)
                 if id(layer) not in seen:
                     seen.add(id(layer))
                     entries += _walk(layer, f"layers/{name}")
@@ -86,7 +87,7 @@ def layer_entries(model: Any) -> list[tuple[str, Any]]:
                 f"Nested model '{layer.name}' used as a layer is not supported in Keras weight "
                 "files by lstmkit yet."
             )
-        entries += _walk(layer, "layers/" + _unique(keras_snake_case(type(layer).__name__), used))
+        entries += _walk(layer, "layers/" + _unique(to_snake_case(type(layer).__name__), used))
     return entries
 
 

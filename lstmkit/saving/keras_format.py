@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import datetime
+import importlib.metadata
 import io
 import json
 import os
@@ -138,9 +139,10 @@ def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
 
 
 def _lstmkit_version() -> str:
-    import lstmkit
-
-    return getattr(lstmkit, "__version__", "unknown")
+    try:
+        return importlib.metadata.version("lstmkit")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "unknown"
 
 
 def _require_built(model: Any, what: str) -> None:

@@ -6,21 +6,22 @@ Two things in a `.keras` file depend on Keras's view of the graph rather than ls
    with graph operations (`not_equal`, `any`) and passes the result as `mask=` to the next layers
    whose `call` takes a mask. `keras_nodes` replays that bookkeeping over lstmkit's nodes, so the
    written graph is the one Keras rebuilds when it loads the file.
-2. **Layer order.** `model.layers` in Keras is sorted by depth from the outputs, ties broken by a
-   depth-first traversal (`keras.src.ops.function.map_graph`). The weight file names layers by
-   class and position (`layers/lstm`, `layers/lstm_1`, ...) and the optimizer's slots follow the
-   same order, so `keras_layer_order` reproduces that algorithm exactly.
+2. **Layer order.** The weight file names layers by class and position in Keras's layer order
+   (`layers/lstm`, `layers/lstm_1`, ...) and the optimizer's slots follow the same order. Keras
+   orders the graph it recorded, mask operations included, so `keras_layer_order` runs the one
+   ordering algorithm (models/layer_order.py) over these nodes.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from lstmkit.layers.base import Layer
 from lstmkit.layers.calling import call_signature
 from lstmkit.layers.core import Embedding, InputLayer, Masking
 from lstmkit.layers.symbolic import SymbolicTensor, is_symbolic, tree_leaves
+from lstmkit.models import Model, Sequential
+from lstmkit.models.layer_order import keras_order
 from lstmkit.saving.ops_layers import AnyOp, NotEqualOp, is_op
 
 # Keras layers whose `call` takes `mask=` (Keras fills it in from the input's mask).
@@ -31,13 +32,6 @@ PASS_MASK_LAYERS = {"Dense", "Dropout", "Activation", "TimeDistributed"}
 RNN_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN"}
 # Layers whose Keras `call(..., training=False)` default Keras writes into the node's kwargs.
 TRAINING_FALSE_LAYERS = RNN_LAYERS | {"Dropout"}
-
-
-def keras_snake_case(name: str) -> str:
-    """keras.src.utils.naming.to_snake_case (it differs from lstmkit's for digits: pooling1d)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class KNode:
@@ -179,49 +173,14 @@ def _map_tensors(structure: Any, fn: Any) -> Any:
 
 
 def keras_layer_order(nodes: list[KNode], inputs: list, outputs: list) -> list[Any]:
-    """Every layer/op of the graph in Keras's `model.operations` order (map_graph's algorithm)."""
+    """Every layer/op of the graph in Keras's `model.operations` order (models/layer_order.py)."""
     producer = {id(t): n for n in nodes for t in n.outputs}
-    finished: set[int] = set()
-    in_progress: set[int] = set()
-    ordered_nodes: list[KNode] = []  # inputs -> outputs
-    op_index: dict[int, int] = {}
-
-    def visit(tensor: SymbolicTensor) -> None:
-        node = producer[id(tensor)]
-        if id(node) in finished:
-            return
-        if id(node) in in_progress:
-            raise ValueError(f"The graph has a cycle through layer '{node.layer.name}'.")
-        op_index.setdefault(id(node.layer), len(op_index))
-        in_progress.add(id(node))
-        if not node.is_input:
-            for t in node.input_tensors:
-                visit(t)
-        finished.add(id(node))
-        in_progress.discard(id(node))
-        ordered_nodes.append(node)
-
-    for t in outputs:
-        visit(t)
-    node_depth: dict[int, int] = {}
-    op_depth: dict[int, int] = {}
-    layers: dict[int, Any] = {}
-    for node in reversed(ordered_nodes):
-        depth = node_depth.setdefault(id(node), 0)
-        depth = max(depth, op_depth.get(id(node.layer), 0))
-        op_depth[id(node.layer)] = depth
-        node_depth[id(node)] = depth
-        layers[id(node.layer)] = node.layer
-        for t in node.input_tensors:
-            parent = producer[id(t)]
-            if id(parent) in finished:
-                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
-    for t in inputs:  # inputs that no output depends on come first
-        layer = producer[id(t)].layer
-        if id(layer) not in op_depth:
-            op_depth[id(layer)], op_index[id(layer)], layers[id(layer)] = 0, -1, layer
-    keys = sorted(op_depth, key=lambda k: (-op_depth[k], op_index[k]))
-    return [layers[k] for k in keys]
+    return keras_order(
+        inputs,
+        outputs,
+        lambda t: producer[id(t)],
+        lambda node: [] if node.is_input else node.input_tensors,
+    )[1]
 
 
 def node_indices(nodes: list[KNode]) -> dict[int, tuple[int, int]]:
@@ -238,7 +197,6 @@ def node_indices(nodes: list[KNode]) -> dict[int, tuple[int, int]]:
 
 def model_layer_order(model: Any) -> list[Any]:
     """The layers of `model.layers` in Keras's order (Sequential: the stack; ops excluded)."""
-    from lstmkit.models import Sequential
 
     if isinstance(model, Sequential) or not hasattr(model, "_nodes") or model.keras_style:
         return list(model.layers)
@@ -270,8 +228,6 @@ def without_mask_ops(model: Any) -> Any:
     """`model` rebuilt without the mask operations Keras recorded, when every one of them is
     exactly the mask that Keras (and lstmkit) derive by themselves from Masking/Embedding; the
     model unchanged otherwise. The rebuilt model has the same layers (weights shared)."""
-    from lstmkit.models import Model
-
     op_nodes = [n for n in model._nodes if is_op(n.layer)]
     if not op_nodes:
         return model

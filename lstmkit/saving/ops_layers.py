@@ -19,23 +19,27 @@ from lstmkit.layers.base import Layer
 OPS_MODULE = "keras.src.ops.numpy"
 
 
-class NotEqualOp(Layer):
-    """`x != value` elementwise (Keras's mask of Embedding(mask_zero) and, with Any, Masking)."""
-
-    keras_class_name = "NotEqual"
+class MaskOp(Layer):
+    """A weightless operation on a mask: built from the start, boolean out, no mask of its own."""
 
     def __init__(self, name: str | None = None, **kwargs: Any):
         super().__init__(name=name, **kwargs)
         self.built = True
-
-    def pure_call(self, params, inputs, *, value=0, **kwargs):
-        return jnp.not_equal(inputs, value)
 
     def output_dtype(self, input_dtype: str) -> str:
         return "bool"
 
     def compute_mask(self, inputs, mask):
         return None
+
+
+class NotEqualOp(MaskOp):
+    """`x != value` elementwise (Keras's mask of Embedding(mask_zero) and, with Any, Masking)."""
+
+    keras_class_name = "NotEqual"
+
+    def call(self, params, inputs, *, value=0, **kwargs):
+        return jnp.not_equal(inputs, value)
 
     def keras_args(self, inputs: Any, kwargs: dict) -> tuple[list, dict]:
         """Keras records the call as `not_equal(x, value)`: both positional."""
@@ -46,7 +50,7 @@ class NotEqualOp(Layer):
         return {"name": self.name}
 
 
-class AnyOp(Layer):
+class AnyOp(MaskOp):
     """`any(x, axis, keepdims)`: Masking's mask is any(not_equal(x, mask_value), axis=-1)."""
 
     keras_class_name = "Any"
@@ -56,7 +60,6 @@ class AnyOp(Layer):
         super().__init__(name=name, **kwargs)
         self.axis = tuple(axis) if isinstance(axis, list) else axis
         self.keepdims = bool(keepdims)
-        self.built = True
 
     def pure_call(self, params, inputs, **kwargs):
         return jnp.any(inputs, axis=self.axis, keepdims=self.keepdims)
@@ -69,12 +72,6 @@ class AnyOp(Layer):
             return tuple(1 if i in axes else d for i, d in enumerate(input_shape))
         return tuple(d for i, d in enumerate(input_shape) if i not in axes)
 
-    def output_dtype(self, input_dtype: str) -> str:
-        return "bool"
-
-    def compute_mask(self, inputs, mask):
-        return None
-
     def keras_args(self, inputs: Any, kwargs: dict) -> tuple[list, dict]:
         return [inputs], dict(kwargs)
 
@@ -86,4 +83,4 @@ OP_CLASSES = {"NotEqual": NotEqualOp, "Any": AnyOp}
 
 
 def is_op(layer: Any) -> bool:
-    return isinstance(layer, (NotEqualOp, AnyOp))
+    return isinstance(layer, MaskOp)

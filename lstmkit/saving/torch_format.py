@@ -1,23 +1,13 @@
-"""PyTorch interop: `torch.nn.LSTM` / `torch.nn.GRU` weights in (`from_torch`) and out (`to_torch`).
+"""PyTorch interop: `torch.nn.LSTM` / `torch.nn.GRU` weights into lstmkit layers (`from_torch`)
+and lstmkit layers out as a torch module (`to_torch`), checking that both compute the same.
 
-The mapping, per torch layer `l{k}` (and `l{k}_reverse`, the backward half of a bidirectional one):
-
-- LSTM: `kernel = W_ih.T`, `recurrent_kernel = W_hh.T`, `bias = b_ih + b_hh`; both libraries order
-  the gates i, f, g (Keras's c), o. On the way out the whole bias goes to `b_ih`, `b_hh` is zeros.
-- GRU: torch orders the gates r, z, n and Keras z, r, h, so the first two blocks swap. torch's
-  `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))` is Keras's `reset_after=True` form, whose bias
-  (2, 3u) is `[b_ih, b_hh]` (permuted the same way): nothing is folded.
-
-lstmkit always takes (batch, time, features). A torch module with `batch_first=False` takes
-(time, batch, features): transpose its inputs (`x.transpose(1, 0, 2)`) for lstmkit, and
-lstmkit's outputs back, to compare.
-
-torch is imported only inside these functions, so lstmkit works without it.
+The weight mapping itself is in torch_weights.py. lstmkit always takes (batch, time, features).
+A torch module with `batch_first=False` takes (time, batch, features): transpose its inputs
+(`x.transpose(1, 0, 2)`) for lstmkit, and lstmkit's outputs back, to compare.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from typing import Any
 
@@ -28,35 +18,8 @@ from lstmkit.layers.cells import GRUCell, LSTMCell
 from lstmkit.layers.core import Dropout, Input, InputLayer
 from lstmkit.layers.recurrent import GRU, LSTM, RNN
 from lstmkit.layers.wrappers import Bidirectional
-
-GATES = {"lstm": 4, "gru": 3}
-_KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
-
-
-def _import_torch():
-    try:
-        import torch
-    except ImportError as e:
-        raise ImportError(
-            "lstmkit's PyTorch interop needs PyTorch: pip install lstmkit[torch] "
-            "(or pip install torch)."
-        ) from e
-    return torch
-
-
-def _numpy(value: Any) -> np.ndarray:
-    """A torch tensor (any device, float16/bfloat16 too) or array-like -> numpy."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu()
-        if str(value.dtype) not in ("torch.float32", "torch.float64"):
-            value = value.float()
-        return value.numpy()
-    return np.asarray(value)
-
-
-def _swap_gru_blocks(a: np.ndarray, units: int) -> np.ndarray:
-    """Swap the first two gate blocks along axis 0: torch r,z,n <-> Keras z,r,h (self-inverse)."""
-    return np.concatenate([a[units : 2 * units], a[:units], a[2 * units :]], axis=0)
+from lstmkit.models import Sequential
+from lstmkit.saving.torch_weights import GATES, TorchStack, import_torch, read_torch, torch_arrays
 
 
 def _rnn_kind(layer: Any) -> str | None:
@@ -69,114 +32,6 @@ def _rnn_kind(layer: Any) -> str | None:
     return None
 
 
-# ----- torch -> a plain description --------------------------------------------------------------
-class TorchStack:
-    """What a torch LSTM/GRU holds: its sizes, flags, and state-dict arrays as numpy."""
-
-    def __init__(self, kind: str, arrays: dict[str, np.ndarray], dropout: float = 0.0):
-        self.kind, self.arrays, self.dropout = kind, arrays, dropout
-        g = GATES[kind]
-        if any(_KEY.match(k) is None for k in arrays):
-            raise ValueError(
-                f"from_torch: unexpected state_dict keys "
-                f"{sorted(k for k in arrays if not _KEY.match(k))}; a torch.nn.{kind.upper()} has "
-                "weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k} (and `_reverse` twins"
-                " when bidirectional). Pass the LSTM/GRU module's own state_dict, without the "
-                "prefix a parent module adds."
-            )
-        if any(k.startswith("weight_hr") for k in arrays):
-            raise ValueError(
-                "from_torch: this LSTM has projections (proj_size > 0, keys weight_hr_l*); "
-                "Keras and lstmkit LSTMs have no projection, so it cannot be converted."
-            )
-        if "weight_ih_l0" not in arrays or "weight_hh_l0" not in arrays:
-            raise ValueError(
-                f"from_torch: the state_dict has no weight_ih_l0/weight_hh_l0; keys are "
-                f"{sorted(arrays)}."
-            )
-        self.num_layers = 1 + max(int(_KEY.match(k).group(2)) for k in arrays)
-        self.bidirectional = any(k.endswith("_reverse") for k in arrays)
-        self.bias = "bias_ih_l0" in arrays
-        self.input_size = int(arrays["weight_ih_l0"].shape[-1])
-        self.hidden_size = int(arrays["weight_hh_l0"].shape[-1])
-        u = self.hidden_size
-        expected = {}
-        for k in range(self.num_layers):
-            for s in self.suffixes(k):
-                in_dim = self.input_size if k == 0 else u * len(self.suffixes(0))
-                expected[f"weight_ih_{s}"] = (g * u, in_dim)
-                expected[f"weight_hh_{s}"] = (g * u, u)
-                if self.bias:
-                    expected[f"bias_ih_{s}"] = (g * u,)
-                    expected[f"bias_hh_{s}"] = (g * u,)
-        if set(arrays) != set(expected):
-            raise ValueError(
-                f"from_torch: incomplete or inconsistent {kind.upper()} state_dict: missing "
-                f"{sorted(set(expected) - set(arrays))}, unexpected "
-                f"{sorted(set(arrays) - set(expected))}."
-            )
-        for key, shape in expected.items():
-            if tuple(arrays[key].shape) != shape:
-                raise ValueError(
-                    f"from_torch: '{key}' has shape {tuple(arrays[key].shape)}, expected {shape} "
-                    f"for a {kind.upper()} with {g} gates, hidden size {u} and input size "
-                    f"{self.input_size} (is `kind` right?)."
-                )
-
-    def suffixes(self, k: int) -> list[str]:
-        return [f"l{k}", f"l{k}_reverse"] if self.bidirectional else [f"l{k}"]
-
-    def keras_weights(self, suffix: str) -> list[np.ndarray]:
-        """The Keras weight list (kernel, recurrent_kernel[, bias]) of torch layer `suffix`."""
-        a, u = self.arrays, self.hidden_size
-        w_ih, w_hh = a[f"weight_ih_{suffix}"], a[f"weight_hh_{suffix}"]  # (g*u, in), (g*u, u)
-        if self.kind == "gru":
-            w_ih, w_hh = _swap_gru_blocks(w_ih, u), _swap_gru_blocks(w_hh, u)
-        out = [w_ih.T, w_hh.T]  # (in, g*u), (u, g*u)
-        if self.bias:
-            b_ih, b_hh = a[f"bias_ih_{suffix}"], a[f"bias_hh_{suffix}"]
-            if self.kind == "lstm":
-                out.append(b_ih + b_hh)  # (4u,)
-            else:
-                out.append(np.stack([_swap_gru_blocks(b_ih, u), _swap_gru_blocks(b_hh, u)]))
-        return out
-
-
-def _read_torch(source: Any, kind: str | None, batch_first: bool | None) -> TorchStack:
-    if hasattr(source, "state_dict") and hasattr(source, "parameters"):  # a torch.nn.Module
-        torch = _import_torch()
-        if isinstance(source, torch.nn.LSTM):
-            found = "lstm"
-        elif isinstance(source, torch.nn.GRU):
-            found = "gru"
-        else:
-            raise TypeError(
-                f"from_torch: expected a torch.nn.LSTM or torch.nn.GRU (or a state_dict), got "
-                f"{type(source).__name__}."
-            )
-        if kind is not None and kind.lower() != found:
-            raise ValueError(f"from_torch: kind={kind!r}, but the module is a {found.upper()}.")
-        if batch_first is not None and bool(batch_first) != source.batch_first:
-            raise ValueError(
-                f"from_torch: batch_first={batch_first}, but the module has "
-                f"batch_first={source.batch_first}."
-            )
-        arrays = {k: _numpy(v) for k, v in source.state_dict().items()}
-        return TorchStack(found, arrays, float(source.dropout))
-    if not hasattr(source, "keys"):
-        raise TypeError(
-            f"from_torch: expected a torch.nn.LSTM, torch.nn.GRU or a state_dict, got "
-            f"{type(source).__name__}."
-        )
-    if kind is None or str(kind).lower() not in GATES:
-        raise ValueError(
-            f"from_torch: a state_dict does not say what it is; pass kind='lstm' or kind='gru' "
-            f"(got kind={kind!r})."
-        )
-    return TorchStack(str(kind).lower(), {k: _numpy(v) for k, v in source.items()})
-
-
-# ----- torch -> lstmkit ------------------------------------------------------------------------
 def from_torch(module_or_state_dict: Any, into: Any = None, *, kind: str | None = None,
                batch_first: bool | None = None, name: str | None = None) -> Any:  # fmt: skip
     """An lstmkit model (or `into`, filled) that computes what a torch LSTM/GRU computes.
@@ -198,7 +53,7 @@ def from_torch(module_or_state_dict: Any, into: Any = None, *, kind: str | None 
     A layer with `use_bias=True` receives zeros from a torch module built with `bias=False`.
     Returns `into`.
     """
-    stack = _read_torch(module_or_state_dict, kind, batch_first)
+    stack = read_torch(module_or_state_dict, kind, batch_first)
     if into is None:
         into = _new_model(stack, name)
     targets = _targets(into, "from_torch")
@@ -220,8 +75,6 @@ def from_torch(module_or_state_dict: Any, into: Any = None, *, kind: str | None 
 
 
 def _new_model(stack: TorchStack, name: str | None) -> Any:
-    from lstmkit.models import Sequential
-
     cls = LSTM if stack.kind == "lstm" else GRU
     layers: list[Any] = [Input(shape=(None, stack.input_size))]
     for k in range(stack.num_layers):
@@ -349,12 +202,11 @@ def to_torch(layer_or_model: Any, batch_first: bool = True) -> Any:
     a non-last layer without return_sequences, and any other kind of layer. Per-layer input and
     recurrent dropout have no torch equivalent and are dropped with a warning (inference only).
     """
-    torch = _import_torch()
+    torch = import_torch()
     layers, dropout = _export_sequence(layer_or_model)
     kind, units, bidirectional = _check_stack(layers)
     rnns = [r for layer in layers for r in _directions(layer)]
     use_bias = any(r.cell.use_bias for r in rnns)
-    g = GATES[kind]
     cls = torch.nn.LSTM if kind == "lstm" else torch.nn.GRU
     weights0 = rnns[0].get_weights()
     dtype = torch.float64 if weights0[0].dtype == np.float64 else torch.float32
@@ -363,19 +215,8 @@ def to_torch(layer_or_model: Any, batch_first: bool = True) -> Any:
         bias=use_bias, batch_first=batch_first, dropout=dropout, bidirectional=bidirectional,
         dtype=dtype,
     )  # fmt: skip
-    values = {}
-    for k, layer in enumerate(layers):
-        for rnn, suffix in zip(_directions(layer), ("", "_reverse"), strict=False):
-            w = rnn.get_weights()
-            kernel, recurrent = w[0].T, w[1].T  # (g*u, in), (g*u, u)
-            if rnn.cell.use_bias:
-                b_ih, b_hh = (w[2], np.zeros_like(w[2])) if kind == "lstm" else (w[2][0], w[2][1])
-            else:
-                b_ih = b_hh = np.zeros((g * units,), w[0].dtype)
-            s = f"l{k}{suffix}"
-            for name, a in (("weight_ih", kernel), ("weight_hh", recurrent), ("bias_ih", b_ih),
-                            ("bias_hh", b_hh)):  # fmt: skip
-                values[f"{name}_{s}"] = _swap_gru_blocks(a, units) if kind == "gru" else a
+    values = torch_arrays([[r.get_weights() for r in _directions(layer)] for layer in layers],
+                          kind, units)  # fmt: skip
     params = dict(module.named_parameters())
     with torch.no_grad():
         for key, p in params.items():

@@ -122,7 +122,7 @@ def test_model_get_set_weights_roundtrip():
 def test_legacy_model_kwargs_warn():
     x = lstmkit.Input(shape=(3, 1))
     y = L.LSTM(2)(x)
-    with pytest.warns(DeprecationWarning, match="use `inputs=`"):
+    with pytest.warns(DeprecationWarning, match="use `inputs`"):
         m = Model(input=x, output=y)
     assert m.predict(np.zeros((1, 3, 1)), verbose=0).shape == (1, 2)
 
