@@ -65,8 +65,15 @@ def _corpus(args: argparse.Namespace, meta: dict | None) -> corpus.Corpus:
     return text
 
 
+def _data(text: corpus.Corpus, meta: dict, s: Settings, args: argparse.Namespace):
+    vocab = corpus.Vocabulary(meta["vocabulary"])
+    where = args.text or "the standard library text"
+    return corpus.training_data(text.text, vocab, s.batch_size, s.seq_length, where)
+
+
 def _start(args: argparse.Namespace):
-    """(model, meta, carried states, settings, corpus) for a new run or a resumed one."""
+    """(model, meta, carried states, settings, corpus, data) for a new run or a resumed one;
+    the text is checked before a model is built."""
     path = os.path.join(args.out, CHECKPOINT)
     if args.resume:
         if not os.path.isdir(args.out):
@@ -78,7 +85,8 @@ def _start(args: argparse.Namespace):
             )
         model, meta, states = checkpoint.load_for_training(path)
         s = _settings(args, checkpoint.settings_of(meta))
-        return model, meta, states, s, _corpus(args, meta)
+        text = _corpus(args, meta)
+        return model, meta, states, s, text, _data(text, meta, s, args)
     if os.path.exists(path):
         raise CliError(
             f"{args.out} already holds a checkpoint ({path}); add --resume to continue it, or "
@@ -89,16 +97,18 @@ def _start(args: argparse.Namespace):
     s = _settings(args, None)
     text = _corpus(args, None)
     vocab = corpus.Vocabulary.of(text.text)
-    utils.set_random_seed(s.seed)  # the same seed, the same initial weights
-    model = checkpoint.build_model(len(vocab), s, s.batch_size)
-    checkpoint.compile_model(model, s)
     record = {
         "source": text.source,
         "sha256": text.sha256,
         "characters": len(text.text),
         "description": text.description,
     }
-    return model, checkpoint.new_meta(vocab, s, record), None, s, text
+    meta = checkpoint.new_meta(vocab, s, record)
+    data = _data(text, meta, s, args)
+    utils.set_random_seed(s.seed)  # the same seed, the same initial weights
+    model = checkpoint.build_model(len(vocab), s, s.batch_size)
+    checkpoint.compile_model(model, s)
+    return model, meta, None, s, text, data
 
 
 def _target_steps(args: argparse.Namespace, steps_per_epoch: int) -> int:
@@ -110,11 +120,8 @@ def _target_steps(args: argparse.Namespace, steps_per_epoch: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    model, meta, states, s, text = _start(args)
+    model, meta, states, s, text, ((x, y), (vx, vy)) = _start(args)
     vocab = corpus.Vocabulary(meta["vocabulary"])
-    (x, y), (vx, vy) = corpus.training_data(
-        text.text, vocab, s.batch_size, s.seq_length, args.text or "the standard library text"
-    )
     steps_per_epoch = len(x) // s.batch_size
     progress = meta["progress"]
     done = progress["epoch"] * steps_per_epoch + progress["step"]
