@@ -68,6 +68,7 @@ def stdlib_corpus(limit: int = STDLIB_CHARS) -> Corpus:
     """Python source present on every machine: the standard library's top-level modules in name
     order, ASCII files only (a small vocabulary), whole files, until `limit` characters."""
     parts: list[str] = []
+    names: list[str] = []
     total = 0
     for path in stdlib_files():
         try:
@@ -79,6 +80,7 @@ def stdlib_corpus(limit: int = STDLIB_CHARS) -> Corpus:
             continue
         text = text[: limit - total]
         parts.append(text)
+        names.append(os.path.basename(path))
         total += len(text)
         if total >= limit:
             break
@@ -86,8 +88,8 @@ def stdlib_corpus(limit: int = STDLIB_CHARS) -> Corpus:
         raise CliError("found no Python source in the standard library; give a TEXT_FILE")
     folder = sysconfig.get_paths()["stdlib"]
     description = (
-        f"{len(parts)} modules of the Python standard library in {folder} "
-        f"({os.path.basename(stdlib_files()[0])} .. in name order, {total:,} characters)"
+        f"Python source: {len(parts)} modules of the standard library in {folder}, "
+        f"{names[0]} to {names[-1]} ({total:,} characters)"
     )
     return Corpus("".join(parts), STDLIB, description)
 

@@ -28,7 +28,9 @@ def plot(traced: dict, path: str, chars: list[str]) -> None:
         return
     flat = {f"{layer}/{name}": values for layer, q in traced.items() for name, values in q.items()}
     fig = inspect.plot_trace(flat, title=repr("".join(chars)))
-    for ax in fig.axes[::2]:  # the heat maps (each is followed by its colour bar)
+    for ax in fig.axes:
+        if ax.get_label() == "<colorbar>":
+            continue
         ax.set_xticks(range(len(chars)), [repr(c)[1:-1] for c in chars])
     fig.savefig(path)
 
