@@ -8,8 +8,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+import pytest
+
 from lstmkit.cli import checkpoint
-from tests.cli.conftest import TINY, checkpoint_of
+from lstmkit.cli.callbacks import Checkpointer
+from tests.cli.conftest import TINY, checkpoint_of, run_cli
 
 
 def _epochs_logged(out) -> int:
@@ -20,7 +24,38 @@ def _epochs_logged(out) -> int:
         return 0
 
 
-def test_sigint_leaves_a_resumable_checkpoint(text_file, tmp_path):
+def test_ctrl_c_inside_an_epoch_saves_that_step_and_resumes_exactly(
+    trained, text_file, tmp_path, capsys, monkeypatch
+):
+    """SIGINT at step 5 of epoch 2 (sent to this process from a callback): exit code 130, the
+    checkpoint holds step 5 and the streams' states, and `--resume --epochs 2` ends with the
+    weights of the uninterrupted 2-epoch run."""
+    seen = []
+    original = Checkpointer.on_train_batch_end
+
+    def interrupt_once(self, batch, logs=None):
+        original(self, batch, logs)
+        seen.append(batch)
+        if len(seen) == self.steps_per_epoch + 5:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(Checkpointer, "on_train_batch_end", interrupt_once)
+    out = tmp_path / "run"
+    code, report, err = run_cli(["train", text_file, "--out", out, *TINY, "--epochs", "2"], capsys)
+    assert code == 130 and "Interrupted" in err and "Interrupted after step" in report
+    meta, states = checkpoint.read_meta(checkpoint_of(out))
+    assert meta["progress"]["epoch"] == 1 and meta["progress"]["step"] == 5 and states
+    monkeypatch.undo()
+    assert run_cli(["train", "--out", out, "--resume", "--epochs", "2"], capsys)[0] == 0
+    resumed = checkpoint.load_for_training(checkpoint_of(out))[0].get_weights()
+    straight = checkpoint.load_for_training(checkpoint_of(trained))[0].get_weights()
+    for a, b in zip(resumed, straight, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_sigint_to_the_command_leaves_a_resumable_checkpoint(text_file, tmp_path):
+    """The real thing: `python -m lstmkit train` in its own process, Ctrl-C after an epoch."""
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     proc = subprocess.Popen(
