@@ -9,6 +9,8 @@ import os
 import shlex
 from typing import Any
 
+import numpy as np
+
 from lstmkit.cli import corpus
 from lstmkit.cli.checkpoint import CHECKPOINT, Settings, describe
 
@@ -61,6 +63,13 @@ def _quality(nats: float) -> str:
     return f"{nats:.3f} nats = {bits:.2f} bits a character, perplexity {math.exp(nats):.1f}"
 
 
+def _unigram_loss(text: corpus.Corpus, vocab: corpus.Vocabulary) -> float:
+    """The validation loss of a model that knows only how often each character occurs."""
+    train, val = corpus.split(vocab.encode(text.text))
+    counts = np.bincount(train, minlength=len(vocab)) + 1.0  # +1: no zero probabilities
+    return float(-np.mean(np.log(counts / counts.sum())[val]))
+
+
 def after(
     meta: dict,
     vocab: corpus.Vocabulary,
@@ -90,9 +99,16 @@ def after(
             f"{progress['global_step']}, {where}."
         )
     if "loss" in logs:
-        _row("loss", f"{logs['loss']:.3f} on the training text (mean over the last epoch's steps)")
+        _row(
+            "loss",
+            f"{logs['loss']:.3f} on the training text (the bar's running mean over the epoch)",
+        )
     if "val_loss" in logs:
         _row("val_loss", _quality(logs["val_loss"]) + " on the held-out 5 %")
+    _row(
+        "frequency",
+        _quality(_unigram_loss(text, vocab)) + ": each character's frequency, no context",
+    )
     _row("uniform", _quality(math.log(len(vocab))) + f": guessing among {len(vocab)} characters")
     ckpt = os.path.join(args.out, CHECKPOINT)
     print("Files:")

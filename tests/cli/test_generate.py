@@ -6,6 +6,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
 from lstmkit.cli import checkpoint, generate
 from tests.cli.conftest import checkpoint_of, run_cli
@@ -47,6 +48,7 @@ def test_each_character_is_flushed_as_it_is_drawn(trained, monkeypatch):
         assert recorder.events[i + 1][0] == "flush"
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras's get_weights under NumPy 2
 def test_stepping_equals_keras_on_the_whole_sequence(trained):
     """The batch-1 stepper's logits, character by character, against Keras 3 reading the
     checkpoint file and running prompt + generated text as one sequence."""
