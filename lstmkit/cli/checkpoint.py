@@ -94,6 +94,8 @@ def save_checkpoint(model: Sequential, directory: str, meta: dict, states: dict 
                 }
                 np.savez(buffer, **arrays)
                 zf.writestr(STATES, buffer.getvalue())
+        with open(partial, "rb") as f:  # on disk before it takes the checkpoint's name
+            os.fsync(f.fileno())
         os.replace(partial, final)
     except BaseException:
         if os.path.exists(partial):
