@@ -17,6 +17,7 @@ from lstmkit import (
     utils,
 )
 from lstmkit.layers import Input
+from lstmkit.layers.variables import StatelessScope, Variable
 from lstmkit.models import Model, Sequential
 
 __version__ = "0.1.0"
@@ -25,6 +26,8 @@ __all__ = [
     "Input",
     "Model",
     "Sequential",
+    "StatelessScope",
+    "Variable",
     "activations",
     "backend",
     "callbacks",

@@ -1,73 +1,47 @@
 """Layer: configuration plus pure functions of parameters.
 
 A layer holds its configuration, and (once built) its weights as a plain dict of arrays in Keras's
-names and layout. The math lives in `call(params, inputs, ...)`, a pure function, so a model can jit
-and differentiate it; `__call__` is the Keras-shaped convenience around it: on symbolic tensors it
-records a graph node, on arrays it builds the layer if needed and runs it eagerly.
+names and layout (`self._weights`), each with a `Variable` handle (`add_weight` returns it). The
+pure entry point is `apply(params, state, inputs, ...) -> (outputs, new_state)`, which models and
+training jit and differentiate. Built-in layers write their math as `pure_call(params, inputs,
+...)`; a user's layer writes Keras's `call(self, inputs, mask=None, training=None)`, which
+`apply` runs inside a stateless scope (calling.py) so that `self.kernel` is the traced value.
+`__call__` is the Keras-shaped convenience: on symbolic tensors it records a graph node, inside
+another layer's pure call it uses the scoped parameters, on arrays it builds and runs eagerly.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
-from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstmkit import constraints as constraints_mod
-from lstmkit import initializers as initializers_mod
 from lstmkit import regularizers as regularizers_mod
-from lstmkit import utils
-from lstmkit.layers.symbolic import Node, SymbolicTensor, any_symbolic, is_symbolic, tree_leaves
+from lstmkit.layers import calling
+from lstmkit.layers.naming import peek_name, reset_names, snake_case, unique_name
+from lstmkit.layers.symbolic import any_symbolic
+from lstmkit.layers.tree import (
+    dtype_name,
+    is_shape,
+    ordered_leaves,
+    ordered_unflatten,
+    to_arrays,
+)
+from lstmkit.layers.variables import (
+    Variable,
+    current_scope,
+    defer_write,
+    flush_writes,
+    new_weight,
+)
 
-_name_counts: Counter = Counter()
-
-# Deferred write-back: training keeps the parameter pytree on the device and registers here how
-# to write it into the layer objects; any read of weights or state runs the pending writes first.
-_pending_writes: dict[int, Callable[[], None]] = {}
-
-
-def defer_write(owner: Any, write: Callable[[], None]) -> None:
-    """Register `write` (which puts `owner`'s live values into its layers) until someone reads."""
-    _pending_writes[id(owner)] = write
-
-
-def flush_writes() -> None:
-    """Run every pending write-back (before any read of weights or state)."""
-    while _pending_writes:
-        _, write = _pending_writes.popitem()
-        write()
-
-
-def peek_name(base: str) -> str:
-    """The name `unique_name(base)` will give next, without taking it."""
-    n = _name_counts[base]
-    return base if n == 0 else f"{base}_{n}"
-
-
-def unique_name(base: str) -> str:
-    """Keras's naming: lstm, lstm_1, lstm_2, ..."""
-    name = peek_name(base)
-    _name_counts[base] += 1
-    return name
-
-
-def reset_names() -> None:
-    _name_counts.clear()
-
-
-def snake_case(name: str) -> str:
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()  # GlobalMaxPooling1D -> ..._pooling1d
-
-
-def is_shape(s: Any) -> bool:
-    """A single shape (a tuple of ints/None), as opposed to a list of shapes."""
-    return isinstance(s, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in s)
+# Re-exported: models, training and saving import these from here.
+__all__ = ["Layer", "Variable", "defer_write", "flush_writes", "is_shape", "ordered_leaves",
+           "ordered_unflatten", "peek_name", "reset_names", "snake_case", "to_arrays",
+           "unique_name"]  # fmt: skip
 
 
 def legacy_warning(layer: str, old: str, new: str) -> None:
@@ -78,33 +52,15 @@ def legacy_warning(layer: str, old: str, new: str) -> None:
     )
 
 
-def ordered_leaves(tree: Any) -> list:
-    """Leaves of nested dicts in insertion order (jax sorts dict keys; Keras orders by creation)."""
-    if isinstance(tree, dict):
-        return [leaf for v in tree.values() for leaf in ordered_leaves(v)]
-    if isinstance(tree, (list, tuple)):
-        return [leaf for v in tree for leaf in ordered_leaves(v)]
-    return [] if tree is None else [tree]
-
-
-def ordered_unflatten(tree: Any, leaves: list) -> Any:
-    """The inverse of `ordered_leaves`: `tree`'s structure filled with `leaves`."""
-    it = iter(leaves)
-
-    def fill(t):
-        if isinstance(t, dict):
-            return {k: fill(v) for k, v in t.items()}
-        if isinstance(t, (list, tuple)):
-            return [fill(v) for v in t]
-        return None if t is None else next(it)
-
-    return fill(tree)
-
-
 class Layer:
     """Base class: name, trainable, dtype, weights, and the symbolic/eager calling conventions."""
 
-    supports_masking = False
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        obj = super().__new__(cls)
+        # What the constructor was given: get_config's default for user layers (Keras's
+        # auto-config); only plain JSON values are kept.
+        object.__setattr__(obj, "_init_config", calling.auto_config(cls, args, kwargs))
+        return obj
 
     def __init__(
         self,
@@ -124,12 +80,12 @@ class Layer:
         if kwargs:
             raise TypeError(f"{cls}: unexpected keyword argument(s) {sorted(kwargs)}.")
         self.name = name or unique_name(snake_case(cls))
-        self.dtype = _dtype_name(dtype)
+        self.dtype = dtype_name(dtype)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
         self.built = False
         self._weights: dict[str, jax.Array] = {}
-        self._weight_info: dict[str, tuple] = {}  # name -> (regularizer, constraint, trainable)
-        self._sublayers: dict[str, Layer] = {}
+        self._variables: dict[str, Variable] = {}  # same keys as _weights
+        self.__dict__.setdefault("_sublayers", {})  # may hold layers assigned before super()
         self._state: dict[str, Any] = {}
         self._trainable = bool(trainable)
         self._build_shape: Any = None
@@ -145,35 +101,62 @@ class Layer:
             legacy_warning(self.name, "input_shape", "an `Input(shape=...)` as the first layer")
             self._batch_input_shape = (batch_size, *tuple(input_shape))
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Keras tracks sub-layers assigned as attributes (one layer, or a list of layers): their
+        # weights become this layer's, under the attribute's name (Keras's saving path).
+        if isinstance(value, Layer) and value is not self:
+            self._track_attr(name, [value], single=True)
+        elif (
+            isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value)
+        ):
+            self._track_attr(name, list(value), single=False)
+        object.__setattr__(self, name, value)
+
+    def _track_attr(self, name: str, layers: list, single: bool) -> None:
+        subs = self.__dict__.setdefault("_sublayers", {})
+        tracked = {id(v) for v in subs.values()}
+        used: dict[str, int] = {}
+        for layer in layers:
+            if id(layer) in tracked:
+                continue
+            if single:
+                subs[name] = layer
+                continue
+            base = snake_case(type(layer).__name__)
+            key = base if base not in used else f"{base}_{used[base] + 1}"
+            used[base] = used.get(base, -1) + 1
+            subs[f"{name}/{key}"] = layer
+
     # ----- weights -----------------------------------------------------------------------------
     def add_weight(
         self,
-        name: str,
-        shape: tuple,
-        initializer: Any = "glorot_uniform",
+        *args: Any,
+        shape: Any = None,
+        initializer: Any = None,
+        dtype: Any = None,
+        trainable: bool = True,
+        autocast: bool = True,
         regularizer: Any = None,
         constraint: Any = None,
-        trainable: bool = True,
-    ) -> jax.Array:
-        """Create a weight; the order of calls is the order of `get_weights()`, as in Keras."""
-        init = initializers_mod.get(initializer)
-        value = jnp.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
-        if value.shape != tuple(shape):
-            raise ValueError(
-                f"Layer '{self.name}': initializer for weight '{name}' returned shape "
-                f"{value.shape}, expected {tuple(shape)}."
-            )
-        self._weights[name] = value
-        self._weight_info[name] = (
-            regularizers_mod.get(regularizer),
-            constraints_mod.get(constraint),
-            trainable,
-        )
-        return value
+        aggregation: str = "none",
+        overwrite_with_gradient: bool = False,
+        name: str | None = None,
+    ) -> Variable:
+        """Create a weight and return its Variable (Keras 3's keywords; positionally either
+        Keras 3's `(shape, initializer, dtype)` or lstmkit's `(name, shape, initializer,
+        regularizer, constraint, trainable)`). Trainable weights come first in `get_weights()`,
+        each group in creation order, as in Keras."""
+        return new_weight(self, args, name=name, shape=shape, initializer=initializer,
+                          dtype=dtype, trainable=trainable, regularizer=regularizer,
+                          constraint=constraint)  # fmt: skip
 
     def track(self, key: str, layer: Layer) -> Layer:
-        """Register a sub-layer; its params nest under `key` (Keras's path in weight files)."""
-        self._sublayers[key] = layer
+        """Register a sub-layer; its params nest under `key` (Keras's path in weight files).
+        A layer is tracked once: under its latest key."""
+        subs = self.__dict__.setdefault("_sublayers", {})
+        for k in [k for k, v in subs.items() if v is layer]:
+            del subs[k]
+        subs[key] = layer
         return layer
 
     @property
@@ -212,9 +195,19 @@ class Layer:
         for sub in self._sublayers.values():
             sub.trainable = value
 
+    @property
+    def supports_masking(self) -> bool:
+        """Keras's default: a layer that defines compute_mask supports masking."""
+        default = type(self).compute_mask is Layer.compute_mask
+        return self.__dict__.get("_supports_masking", not default)
+
+    @supports_masking.setter
+    def supports_masking(self, value: bool) -> None:
+        self.__dict__["_supports_masking"] = bool(value)
+
     def trainable_mask(self) -> dict[str, Any]:
         """A pytree of bools beside `params`: which leaves training may change."""
-        own = {k: self._trainable and info[2] for k, info in self._weight_info.items()}
+        own = {k: self._trainable and v.trainable for k, v in self._variables.items()}
         return {**own, **{k: sub.trainable_mask() for k, sub in self._sublayers.items()}}
 
     @property
@@ -230,6 +223,12 @@ class Layer:
     def non_trainable_weights(self) -> list[jax.Array]:
         flags = ordered_leaves(self.trainable_mask())
         return [w for w, t in zip(self.weights, flags) if not t]
+
+    @property
+    def variables(self) -> list[Variable]:
+        """Every weight's Variable, in `get_weights()` order."""
+        own = list(self._variables.values())
+        return own + [v for sub in self._sublayers.values() for v in sub.variables]
 
     def get_weights(self) -> list[np.ndarray]:
         return [np.asarray(w) for w in self.weights]
@@ -260,9 +259,9 @@ class Layer:
     def regularization_loss(self, params: dict[str, Any]) -> jax.Array:
         """Sum of the weight regularizers' penalties on `params`."""
         total = jnp.zeros((), jnp.float32)
-        for k, (reg, _, _) in self._weight_info.items():
-            if reg is not None:
-                total = total + reg(params[k])
+        for k, var in self._variables.items():
+            if var.regularizer is not None:
+                total = total + var.regularizer(params[k])
         for k, sub in self._sublayers.items():
             total = total + sub.regularization_loss(params[k])
         return total
@@ -277,12 +276,19 @@ class Layer:
             total = total + (penalty / out.shape[0] if out.ndim else penalty)
         return total
 
+    def add_loss(self, loss: Any) -> None:
+        """Add a loss term during `call` (added to the training loss, as Keras's add_loss)."""
+        scope = current_scope()
+        if scope is None:
+            raise RuntimeError(f"Layer '{self.name}': add_loss() works only inside call().")
+        scope.losses.append(jnp.asarray(loss, jnp.float32))
+
     def apply_constraints(self, params: dict[str, Any]) -> dict[str, Any]:
         """`params` with every weight constraint applied (after an optimizer update)."""
         out = dict(params)
-        for k, (_, con, _) in self._weight_info.items():
-            if con is not None:
-                out[k] = con(params[k])
+        for k, var in self._variables.items():
+            if var.constraint is not None:
+                out[k] = var.constraint(params[k])
         for k, sub in self._sublayers.items():
             out[k] = sub.apply_constraints(params[k])
         return out
@@ -291,13 +297,31 @@ class Layer:
     def build(self, input_shape: Any) -> None:
         """Create weights for inputs of `input_shape` (batch may be None)."""
 
-    def call(self, params, inputs, *, training=False, mask=None, key=None):
-        """The layer's math, a pure function of `params` and the inputs."""
-        raise NotImplementedError
+    def call(self, inputs: Any, training: Any = None, mask: Any = None, **kwargs: Any) -> Any:
+        """Keras's call. A user's layer overrides it; for a built-in layer it runs `pure_call`
+        on the current (inside a pure call: the traced) values of the weights."""
+        scope = current_scope()
+        params = self.params if scope is None else scope.params_of(self)
+        return self.pure_call(params, inputs, training=bool(training), mask=mask, **kwargs)
+
+    def pure_call(self, params, inputs, *, training=False, mask=None, key=None, **kwargs):
+        """A built-in layer's math, a pure function of `params` and the inputs."""
+        raise NotImplementedError(
+            f"Layer '{self.name}' ({type(self).__name__}) defines neither call() nor pure_call()."
+        )
+
+    @property
+    def keras_style(self) -> bool:
+        """Whether the layer's math is a Keras-style `call` (a user's layer or model)."""
+        return type(self).call is not Layer.call
 
     def apply(self, params, state, inputs, *, training=False, mask=None, key=None, **kwargs):
-        """Pure: (params, state, inputs) -> (outputs, new_state). Stateless layers reuse `call`."""
-        return self.call(params, inputs, training=training, mask=mask, key=key, **kwargs), state
+        """Pure: (params, state, inputs) -> (outputs, new_state)."""
+        if self.keras_style:
+            return calling.stateless_apply(self, params, state, inputs, training=training,
+                                             mask=mask, key=key, extra=kwargs)  # fmt: skip
+        out = self.pure_call(params, inputs, training=training, mask=mask, key=key, **kwargs)
+        return out, state
 
     def compute_output_shape(self, input_shape: Any, **kwargs: Any) -> Any:
         return input_shape
@@ -309,11 +333,26 @@ class Layer:
         """The mask that flows on to the next layer: kept by masking-aware layers, else dropped."""
         return mask if self.supports_masking else None
 
+    def get_config(self) -> dict[str, Any]:
+        """Keras's base config (name, trainable, dtype) and, for a user's layer without its own
+        get_config, the constructor's plain arguments."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers_mod.serialize(self.activity_regularizer)
+        if type(self).get_config is Layer.get_config:
+            config.update(self.__dict__.get("_init_config") or {})
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
     def check_input(self, shape: Any) -> None:
         """Validate an input shape before (re)use; raise ValueError naming the layer."""
         built = self._build_shape
         has_weights = bool(ordered_leaves(self.params))  # own or a sub-layer's (RNN: the cell's)
-        if not (has_weights and is_shape(shape) and is_shape(built) and shape and built):
+        if self.keras_style or not (has_weights and is_shape(shape) and is_shape(built)
+                                    and shape and built):  # fmt: skip
             return
         if shape[-1] != built[-1]:  # other axes may change: Dense runs on any rank, as in Keras
             raise ValueError(
@@ -339,75 +378,8 @@ class Layer:
                 f"training=); got {len(args)} extra positional argument(s)."
             )
         if any_symbolic(inputs, kwargs):
-            return self._call_symbolic(inputs, kwargs)
-        return self._call_eager(inputs, kwargs)
-
-    def _call_symbolic(self, inputs: Any, kwargs: dict[str, Any]) -> Any:
-        shape = _shapes(inputs)
-        self.maybe_build(shape)
-        shape_kwargs = {k: _shapes(v) for k, v in kwargs.items() if k == "initial_state"}
-        out_shape = self.compute_output_shape(shape, **shape_kwargs)
-        in_dtype = tree_leaves(inputs)[0].dtype
-        node = Node(self, inputs, kwargs)
-        dtype, index = self.output_dtype(in_dtype), iter(range(1 << 30))
-
-        def symbolic(s):  # nested like the shapes: stacked cells return [out, [h, c], [h]]
-            if is_shape(s):
-                return SymbolicTensor(s, dtype, node, next(index))
-            return [symbolic(item) for item in s]
-
-        node.outputs = symbolic(out_shape)
-        return node.outputs
-
-    def _call_eager(self, inputs: Any, kwargs: dict[str, Any]) -> Any:
-        inputs = to_arrays(inputs)
-        training = bool(kwargs.pop("training", False) or False)
-        mask = kwargs.pop("mask", None)
-        mask = None if mask is None else to_arrays(mask)
-        extra = {k: to_arrays(v) for k, v in kwargs.items() if v is not None}
-        self.maybe_build(_shapes(inputs))
-        self.check_values(inputs)
-        key = utils.next_key() if training else None
-        fn = self._jitted.get(training)
-        if fn is None:
-            fn = jax.jit(lambda p, s, x, m, k, kw: self.apply(
-                p, s, x, training=training, mask=m, key=k, **kw))  # fmt: skip
-            self._jitted[training] = fn
-        outputs, new_state = fn(self.params, self.state, inputs, mask, key, extra)
-        self.set_state(new_state)
-        return outputs
-
-
-def _dtype_name(dtype: Any) -> str:
-    if dtype is None:
-        return "float32"
-    if isinstance(dtype, dict):  # a Keras 3 DTypePolicy config
-        return dtype.get("config", {}).get("name", "float32")
-    return str(jnp.dtype(dtype))
-
-
-def _shapes(tree: Any) -> Any:
-    """The shape structure of inputs: a tuple for one tensor, a list of tuples for several."""
-    if is_symbolic(tree) or hasattr(tree, "shape"):
-        return tuple(tree.shape)
-    if isinstance(tree, (list, tuple)):
-        return [_shapes(t) for t in tree]
-    if tree is None:
-        return None
-    return tuple(np.shape(tree))
-
-
-def to_arrays(tree: Any) -> Any:
-    """numpy/python values -> jax arrays (floats as float32 unless already jax arrays)."""
-
-    def convert(x):
-        if isinstance(x, jax.Array):
-            return x
-        a = np.asarray(x)
-        if a.dtype == np.float64:
-            a = a.astype(np.float32)
-        return jnp.asarray(a)
-
-    if isinstance(tree, (list, tuple)):
-        return [to_arrays(t) for t in tree]
-    return convert(tree)
+            return calling.call_symbolic(self, inputs, kwargs)
+        scope = current_scope()
+        if scope is not None:
+            return calling.call_in_scope(self, scope, inputs, kwargs)
+        return calling.call_eager(self, inputs, kwargs)

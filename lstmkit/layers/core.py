@@ -37,7 +37,7 @@ class InputLayer(Layer):
         self.output = SymbolicTensor(self.batch_shape, self.dtype, Node(self, None, {}), 0)
         self.output.node.outputs = self.output
 
-    def call(self, params, inputs, **kwargs):
+    def pure_call(self, params, inputs, **kwargs):
         return inputs
 
     def get_config(self) -> dict[str, Any]:
@@ -80,7 +80,7 @@ class Dense(Layer):
             self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
                             self.bias_constraint)  # fmt: skip
 
-    def call(self, params, inputs, **kwargs):
+    def pure_call(self, params, inputs, **kwargs):
         y = inputs @ params["kernel"]  # (..., units)
         if self.use_bias:
             y = y + params["bias"]
@@ -111,7 +111,7 @@ class Activation(Layer):
         super().__init__(**kwargs)
         self.activation = resolve(self.name, "activation", activations.get, activation)
 
-    def call(self, params, inputs, **kwargs):
+    def pure_call(self, params, inputs, **kwargs):
         return self.activation(inputs)
 
     def get_config(self):
@@ -130,7 +130,7 @@ class Dropout(Layer):
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
 
-    def call(self, params, inputs, *, training=False, key=None, **kwargs):
+    def pure_call(self, params, inputs, *, training=False, key=None, **kwargs):
         if not training or self.rate == 0.0 or key is None:
             return inputs
         shape = inputs.shape
@@ -149,7 +149,7 @@ class Flatten(Layer):
         super().__init__(**kwargs)
         self.data_format = data_format
 
-    def call(self, params, inputs, **kwargs):
+    def pure_call(self, params, inputs, **kwargs):
         return inputs.reshape((inputs.shape[0], -1))
 
     def compute_output_shape(self, input_shape, **kwargs):
@@ -187,7 +187,7 @@ class Reshape(Layer):
             )
         return (input_shape[0], *known)
 
-    def call(self, params, inputs, **kwargs):
+    def pure_call(self, params, inputs, **kwargs):
         self.compute_output_shape(tuple(inputs.shape))
         return inputs.reshape((inputs.shape[0], *self.target_shape))
 
@@ -244,7 +244,7 @@ class Embedding(Layer):
                 f"{self.input_dim}); got values from {ids.min()} to {ids.max()}."
             )
 
-    def call(self, params, inputs, **kwargs):
+    def pure_call(self, params, inputs, **kwargs):
         return jnp.take(params["embeddings"], inputs.astype(jnp.int32), axis=0)
 
     def compute_output_shape(self, input_shape, **kwargs):
@@ -274,7 +274,7 @@ class Masking(Layer):
         super().__init__(**kwargs)
         self.mask_value = mask_value
 
-    def call(self, params, inputs, **kwargs):
+    def pure_call(self, params, inputs, **kwargs):
         keep = jnp.any(jnp.not_equal(inputs, self.mask_value), axis=-1, keepdims=True)
         return inputs * keep.astype(inputs.dtype)
 
@@ -319,14 +319,14 @@ class _GlobalPooling1D(Layer):
 class GlobalMaxPooling1D(_GlobalPooling1D):
     """Maximum over time (masks are ignored, as in Keras)."""
 
-    def call(self, params, inputs, **kwargs):
+    def pure_call(self, params, inputs, **kwargs):
         return jnp.max(inputs, axis=self.steps_axis, keepdims=self.keepdims)
 
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
     """Mean over time; with a mask, the mean over unmasked steps."""
 
-    def call(self, params, inputs, *, mask=None, **kwargs):
+    def pure_call(self, params, inputs, *, mask=None, **kwargs):
         if mask is None:
             return jnp.mean(inputs, axis=self.steps_axis, keepdims=self.keepdims)
         m = jnp.expand_dims(mask.astype(inputs.dtype), 2 if self.steps_axis == 1 else 1)

@@ -12,7 +12,8 @@ import numpy as np
 from lstmkit.layers.base import Layer, is_shape, ordered_leaves, to_arrays, unique_name
 from lstmkit.layers.core import InputLayer
 from lstmkit.layers.symbolic import Node, SymbolicTensor, is_symbolic, tree_leaves
-from lstmkit.models import training_api
+from lstmkit.layers.variables import StatelessScope
+from lstmkit.models import subclassed, training_api
 
 
 def _as_list(x: Any) -> list:
@@ -145,6 +146,8 @@ class Model(Layer):
 
     # ----- running it ----------------------------------------------------------------------------
     def check_input(self, shape: Any) -> None:
+        if self.keras_style and not self._graph_ready:
+            return  # a subclassed model learns its inputs from the first data
         shapes = [shape] if is_shape(shape) else list(shape)
         if len(shapes) != len(self.inputs):
             raise ValueError(
@@ -163,6 +166,9 @@ class Model(Layer):
 
     def apply(self, params, state, inputs, *, training=False, mask=None, key=None, **kwargs):
         """Run every node in order: (params, state, inputs) -> (outputs, new_state)."""
+        if self.keras_style:  # a subclassed model: its own call, run purely
+            return super().apply(params, state, inputs, training=training, mask=mask, key=key,
+                                 **kwargs)  # fmt: skip
         outputs, _, new_state, _, _ = self.run(
             params, state, inputs, training=training, mask=mask, key=key
         )
@@ -177,6 +183,16 @@ class Model(Layer):
         `record`, a dict, receives each layer's (layer, inputs, mask, call keywords): the glass
         box uses it to see what every recurrent layer was fed.
         """
+        if self.keras_style:
+            return subclassed.run(self, params, state, inputs, training=training, mask=mask,
+                                  key=key)  # fmt: skip
+        with StatelessScope(self, params, state, training=training, key=key) as scope:
+            outputs, masks, new_state, loss = self._run_nodes(
+                scope, params, state, inputs, training, mask, key, record
+            )
+        return outputs, masks, new_state, loss + scope.total_loss(), scope.params_of(self)
+
+    def _run_nodes(self, scope, params, state, inputs, training, mask, key, record):
         values: dict[int, tuple[Any, Any]] = {}  # id(SymbolicTensor) -> (value, mask)
         given = _as_list(inputs) if len(self.inputs) > 1 else [inputs]
         masks = _as_list(mask) if mask is not None else [None] * len(self.inputs)
@@ -200,7 +216,7 @@ class Model(Layer):
             if record is not None:
                 record[layer.name] = (layer, x, node_mask, kw)
             out, new_state[layer.name] = layer.apply(
-                params[layer.name],
+                scope.params_of(layer),  # the inputs' values, or what an earlier call assigned
                 new_state[layer.name],
                 x,
                 training=node.kwargs.get("training", training),
@@ -218,14 +234,30 @@ class Model(Layer):
                 values[id(t)] = (v, m)
         outputs = [values[id(t)][0] for t in self.outputs]
         masks_out = [values[id(t)][1] for t in self.outputs]
-        return outputs, masks_out, new_state, activity_loss, params
+        return outputs, masks_out, new_state, activity_loss
+
+    def build(self, input_shape: Any = None) -> None:
+        """A subclassed model built for inputs of `input_shape` (Keras's model.build)."""
+        if self.keras_style and not self._graph_ready and input_shape is not None:
+            subclassed.build_from_shape(self, input_shape)
+
+    def build_from_data(self, x: Any) -> None:
+        """A subclassed model's inputs and outputs, from the first data (see subclassed.py)."""
+        if self.keras_style and not self._graph_ready:
+            subclassed.build_from_data(self, x)
 
     def compute_output_shape(self, input_shape: Any, **kwargs: Any) -> Any:
+        if self.keras_style:
+            return super().compute_output_shape(input_shape, **kwargs)
         shapes = [t.shape for t in self.outputs]
         return shapes[0] if not isinstance(self._output_struct, (list, tuple)) else shapes
 
     def compute_mask(self, inputs: Any, mask: Any) -> Any:
         return None
+
+    @property
+    def supports_masking(self) -> bool:
+        return False
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if any(is_symbolic(t) for t in tree_leaves(inputs)):
@@ -260,6 +292,8 @@ class Model(Layer):
             layer.reset_state(list(values))
 
     def get_config(self) -> dict[str, Any]:
+        if self.keras_style:
+            return super().get_config()
         return {"name": self.name, "trainable": self.trainable}
 
     # Training, evaluation and prediction live in training_api.py (plain functions, bound here).

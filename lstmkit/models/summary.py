@@ -44,7 +44,11 @@ def render(model: Any) -> str:
                 str(layer.count_params()),
             )
         )
-    if not model._graph_ready:
+    if model.keras_style:  # a subclassed model: no graph, its tracked layers (as Keras)
+        rows = [(f"{layer.name} ({type(layer).__name__})", "?",
+                 str(layer.count_params()) if layer.built else "0 (unbuilt)")
+                for layer in model.layers]  # fmt: skip
+    elif not model._graph_ready:
         rows = [
             (f"{layer.name} ({type(layer).__name__})", "?", "0 (unbuilt)") for layer in model.layers
         ]
@@ -67,8 +71,9 @@ def render(model: Any) -> str:
             + "│"
         )
 
-    flags = ordered_leaves(model.trainable_mask()) if model._graph_ready else []
-    weights = model.weights if model._graph_ready else []
+    ready = model._graph_ready or model.keras_style
+    flags = ordered_leaves(model.trainable_mask()) if ready else []
+    weights = model.weights if ready else []
     total, total_b = _count(weights)
     trainable, trainable_b = _count([w for w, f in zip(weights, flags) if f])
     out = [

@@ -17,6 +17,7 @@ import numpy as np
 
 from lstmkit import layers as layers_mod
 from lstmkit.layers.base import Layer, is_shape
+from lstmkit.saving import object_registration
 from lstmkit.saving.ops_layers import OP_CLASSES, OPS_MODULE, is_op
 
 BUILTIN_LAYERS: dict[str, type] = {
@@ -63,18 +64,31 @@ def serialize_layer(layer: Any) -> dict[str, Any]:
         return {"module": OPS_MODULE, "class_name": name, "config": jsonable(layer.get_config()),
                 "registered_name": name}  # fmt: skip
     builtin = BUILTIN_LAYERS.get(cls) is type(layer)
-    if not hasattr(layer, "get_config"):
-        raise ValueError(f"Layer '{layer.name}' ({cls}) has no get_config(); it cannot be saved.")
-    entry = {
-        "module": "keras.layers" if builtin else type(layer).__module__,
-        "class_name": cls,
-        "config": keras_layer_config(layer) if builtin else jsonable(layer.get_config()),
-        "registered_name": None if builtin else cls,
-    }
+    if builtin:
+        entry = {"module": "keras.layers", "class_name": cls, "config": keras_layer_config(layer),
+                 "registered_name": None}  # fmt: skip
+    else:
+        entry = custom_entry(layer)
     shape = getattr(layer, "_build_shape", None)
-    if layer.built and (layer.params or cls == "Flatten") and is_shape(shape):
+    if layer.built and (layer.params or cls == "Flatten" or not builtin) and is_shape(shape):
         entry["build_config"] = {"input_shape": list(shape)}
     return entry
+
+
+def custom_entry(obj: Any) -> dict[str, Any]:
+    """Keras's entry for a user's layer or model: its get_config(), the dtype as a policy, and
+    the registered name ("package>Name") by which loading finds the class again."""
+    cls = type(obj)
+    try:
+        config = dict(obj.get_config())
+    except NotImplementedError as e:
+        raise ValueError(f"Layer '{obj.name}' ({cls.__name__}) cannot be saved: {e}") from e
+    if isinstance(config.get("dtype"), str):
+        config["dtype"] = dtype_policy(config["dtype"])
+    registered = object_registration.is_registered(cls)
+    return {"module": None if registered else cls.__module__, "class_name": cls.__name__,
+            "config": jsonable(config),
+            "registered_name": object_registration.get_registered_name(cls)}  # fmt: skip
 
 
 def keras_layer_config(layer: Layer) -> dict[str, Any]:
@@ -112,10 +126,22 @@ def keras_layer_config(layer: Layer) -> dict[str, Any]:
 
 # ----- Keras -> lstmkit ---------------------------------------------------------------------------
 def _custom(custom_objects: dict | None, *names: Any) -> Any:
+    """A custom object by name: custom_objects first, then a custom_object_scope or the
+    registry."""
+    names = [n for n in names if isinstance(n, str)]
     for name in names:
-        if custom_objects and isinstance(name, str) and name in custom_objects:
+        if custom_objects and name in custom_objects:
             return custom_objects[name]
+    for name in names:
+        obj = object_registration.get_registered_object(name)
+        if obj is not None:
+            return obj
     return None
+
+
+def custom_class(entry: dict, custom_objects: dict | None) -> Any:
+    """The class a custom entry names, if the caller lent or registered it; else None."""
+    return _custom(custom_objects, entry.get("registered_name"), entry.get("class_name"))
 
 
 def _is_keras_module(module: Any) -> bool:
@@ -180,7 +206,7 @@ def deserialize_layer(entry: Any, custom_objects: dict | None = None) -> Layer:
             "would run code from the file. Replace it with a named layer class and pass that "
             "class in custom_objects."
         )
-    custom = _custom(custom_objects, class_name, entry.get("registered_name"))
+    custom = _custom(custom_objects, entry.get("registered_name"), class_name)
     if custom is not None:
         config = resolve_objects(config, custom_objects, where)
         return custom.from_config(config) if hasattr(custom, "from_config") else custom(**config)

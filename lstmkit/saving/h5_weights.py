@@ -51,8 +51,33 @@ def _walk(layer: Any, path: str) -> list[tuple[str, Any]]:
     return out
 
 
+def _subclassed_entries(model: Any) -> list[tuple[str, Any]]:
+    """A subclassed model's walk, as Keras's: attributes in sorted order (private ones last),
+    `layers` among them holding every direct sub-layer not reached yet, as `layers/<class>`
+    (names counted over all of them, reached or not)."""
+    entries: list[tuple[str, Any]] = [("", model)]
+    seen: set[int] = set()
+    attrs = {k.split("/")[0] for k in model._sublayers} | {"layers"}
+    for attr in sorted(attrs, key=lambda a: f"~{a}" if a.startswith("_") else a):
+        if attr == "layers":
+            used: dict[str, int] = {}
+            for layer in model._sublayers.values():
+                name = _unique(keras_snake_case(type(layer).__name__), used)
+                if id(layer) not in seen:
+                    seen.add(id(layer))
+                    entries += _walk(layer, f"layers/{name}")
+            continue
+        for key, layer in model._sublayers.items():
+            if key.split("/")[0] == attr and id(layer) not in seen:
+                seen.add(id(layer))
+                entries += _walk(layer, key)
+    return entries
+
+
 def layer_entries(model: Any) -> list[tuple[str, Any]]:
     """(group path, object) for the model and every (sub-)layer, as Keras's saving walk."""
+    if getattr(model, "keras_style", False):
+        return _subclassed_entries(model)
     entries = [("", model)]
     used: dict[str, int] = {}
     for layer in model_layer_order(model):

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lstmkit.layers.base import Layer
+from lstmkit.layers.calling import call_signature
 from lstmkit.layers.core import Embedding, InputLayer, Masking
 from lstmkit.layers.symbolic import SymbolicTensor, is_symbolic, tree_leaves
 from lstmkit.saving.ops_layers import AnyOp, NotEqualOp, is_op
@@ -117,7 +119,8 @@ def _output_masks(layer: Any, node: Any, previous: Any, n_out: int) -> list:
         out = _first_mask(previous) if layer.return_sequences else None
         n_seq = 2 if cls == "Bidirectional" and layer.merge_mode is None else 1
         return [out] * n_seq + [None] * (n_out - n_seq)
-    if cls in PASS_MASK_LAYERS:
+    if cls in PASS_MASK_LAYERS or (layer.keras_style and layer.supports_masking
+                                   and type(layer).compute_mask is Layer.compute_mask):  # fmt: skip
         return [_first_mask(previous)] + [None] * (n_out - 1)
     return [None] * n_out
 
@@ -148,7 +151,7 @@ def keras_nodes(model: Any, ignore_masks: set[int] = frozenset()) -> list[KNode]
                          and any(is_symbolic(t) for t in tree_leaves(v))]  # fmt: skip
         if "mask" in kwargs:
             previous = kwargs["mask"]
-        elif type(layer).__name__ in MASK_ARG_LAYERS and not tensor_kwargs:
+        elif _takes_mask(layer) and not tensor_kwargs:
             previous = kwargs["mask"] = rec.resolve(in_masks)  # None too, as Keras records it
         else:
             previous = in_masks
@@ -159,6 +162,14 @@ def keras_nodes(model: Any, ignore_masks: set[int] = frozenset()) -> list[KNode]
         for t, m in zip(outputs, _output_masks(layer, node, previous, len(outputs))):
             masks[id(t)] = m
     return rec.nodes
+
+
+def _takes_mask(layer: Any) -> bool:
+    """Whether Keras passes the inputs' mask to this layer's call (a built-in that takes one,
+    or a user's layer whose `call` has a `mask` argument)."""
+    if type(layer).__name__ in MASK_ARG_LAYERS:
+        return True
+    return layer.keras_style and "mask" in call_signature(layer)[0]
 
 
 def _map_tensors(structure: Any, fn: Any) -> Any:
@@ -229,7 +240,7 @@ def model_layer_order(model: Any) -> list[Any]:
     """The layers of `model.layers` in Keras's order (Sequential: the stack; ops excluded)."""
     from lstmkit.models import Sequential
 
-    if isinstance(model, Sequential) or not hasattr(model, "_nodes"):
+    if isinstance(model, Sequential) or not hasattr(model, "_nodes") or model.keras_style:
         return list(model.layers)
     nodes = keras_nodes(model)
     order = keras_layer_order(nodes, model.inputs, model.outputs)

@@ -19,6 +19,8 @@ from lstmkit.models import Model, Sequential
 from lstmkit.saving import keras_graph
 from lstmkit.saving.config import (
     UnsafeOrUnknownError,
+    custom_class,
+    custom_entry,
     deserialize_layer,
     dtype_policy,
     jsonable,
@@ -34,6 +36,11 @@ def serialize_model(model: Any) -> dict[str, Any]:
     """The whole `config.json` of a `.keras` file."""
     if isinstance(model, Sequential):
         entry = _sequential_config(model)
+    elif model.keras_style and model._graph_ready:  # a subclassed model: its own config
+        entry = custom_entry(model)
+        shape = model._build_shape
+        entry["build_config"] = {"input_shape": list(shape) if isinstance(shape, tuple)
+                                 else [list(s) for s in shape]}  # fmt: skip
     elif isinstance(model, Model) and getattr(model, "_graph_ready", False):
         entry = _functional_config(model)
     else:
@@ -161,10 +168,27 @@ def model_from_config(config: Any, custom_objects: dict | None = None) -> Model:
         return _sequential_from_config(inner, custom_objects)
     if class_name in ("Functional", "Model") and "layers" in inner:
         return _functional_from_config(inner, custom_objects)
+    cls = custom_class(config, custom_objects)
+    if isinstance(cls, type) and issubclass(cls, Model):
+        return _subclassed_from_config(cls, config, custom_objects)
     raise UnsafeOrUnknownError(
-        f"Unknown model class {class_name!r} (module {config.get('module')!r}): lstmkit loads "
-        "Sequential and functional models (subclassed Keras models carry Python code)."
+        f"Unknown model class {class_name!r} (module {config.get('module')!r}): a subclassed "
+        f"model loads only through custom_objects={{{class_name!r}: {class_name}}} or "
+        "lstmkit.saving.register_keras_serializable (lstmkit never imports code from a file)."
     )
+
+
+def _subclassed_from_config(cls: type, config: dict, custom_objects: dict | None) -> Model:
+    """A user's Model subclass: from_config, then built on the recorded input shape."""
+    inner = resolve_objects(config["config"], custom_objects, f"model {cls.__name__}")
+    model = cls.from_config(inner)
+    shape = (config.get("build_config") or {}).get("input_shape")
+    if shape is None:
+        raise ValueError(f"Model {cls.__name__}: config.json has no build_config input_shape; "
+                         "the model cannot be built to receive its weights.")  # fmt: skip
+    model.build(tuple(shape) if shape and not isinstance(shape[0], list)
+                else [tuple(s) for s in shape])  # fmt: skip
+    return model
 
 
 def _sequential_from_config(config: dict, custom_objects: dict | None) -> Sequential:

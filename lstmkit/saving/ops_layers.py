@@ -28,7 +28,7 @@ class NotEqualOp(Layer):
         super().__init__(name=name, **kwargs)
         self.built = True
 
-    def call(self, params, inputs, *, value=0, **kwargs):
+    def pure_call(self, params, inputs, *, value=0, **kwargs):
         return jnp.not_equal(inputs, value)
 
     def output_dtype(self, input_dtype: str) -> str:
@@ -58,7 +58,7 @@ class AnyOp(Layer):
         self.keepdims = bool(keepdims)
         self.built = True
 
-    def call(self, params, inputs, **kwargs):
+    def pure_call(self, params, inputs, **kwargs):
         return jnp.any(inputs, axis=self.axis, keepdims=self.keepdims)
 
     def compute_output_shape(self, input_shape, **kwargs):
