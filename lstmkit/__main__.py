@@ -1,3 +1,3 @@
 from lstmkit.cli import main
 
-main()
+raise SystemExit(main())

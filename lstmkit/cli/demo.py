@@ -1,8 +1,6 @@
-"""`python -m lstmkit`: the seed-000 demonstration of return_sequences and return_state."""
+"""`lstmkit demo`: the seed-000 demonstration of return_sequences and return_state."""
 
 from __future__ import annotations
-
-import argparse
 
 import numpy as np
 
@@ -37,10 +35,3 @@ def demo(seed: int = 0) -> None:
             ).splitlines():
                 print("    " + line)
             print()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="lstmkit", description=__doc__)
-    parser.add_argument("--seed", type=int, default=0, help="random seed for the LSTM weights")
-    args = parser.parse_args(argv)
-    demo(args.seed)
