@@ -76,10 +76,10 @@ def test_grad_through_subclassed_model_is_pure():
         return jnp.sum(lm.apply(p, lm.state, xs)[0] ** 2)
 
     grads = jax.jit(jax.grad(loss))(lm.params)
-    tv = km.trainable_variables
+    tv, ntv = km.trainable_variables, [v.value for v in km.non_trainable_variables]
 
     def kloss(values):
-        out, _ = km.stateless_call(values, [], [source, target])
+        out, _ = km.stateless_call(values, ntv, [source, target])
         return jnp.sum(out**2)
 
     kgrads = jax.grad(kloss)([v.value for v in tv])
