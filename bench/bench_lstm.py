@@ -36,24 +36,22 @@ def lstmkit_fns(x, y, units):
     import jax
 
     import lstmkit
-    from lstmkit.models.training_api import ModelIO, _trainer
+    from lstmkit.models import training_setup
 
     model = lstmkit.Sequential([lstmkit.Input(shape=x.shape[1:]), lstmkit.layers.LSTM(units)])
     model.compile(lstmkit.optimizers.SGD(learning_rate=1e-3), "mse")
-    trainer = _trainer(model, [y.shape])
-    io = ModelIO(model)
+    trainer = training_setup.trainer_for(model, [y.shape])
+    training_setup.ensure_opt_state(model, trainer)
     xs, ys = [jax.numpy.asarray(x)], [jax.numpy.asarray(y)]
-    key = jax.random.key(0)
+    carry = [model.params, model.state, model.optimizer.opt_state,
+             trainer.fresh_metric_state(), jax.random.key(0)]  # fmt: skip
 
     def train():
-        leaves, state = io.read()
-        out = trainer.train_batch(leaves, state, trainer.fresh_metric_state(), xs, ys, None, key)
-        io.write(out[0], out[1])
-        jax.block_until_ready(out[3])
+        *carry[:], loss = trainer.train_step(*carry, xs, ys, None)
+        jax.block_until_ready(loss)
 
     def infer():
-        leaves, state = io.read()
-        jax.block_until_ready(trainer.predict_batch(leaves, state, xs)[0])
+        jax.block_until_ready(trainer.predict_step(carry[0], carry[1], xs)[0])
 
     return train, infer
 

@@ -1,5 +1,6 @@
 """Public activations, as `keras.activations`: the functions plus `get` and `serialize`."""
 
+from lstmkit import registry
 from lstmkit.kernels.activations import (
     celu,
     elu,
@@ -43,6 +44,9 @@ from lstmkit.kernels.activations import (
 def deserialize(config: str | dict) -> object:
     """The activation function named by a config entry (a name or a serialized dict)."""
     return get(config)
+
+
+registry.register("activations", get, serialize, deserialize)
 
 
 __all__ = [

@@ -118,17 +118,20 @@ _BY_NAME: dict[str, type[Constraint]] = {
 }
 
 
+_REGISTRY = registry.Registry("constraints", Constraint, "keras.constraints", _BY_NAME)
+
+
 def get(identifier: Any) -> Constraint | Any | None:
     """Resolve None, a Constraint (instance or class), a Keras name, a Keras-serialized
     dict, or a plain callable `w -> w`."""
-    return registry.resolve("constraint", Constraint, _BY_NAME, identifier)
+    return _REGISTRY.get(identifier)
 
 
 def serialize(constraint: Constraint | Any | None) -> dict[str, Any] | None:
     """Keras 3's serialized form: `{"module", "class_name", "config", "registered_name"}`."""
-    return registry.serialize("keras.constraints", Constraint, constraint)
+    return _REGISTRY.serialize(constraint)
 
 
 def deserialize(config: dict[str, Any]) -> Constraint:
     """Inverse of `serialize` for the built-in constraints."""
-    return get(config)
+    return _REGISTRY.deserialize(config)

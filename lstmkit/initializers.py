@@ -324,19 +324,30 @@ def _array_initializer(value: Any) -> Callable[..., jax.Array]:
     return initialize
 
 
+_REGISTRY = registry.Registry(
+    "initializers",
+    Initializer,
+    "keras.initializers",
+    _BY_NAME,
+    special=lambda ident, _: (
+        _array_initializer(ident)
+        if isinstance(ident, (np.ndarray, np.generic, jax.Array))
+        else registry.PASS
+    ),
+)
+
+
 def get(identifier: Any) -> Initializer | Callable[..., jax.Array] | None:
     """Resolve None, an Initializer (instance or class), a Keras name, a Keras-serialized
     dict, an array, or a plain callable `(shape, dtype)` to an initializer."""
-    if isinstance(identifier, (np.ndarray, np.generic, jax.Array)):
-        return _array_initializer(identifier)
-    return registry.resolve("initializer", Initializer, _BY_NAME, identifier)
+    return _REGISTRY.get(identifier)
 
 
 def serialize(initializer: Initializer | Callable[..., Any] | None) -> dict[str, Any] | None:
     """Keras 3's serialized form: `{"module", "class_name", "config", "registered_name"}`."""
-    return registry.serialize("keras.initializers", Initializer, initializer)
+    return _REGISTRY.serialize(initializer)
 
 
 def deserialize(config: dict[str, Any]) -> Initializer:
     """Inverse of `serialize` for the built-in initializers."""
-    return get(config)
+    return _REGISTRY.deserialize(config)

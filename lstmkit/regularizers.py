@@ -110,17 +110,20 @@ _BY_NAME: dict[str, type[Regularizer]] = {
 }
 
 
+_REGISTRY = registry.Registry("regularizers", Regularizer, "keras.regularizers", _BY_NAME)
+
+
 def get(identifier: Any) -> Regularizer | Any | None:
     """Resolve None, a Regularizer (instance or class), a Keras name, a Keras-serialized
     dict, or a plain callable `w -> scalar`."""
-    return registry.resolve("regularizer", Regularizer, _BY_NAME, identifier)
+    return _REGISTRY.get(identifier)
 
 
 def serialize(regularizer: Regularizer | Any | None) -> dict[str, Any] | None:
     """Keras 3's serialized form: `{"module", "class_name", "config", "registered_name"}`."""
-    return registry.serialize("keras.regularizers", Regularizer, regularizer)
+    return _REGISTRY.serialize(regularizer)
 
 
 def deserialize(config: dict[str, Any]) -> Regularizer:
     """Inverse of `serialize` for the built-in regularizers."""
-    return get(config)
+    return _REGISTRY.deserialize(config)

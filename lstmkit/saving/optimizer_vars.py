@@ -10,23 +10,26 @@ variables, in Keras's variable order:
 - Adadelta: (accumulated_grad, accumulated_delta_var) interleaved per variable
 - Nadam: (momentum, velocity) interleaved per variable, then the scalar u_product
 
-lstmkit's optax state keeps the same slots (`optimizer_rules.KerasRuleState`: one pytree per slot,
-over the trainable weights in lstmkit's order), so every Keras variable maps to exactly one array
-of the state, and the mapping is a permutation: nothing is approximated.
+lstmkit's optax state (`model.optimizer.opt_state`) keeps the same slots
+(`optimizers.rules.KerasRuleState`: one pytree per slot over the trainable part of the parameter
+pytree), so every Keras variable maps to exactly one array of the state, and the mapping is a
+permutation: nothing is approximated. Keras's order is computed here, where the file needs it.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
-from lstmkit.layers.base import ordered_leaves
+from lstmkit.layers.base import ordered_leaves, ordered_unflatten
+from lstmkit.models import training_setup
+from lstmkit.optimizers.base import get_iterations, set_iterations, set_lr
+from lstmkit.optimizers.rules import KerasRuleState
 from lstmkit.saving.h5_weights import WeightFileError, leaf_owners
 from lstmkit.saving.keras_graph import model_layer_order
-from lstmkit.training.optimizer_base import get_iterations, set_lr
-from lstmkit.training.optimizer_rules import KerasRuleState
 
 INTERLEAVED = {"Adam": 2, "AdamW": 2, "Nadam": 2, "Adadelta": 2}
 
@@ -65,17 +68,17 @@ def _substitute(state: Any, is_old: Any, new: Any) -> Any:
     return state
 
 
-def _set_counts(state: Any, count: Any) -> Any:
-    """Every step counter in the state (optax's inject_hyperparams, its schedules', the rule's)
-    set to `count`."""
-    if isinstance(state, tuple) and hasattr(state, "_fields"):
-        state = type(state)(*[_set_counts(s, count) for s in state])
-        return state._replace(count=count) if "count" in state._fields else state
-    if isinstance(state, (tuple, list)):
-        return type(state)(_set_counts(s, count) for s in state)
-    if isinstance(state, dict):
-        return {k: _set_counts(v, count) for k, v in state.items()}
-    return state
+def _like(reference: Any, tree: Any) -> Any:
+    """`tree` with its dicts in `reference`'s key order (jax rebuilds dicts sorted by key)."""
+    if isinstance(reference, dict):
+        return {k: _like(v, tree[k]) for k, v in reference.items()}
+    return tree
+
+
+def slot_leaves(model: Any, slot: Any) -> list:
+    """One optimizer slot (a pytree over the trainable parameters, None where frozen) as a list
+    in lstmkit's order of `model.trainable_weights`."""
+    return ordered_leaves(_like(model.params, slot))
 
 
 def keras_trainable_order(model: Any) -> list[int]:
@@ -98,43 +101,37 @@ def to_keras(model: Any) -> list[np.ndarray] | None:
     An optimizer that has not taken a step yet has, as in Keras, only `iterations` and
     `learning_rate` (Keras builds the slots on the first step).
     """
-    from lstmkit.models.training_api import _trainer
-
     optimizer = model.optimizer
     if optimizer is None or getattr(model, "_compile_args", None) is None:
         return None
-    state = _trainer(model).opt_state
+    state = optimizer.opt_state
     out = [np.asarray(0 if state is None else get_iterations(state), np.int32)]
     if optimizer.schedule is None:
         out.append(np.asarray(optimizer.learning_rate, np.float32))
     if state is None:
         return out
     rule, order = _rule_state(state), keras_trainable_order(model)
-    k = min(_interleaved(optimizer), len(rule.slots))
-    out += [np.asarray(rule.slots[s][i]) for i in order for s in range(k)]
-    out += [np.asarray(rule.slots[s][i]) for s in range(k, len(rule.slots)) for i in order]
+    slots = [slot_leaves(model, s) for s in rule.slots]  # each over the trainable weights
+    k = min(_interleaved(optimizer), len(slots))
+    out += [np.asarray(slots[s][i]) for i in order for s in range(k)]
+    out += [np.asarray(slots[s][i]) for s in range(k, len(slots)) for i in order]
     out += [np.asarray(x) for x in rule.extra]
     return out
 
 
 def from_keras(model: Any, values: list | None, where: str) -> tuple[Any, Any, float | None]:
-    """Check Keras-layout optimizer variables against the compiled model: (trainer, state, lr).
+    """Check Keras-layout optimizer variables against the compiled model: (model, state, lr).
 
-    Nothing is assigned. Returns (trainer, None, None) when the file's list does not fit this
+    Nothing is assigned. Returns (model, None, None) when the file's list does not fit this
     optimizer at all (Keras then skips it with a warning too).
     """
-    import warnings
-
-    from lstmkit.models.training_api import _trainer
-
     optimizer = model.optimizer
-    trainer = _trainer(model)
-    template = trainer.tx.init(trainer.split(ordered_leaves(model.params))[0])
+    template = training_setup.opt_state_template(model)
     rule, order = _rule_state(template), keras_trainable_order(model)
     n_base = 1 if optimizer.schedule is not None else 2
     expected = n_base + len(rule.slots) * len(order) + len(rule.extra)
     if values is None:
-        return trainer, None, None
+        return model, None, None
     if len(values) != expected and len(values) != n_base:
         warnings.warn(
             f"{where}: skipping the optimizer's variables: optimizer '{optimizer.name}' has "
@@ -142,7 +139,7 @@ def from_keras(model: Any, values: list | None, where: str) -> tuple[Any, Any, f
             "configuration?). Training resumes with a fresh optimizer state.",
             stacklevel=3,
         )
-        return trainer, None, None
+        return model, None, None
     iterations = np.asarray(values[0])
     if iterations.shape != () or iterations.dtype.kind not in "iu":
         raise WeightFileError(f"{where}: optimizer/vars/0 (iterations) is not an integer scalar.")
@@ -150,8 +147,8 @@ def from_keras(model: Any, values: list | None, where: str) -> tuple[Any, Any, f
     if n_base == 2:
         lr = float(np.asarray(values[1]))
     if len(values) == n_base and int(iterations) == 0:
-        return trainer, None, lr  # an optimizer that never stepped: nothing else to restore
-    slots = [list(s) for s in rule.slots]
+        return model, None, lr  # an optimizer that never stepped: nothing else to restore
+    slots = [slot_leaves(model, s) for s in rule.slots]
     extra = list(rule.extra)
     if len(values) == expected:
         pos = iter(range(n_base, expected))
@@ -173,21 +170,23 @@ def from_keras(model: Any, values: list | None, where: str) -> tuple[Any, Any, f
                 slots[s][i] = take(slots[s][i])
         extra = [take(x) for x in extra]
     count = jnp.asarray(int(iterations), jnp.int32)
-    new_rule = rule._replace(count=count, slots=tuple(slots), extra=tuple(extra))
-    state = _set_counts(_substitute(template, lambda s: isinstance(s, KerasRuleState), new_rule),
-                        count)  # fmt: skip
+    params = model.params
+    slots = tuple(ordered_unflatten(_like(params, tree), leaves)
+                  for tree, leaves in zip(rule.slots, slots))  # fmt: skip
+    new_rule = rule._replace(count=count, slots=slots, extra=tuple(extra))
+    state = set_iterations(
+        _substitute(template, lambda s: isinstance(s, KerasRuleState), new_rule), count
+    )
     if lr is not None:
         state = set_lr(state, lr)
     elif int(iterations) > 0:  # a schedule: the rate optax recorded at the last step
         state = set_lr(state, optimizer.schedule(jnp.asarray(int(iterations) - 1, jnp.int32)))
-    return trainer, state, lr
+    return model, state, lr
 
 
-def assign(model: Any, trainer: Any, state: Any, lr: float | None) -> None:
-    """Install a state from `from_keras` (after every check has passed)."""
+def assign(model: Any, _: Any, state: Any, lr: float | None) -> None:
+    """Install a state from `from_keras` on `model.optimizer` (after every check has passed)."""
     if lr is not None:
         model.optimizer.learning_rate = lr
-    if state is None:
-        return
-    model.optimizer.iterations = int(get_iterations(state))
-    trainer.opt_state = state
+    if state is not None:
+        training_setup.install_opt_state(model, state)

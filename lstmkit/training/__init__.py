@@ -1,5 +1,3 @@
-"""Training: the jitted step and fit loop, optimizers, losses, metrics, callbacks, progress bar.
-
-Losses and metrics here are pure JAX: a loss is a function of arrays, a metric is an
-`init` / `update` / `result` triple whose state is a pytree carried through `jax.jit`.
-"""
+"""The training engine, handed pure functions by the model (it never imports models):
+`trainer` (one jitted pure step over the parameter pytree), `loop` (fit / evaluate / predict
+loops with callbacks), `data` (arrays to batches, Keras's epoch iteration)."""

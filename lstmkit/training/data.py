@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -80,11 +82,72 @@ def split_validation(arrays: list, fraction: float) -> tuple[list, list]:
 
 
 def batches(
-    n: int, batch_size: int, shuffle: bool, rng: np.random.Generator
+    n: int, batch_size: int, shuffle: bool, rng: np.random.Generator | None
 ) -> Iterator[np.ndarray]:
     order = rng.permutation(n) if shuffle else np.arange(n)
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]
+
+
+def check_steps(value: Any, name: str) -> int | None:
+    """None or a positive int (`steps_per_epoch`, `validation_steps`, `steps`, ...)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer or None, got {value!r}.")
+    return int(value)
+
+
+class BatchStream:
+    """Keras 3's EpochIterator over arrays: each epoch yields `(begin_step, end_step, batches)`,
+    `batches` being up to `steps_per_execution` index arrays.
+
+    Without `steps_per_epoch` every epoch walks the data once. With it, the walk continues
+    across epochs and restarts (reshuffled) once the data is used up; an epoch that reaches the
+    end early stops there with Keras's "ran out of data" warning.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        shuffle: bool = False,
+        rng: np.random.Generator | None = None,
+        steps_per_epoch: int | None = None,
+        steps_per_execution: int = 1,
+    ):
+        self.n, self.batch_size, self.shuffle, self.rng = n, batch_size, shuffle, rng
+        self.steps_per_epoch = steps_per_epoch
+        self.per_execution = steps_per_execution
+        self.num_batches = -(-n // batch_size)
+        self._walk: Iterator[np.ndarray] | None = None
+        self._seen = 0
+
+    @property
+    def steps(self) -> int:
+        """What the progress bar counts to: `steps_per_epoch`, else batches in the data."""
+        return self.steps_per_epoch or self.num_batches
+
+    def epoch(self) -> Iterator[tuple[int, int, list[np.ndarray]]]:
+        k = self.per_execution
+        if self._walk is None or self.steps_per_epoch is None:
+            self._walk, self._seen = batches(self.n, self.batch_size, self.shuffle, self.rng), 0
+        for step in range(0, self.steps, k):
+            if self._seen >= self.num_batches:
+                if self.steps_per_epoch:
+                    warnings.warn(
+                        "Your input ran out of data; interrupting training. Make sure that "
+                        "your dataset or generator can generate at least "
+                        "`steps_per_epoch * epochs` batches.",
+                        stacklevel=3,
+                    )
+                break
+            self._seen += k
+            chunk = list(itertools.islice(self._walk, k))
+            if chunk:
+                yield step, step + k - 1, chunk
+        if self._seen >= self.num_batches:
+            self._walk = None
 
 
 def take(arrays: list | None, idx: np.ndarray) -> list | None:

@@ -1,9 +1,13 @@
-"""The fit / evaluate / predict loops: batching, callbacks, and writing weights back each step.
+"""The fit / evaluate / predict loops: batches in, callbacks out, the parameters kept on the device.
 
-`io` is the model side of the conversation: `io.read() -> (leaves, state)` and
-`io.write(leaves, state)`. Callbacks see the model object itself (duck-typed: stop_training,
-get_weights, optimizer, ...). Weights are written back after every completed step, so an
-interrupted fit leaves the weights of the last completed step.
+`io` is the model side of the conversation (the loops never import models):
+  io.read() -> (params, state)       the live pytrees
+  io.publish(params, state)          register a deferred write-back into the layers (cheap)
+  io.changed() -> bool               someone read or wrote the weights since the last publish
+Between steps the parameters stay in the loop: only a callback that reads the weights (or the end
+of fit, or an interruption) writes them into the layer objects; one that wrote them is seen by
+`io.changed()` and its values are read back before the next step. The optimizer's state lives on
+`optimizer.opt_state` (its `iterations` reads the step count there).
 """
 
 from __future__ import annotations
@@ -14,59 +18,86 @@ import numpy as np
 
 from lstmkit import utils
 from lstmkit.training import data as data_mod
-from lstmkit.training.trainer import Trainer, to_device
+from lstmkit.training.data import BatchStream
+from lstmkit.training.trainer import Trainer
 
 
-def _sw_device(sw):
-    return None if sw is None else np.asarray(sw, np.float32)
+def _take(arrays: list | None, idx: np.ndarray) -> list | None:
+    return None if arrays is None else [a[idx] for a in arrays]
+
+
+def _run_chunk(trainer: Trainer, carry: tuple, x: list, y: list, sw: Any, chunk: list) -> tuple:
+    """One execution: several equal batches in one scanned call, else one call per batch."""
+    if len(chunk) > 1 and all(len(idx) == len(chunk[0]) for idx in chunk):
+        idx = np.stack(chunk)  # (steps, batch)
+        return trainer.train_steps(*carry, _take(x, idx), _take(y, idx), _take_sw(sw, idx))
+    for idx in chunk:
+        *carry, loss = trainer.train_step(*carry, _take(x, idx), _take(y, idx), _take_sw(sw, idx))
+    return (*carry, loss)
+
+
+def _take_sw(sw: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
+    return None if sw is None else sw[idx]
 
 
 def fit_loop(
     trainer: Trainer,
     io: Any,
+    optimizer: Any,
     model: Any,
-    x: list,
-    y: list,
-    sw: np.ndarray | None,
+    data: tuple[list, list, np.ndarray | None],
+    stream: BatchStream,
     *,
-    batch_size: int,
     epochs: int,
     initial_epoch: int,
-    shuffle: bool,
     callbacks: Any,
     validation: tuple | None,
+    validation_stream: BatchStream | None,
+    validation_freq: int | list,
     nan_guard: bool,
 ) -> None:
-    n = data_mod.check_lengths(x, y, sw)
-    rng = np.random.default_rng(int(np.random.randint(2**31)))
+    """Train; callbacks get device logs lazily (see CallbackList), epochs get floats."""
+    x, y, sw = data
+    params, state = io.read()
+    key = utils.next_key()
+    lr_version = None
     model.stop_training = False
+    logs: dict[str, float] = {}
     callbacks.on_train_begin()
+    wants_begin = callbacks.wants("on_train_batch_begin")
     for epoch in range(initial_epoch, epochs):
         callbacks.on_epoch_begin(epoch)
         mstate = trainer.fresh_metric_state()
-        logs: dict[str, float] = {}
-        for step, idx in enumerate(data_mod.batches(n, batch_size, shuffle, rng)):
-            callbacks.on_train_batch_begin(step)
-            leaves, state = io.read()
-            xs, ys = to_device(data_mod.take(x, idx)), to_device(data_mod.take(y, idx))
-            sw_b = None if sw is None else _sw_device(sw[idx])
-            new_leaves, new_state, new_mstate, loss = trainer.train_batch(
-                leaves, state, mstate, xs, ys, sw_b, utils.next_key()
-            )
+        logs, stepped = {}, False
+        for begin, end, chunk in stream.epoch():
+            if wants_begin:
+                callbacks.on_train_batch_begin(begin)
+            if io.changed():  # a callback read or set the weights: take what the layers hold
+                params, state = io.read()
+            opt_state = optimizer.opt_state
+            if optimizer.lr_version != lr_version:  # a new rate set from outside: into the state
+                opt_state, lr_version = optimizer.sync_lr(opt_state), optimizer.lr_version
+            carry = (params, state, opt_state, mstate, key)
+            *carry, loss = _run_chunk(trainer, carry, x, y, sw, chunk)
             if nan_guard and not np.isfinite(float(loss)):
                 # TerminateOnNaN: keep the weights from before the step that produced NaN.
-                logs = {**trainer.results(mstate), "loss": float(loss)}
-                callbacks.on_train_batch_end(step, logs)
+                logs = {**trainer.float_results(mstate), "loss": float(loss)}
+                callbacks.on_train_batch_end(end, logs)
                 model.stop_training = True  # the callback has reported the batch
                 break
-            io.write(new_leaves, new_state)
-            mstate = new_mstate
-            logs = trainer.results(mstate)
-            callbacks.on_train_batch_end(step, logs)
+            params, state, optimizer.opt_state, mstate, key = carry
+            io.publish(params, state)
+            stepped = True
+            callbacks.on_train_batch_end(end, lambda m=mstate: trainer.results(m))
             if model.stop_training:
                 break
-        if validation is not None and not (nan_guard and model.stop_training and not logs):
-            val_logs = evaluate_loop(trainer, io, *validation, batch_size=batch_size)
+        if stepped and not logs:
+            logs = trainer.float_results(mstate)  # the epoch's metrics: read once, here
+        if validation is not None and _should_validate(epoch, validation_freq):
+            if io.changed():
+                params, state = io.read()
+            val_logs, state = evaluate_loop(trainer, params, state, *validation, validation_stream)
+            io.publish(params, state)
             logs = {**logs, **{f"val_{k}": v for k, v in val_logs.items()}}
         callbacks.on_epoch_end(epoch, logs)
         if model.stop_training:
@@ -74,49 +105,61 @@ def fit_loop(
     callbacks.on_train_end(logs if epochs > initial_epoch else {})
 
 
+def _should_validate(epoch: int, freq: int | list) -> bool:
+    """Keras's rule: an int validates every `freq` epochs, a list on those (1-based) epochs."""
+    if isinstance(freq, int):
+        return (epoch + 1) % freq == 0
+    return epoch + 1 in freq
+
+
 def evaluate_loop(
     trainer: Trainer,
-    io: Any,
+    params: Any,
+    state: Any,
     x: list,
     y: list,
     sw: np.ndarray | None,
-    *,
-    batch_size: int,
+    stream: BatchStream,
     callbacks: Any = None,
-) -> dict[str, float]:
-    n = data_mod.check_lengths(x, y, sw)
+) -> tuple[dict[str, float], Any]:
+    """Loss and metrics over the stream's batches: (logs as floats, the final state)."""
+    data_mod.check_lengths(x, y, sw)
     mstate = trainer.fresh_metric_state()
-    leaves, state = io.read()
-    for step, idx in enumerate(data_mod.batches(n, batch_size, False, None)):
+    for begin, end, chunk in stream.epoch():
         if callbacks is not None:
-            callbacks.on_test_batch_begin(step)
-        xs, ys = to_device(data_mod.take(x, idx)), to_device(data_mod.take(y, idx))
-        sw_b = None if sw is None else _sw_device(sw[idx])
-        state, mstate = trainer.test_batch(leaves, state, mstate, xs, ys, sw_b)
+            callbacks.on_test_batch_begin(begin)
+        for idx in chunk:
+            state, mstate = trainer.test_step(
+                params, state, mstate, _take(x, idx), _take(y, idx), _take_sw(sw, idx)
+            )
         if callbacks is not None:
-            callbacks.on_test_batch_end(step, trainer.results(mstate))
-    io.write(leaves, state)
-    return trainer.results(mstate)
+            callbacks.on_test_batch_end(end, lambda m=mstate: trainer.results(m))
+    return trainer.float_results(mstate), state
 
 
 def predict_loop(
-    trainer: Trainer, io: Any, x: list, *, batch_size: int, pad: bool, callbacks: Any = None
-) -> list[np.ndarray]:
-    """Batches are padded to power-of-two sizes (not for stateful models, where rows matter),
-    so predicting on inputs of many sizes compiles a handful of programs, not one per size."""
-    n = data_mod.check_lengths(x, None, None)
-    leaves, state = io.read()
+    trainer: Trainer,
+    params: Any,
+    state: Any,
+    x: list,
+    stream: BatchStream,
+    *,
+    pad: bool,
+    callbacks: Any = None,
+) -> tuple[list[np.ndarray], Any]:
+    """Outputs for the stream's batches. Batches are padded to power-of-two sizes (not for
+    stateful models, where rows matter), so predicting on inputs of many sizes compiles a
+    handful of programs, not one per size."""
     chunks: list[list[np.ndarray]] = []
-    for step, idx in enumerate(data_mod.batches(n, batch_size, False, None)):
+    for begin, end, chunk in stream.epoch():
         if callbacks is not None:
-            callbacks.on_predict_batch_begin(step)
-        xb = data_mod.take(x, idx)
-        rows = len(idx)
-        if pad:
-            xb = data_mod.pad_rows(xb, data_mod.bucket(rows, batch_size))
-        ys, state = trainer.predict_batch(leaves, state, to_device(xb))
-        chunks.append([np.asarray(y)[:rows] for y in ys])
+            callbacks.on_predict_batch_begin(begin)
+        for idx in chunk:
+            xb, rows = _take(x, idx), len(idx)
+            if pad:
+                xb = data_mod.pad_rows(xb, data_mod.bucket(rows, stream.batch_size))
+            ys, state = trainer.predict_step(params, state, xb)
+            chunks.append([np.asarray(y)[:rows] for y in ys])
         if callbacks is not None:
-            callbacks.on_predict_batch_end(step, {})
-    io.write(leaves, state)
-    return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+            callbacks.on_predict_batch_end(end, {})
+    return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))], state

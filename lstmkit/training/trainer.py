@@ -1,14 +1,18 @@
-"""The training engine: jitted pure steps over flat parameter lists, and the loops around them.
+"""The training engine: one jitted pure step over the parameter pytree.
 
-The model hands over pure functions and never the other way round:
-  forward(leaves, state, xs, training, key)
+The model hands over pure functions and is never imported here:
+  forward(params, state, xs, training, key)
       -> (outputs, output masks, new_state, extra loss, new_params)
-  (the extra loss: activity regularizers, added to the training loss)
-  penalty(leaves) -> scalar (weight regularizers), constrain(leaves) -> leaves
-`leaves` is the model's weights in Keras order; `trainable` flags which of them training changes.
-`metrics` holds, per output, (metric, weighted) pairs: as in Keras 3, only `weighted_metrics`
-see sample weights; every metric and loss sees the output's mask.
-Forward, loss, gradient and optimizer update run as one jitted function per batch shape.
+  (extra loss: activity regularizers; new_params: weights a layer assigned inside `call`)
+  penalty(params) -> scalar (weight regularizers), constrain(params) -> params
+`params` is the model's nested parameter pytree and `mask` a pytree of bools beside it: training
+differentiates and updates the True leaves (an Optax state over that part only); the False leaves
+take their values from `new_params`. `metrics` holds, per output, (metric, weighted) pairs: as in
+Keras 3 only `weighted_metrics` see sample weights; every metric and loss sees the output's mask.
+
+One train step is `(params, state, opt_state, metric_state, key, xs, ys, sw) -> the same five,
+and the loss`; `train_steps` runs several of them in one call through `lax.scan`
+(`steps_per_execution`). With `jit=False` the same functions run op by op (`run_eagerly`).
 """
 
 from __future__ import annotations
@@ -19,10 +23,25 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-from lstmkit.training.metrics import Mean
+from lstmkit.metrics.core import Mean
+
+
+def _is_none(x: Any) -> bool:
+    return x is None
+
+
+def partition(tree: Any, mask: Any) -> tuple[Any, Any]:
+    """(the True leaves, the False leaves) of `tree`, each with None where the other has values."""
+    train = jax.tree.map(lambda p, m: p if m else None, tree, mask)
+    frozen = jax.tree.map(lambda p, m: None if m else p, tree, mask)
+    return train, frozen
+
+
+def combine(train: Any, frozen: Any) -> Any:
+    """The inverse of `partition`."""
+    return jax.tree.map(lambda t, f: f if t is None else t, train, frozen, is_leaf=_is_none)
 
 
 class Trainer:
@@ -32,40 +51,30 @@ class Trainer:
         forward: Callable,
         penalty: Callable,
         constrain: Callable,
-        trainable: list[bool],
-        optimizer: Any,
+        mask: Any,
+        tx: optax.GradientTransformation | None,
         losses: list,
         loss_weights: list[float],
         metrics: list[list],
         output_names: list[str],
+        jit: bool = True,
     ):
         self.forward, self.penalty, self.constrain = forward, penalty, constrain
-        self.trainable = list(trainable)
-        self.optimizer = optimizer
-        self.tx = optimizer.to_optax() if optimizer is not None else None
+        self.mask, self.tx = mask, tx
         self.losses, self.loss_weights = losses, loss_weights
         self.metrics, self.output_names = metrics, output_names
         self.loss_tracker = Mean(name="loss")
-        self.opt_state = None
         self.trace_counts: Counter = Counter()  # how often each step was traced (compiled)
-        self._train = jax.jit(self._train_step)
-        self._test = jax.jit(self._test_step)
-        self._predict = jax.jit(self._predict_step)
+        wrap = jax.jit if jit else (lambda f: f)
+        self.train_step = wrap(self._train_step)
+        self.train_steps = wrap(self._train_steps)
+        self.test_step = wrap(self._test_step)
+        self.predict_step = wrap(self._predict_step)
+        self._result_fn = wrap(self._result_values)
+        self.log_names = self._log_names()
 
-    # ----- parameters split into the part training changes and the rest ------------------------
-    def split(self, leaves: list) -> tuple[list, list]:
-        return (
-            [w for w, t in zip(leaves, self.trainable) if t],
-            [w for w, t in zip(leaves, self.trainable) if not t],
-        )
-
-    def merge(self, train: list, frozen: list) -> list:
-        it_t, it_f = iter(train), iter(frozen)
-        return [next(it_t) if t else next(it_f) for t in self.trainable]
-
-    def init_optimizer(self, leaves: list) -> None:
-        if self.opt_state is None:
-            self.opt_state = self.tx.init(self.split(leaves)[0])
+    def init_opt_state(self, params: Any) -> Any:
+        return self.tx.init(partition(params, self.mask)[0])
 
     # ----- metric states --------------------------------------------------------------------------
     def fresh_metric_state(self) -> dict:
@@ -75,16 +84,28 @@ class Trainer:
             "output_losses": [Mean().init() for _ in self.losses],
         }
 
-    def results(self, mstate: dict) -> dict[str, float]:
-        logs = {"loss": float(self.loss_tracker.result(mstate["loss"]))}
+    def _log_names(self) -> list[str]:
+        """Keras's log names, in Keras's order."""
         multi = len(self.output_names) > 1
-        if multi:
-            for name, st in zip(self.output_names, mstate["output_losses"]):
-                logs[f"{name}_loss"] = float(Mean().result(st))
-        for name, ms, sts in zip(self.output_names, self.metrics, mstate["outputs"]):
-            for (m, _), st in zip(ms, sts):
-                logs[f"{name}_{m.name}" if multi else m.name] = float(m.result(st))
-        return logs
+        names = ["loss"] + ([f"{n}_loss" for n in self.output_names] if multi else [])
+        for name, ms in zip(self.output_names, self.metrics):
+            names += [f"{name}_{m.name}" if multi else m.name for m, _ in ms]
+        return names
+
+    def _result_values(self, mstate: dict) -> list[jax.Array]:
+        values = [self.loss_tracker.result(mstate["loss"])]
+        if len(self.output_names) > 1:
+            values += [Mean().result(st) for st in mstate["output_losses"]]
+        for ms, sts in zip(self.metrics, mstate["outputs"]):
+            values += [m.result(st) for (m, _), st in zip(ms, sts)]
+        return values
+
+    def results(self, mstate: dict) -> dict[str, jax.Array]:
+        """The logs as device scalars (a list through jit: jax would sort a dict's keys)."""
+        return dict(zip(self.log_names, self._result_fn(mstate)))
+
+    def float_results(self, mstate: dict) -> dict[str, float]:
+        return {k: float(v) for k, v in self.results(mstate).items()}
 
     # ----- the pure steps -----------------------------------------------------------------------
     def _losses(self, ys: list, masks: list, targets: list, sw: Any) -> tuple[jax.Array, list]:
@@ -110,63 +131,52 @@ class Trainer:
             ],
         }
 
-    def _train_step(self, train, frozen, opt_state, state, mstate, xs, ys_true, sw, key):
+    def _train_step(self, params, state, opt_state, mstate, key, xs, ys_true, sw):
+        """One optimizer step: -> (params, state, opt_state, mstate, key, loss)."""
         self.trace_counts["train"] += 1  # runs only while tracing
+        key, step_key = jax.random.split(key)
+        train, frozen = partition(params, self.mask)
 
-        def loss_fn(train_leaves):
-            leaves = self.merge(train_leaves, frozen)
-            ys, masks, new_state, extra, _ = self.forward(leaves, state, xs, True, key)
+        def loss_fn(train_part):
+            full = combine(train_part, frozen)
+            ys, masks, new_state, extra, new_params = self.forward(full, state, xs, True, step_key)
             total, per_output = self._losses(ys, masks, ys_true, sw)
-            return total + extra + self.penalty(leaves), (ys, masks, new_state, per_output)
+            loss = total + extra + self.penalty(full)
+            return loss, (ys, masks, new_state, per_output, new_params)
 
-        (loss, (ys, masks, new_state, per_output)), grads = jax.value_and_grad(
-            loss_fn, has_aux=True
-        )(train)
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(train)
+        ys, masks, new_state, per_output, new_params = aux
         updates, opt_state = self.tx.update(grads, opt_state, train)
         train = optax.apply_updates(train, updates)
-        leaves = self.constrain(self.merge(train, frozen))
-        train = self.split(leaves)[0]
+        # Keras constrains the trained variables; a frozen one keeps what `call` assigned.
+        train = partition(self.constrain(combine(train, frozen)), self.mask)[0]
+        params = combine(train, partition(new_params, self.mask)[1])
         batch = jnp.asarray(xs[0].shape[0], jnp.float32)
         mstate = self._update_metrics(mstate, ys, masks, ys_true, sw, loss, per_output, batch)
-        return train, opt_state, new_state, mstate, loss
+        return params, new_state, opt_state, mstate, key, loss
 
-    def _test_step(self, leaves, state, mstate, xs, ys_true, sw):
+    def _train_steps(self, params, state, opt_state, mstate, key, xs, ys_true, sw):
+        """Several steps in one call: xs, ys_true, sw carry a leading axis of steps."""
+
+        def body(carry, batch):
+            out = self._train_step(*carry, *batch)
+            return out[:5], out[5]
+
+        carry, losses = jax.lax.scan(
+            body, (params, state, opt_state, mstate, key), (xs, ys_true, sw)
+        )
+        return (*carry, losses[-1])
+
+    def _test_step(self, params, state, mstate, xs, ys_true, sw):
         self.trace_counts["test"] += 1
-        ys, masks, new_state, extra, _ = self.forward(leaves, state, xs, False, None)
+        ys, masks, new_state, extra, _ = self.forward(params, state, xs, False, None)
         total, per_output = self._losses(ys, masks, ys_true, sw)
-        loss = total + extra + self.penalty(leaves)
+        loss = total + extra + self.penalty(params)
         batch = jnp.asarray(xs[0].shape[0], jnp.float32)
         mstate = self._update_metrics(mstate, ys, masks, ys_true, sw, loss, per_output, batch)
         return new_state, mstate
 
-    def _predict_step(self, leaves, state, xs):
+    def _predict_step(self, params, state, xs):
         self.trace_counts["predict"] += 1
-        ys, _, new_state, _, _ = self.forward(leaves, state, xs, False, None)
+        ys, _, new_state, _, _ = self.forward(params, state, xs, False, None)
         return ys, new_state
-
-    # ----- one batch -----------------------------------------------------------------------------
-    def train_batch(self, leaves, state, mstate, xs, ys, sw, key):
-        """One optimizer step; returns (leaves, state, mstate, loss)."""
-        self.init_optimizer(leaves)
-        self.opt_state = self.optimizer.sync_lr(self.opt_state)
-        train, frozen = self.split(leaves)
-        train, opt_state, state, mstate, loss = self._train(
-            train, frozen, self.opt_state, state, mstate, xs, ys, sw, key
-        )
-        self.opt_state = opt_state
-        return self.merge(train, frozen), state, mstate, loss
-
-    def test_batch(self, leaves, state, mstate, xs, ys, sw):
-        return self._test(leaves, state, mstate, xs, ys, sw)
-
-    def predict_batch(self, leaves, state, xs):
-        return self._predict(leaves, state, xs)
-
-    def iterations(self) -> int:
-        from lstmkit.training.optimizer_base import get_iterations
-
-        return 0 if self.opt_state is None else int(get_iterations(self.opt_state))
-
-
-def to_device(arrays: list[np.ndarray] | None) -> list | None:
-    return None if arrays is None else [jnp.asarray(a) for a in arrays]

@@ -81,10 +81,10 @@ def test_early_stopping_and_reduce_lr_change_training():
     np.testing.assert_allclose(lm.optimizer.learning_rate, 0.05)
     # the new rate reaches the jitted step without a recompile
     from lstmkit.models.training_api import _trainer
-    from lstmkit.training.optimizer_base import get_lr
+    from lstmkit.optimizers.base import get_lr
 
     lm.fit(x, y, epochs=1, verbose=0)
-    np.testing.assert_allclose(float(get_lr(_trainer(lm).opt_state)), 0.05)
+    np.testing.assert_allclose(float(get_lr(lm.optimizer.opt_state)), 0.05)
     assert _trainer(lm).trace_counts["train"] == 1
 
 

@@ -13,7 +13,6 @@ import pytest
 import lstmkit
 from lstmkit.layers import Layer
 from lstmkit.models import load_model
-from lstmkit.models.training_api import _trainer
 from lstmkit.saving.keras_format import KerasFileError
 from tests.saving import saving_helpers as H
 
@@ -167,7 +166,7 @@ def test_load_weights_checks_everything_before_assigning(trained, tmp_path):
 def _leaves(model):
     import jax
 
-    return jax.tree_util.tree_leaves(_trainer(model).opt_state)
+    return jax.tree_util.tree_leaves(model.optimizer.opt_state)
 
 
 def test_links_out_of_the_file_are_refused(good, tmp_path):

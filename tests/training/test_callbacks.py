@@ -15,7 +15,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import lstmkit.callbacks as lc  # noqa: E402
 import lstmkit.optimizers as lo  # noqa: E402
-from lstmkit.training.callbacks import pythonify_logs  # noqa: E402
+from lstmkit.callbacks.callback import pythonify_logs  # noqa: E402
 
 
 class FakeOptimizer:

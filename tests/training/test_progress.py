@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from keras.src.utils import progbar as keras_progbar  # noqa: E402
 
 from lstmkit.callbacks import ProgbarLogger  # noqa: E402
-from lstmkit.training.progress import Progbar, format_time  # noqa: E402
+from lstmkit.callbacks.progress import Progbar, format_time  # noqa: E402
 
 BAR = "━"
 

@@ -1,28 +1,28 @@
 """Public metrics, as `keras.metrics`: the classes, `get`, `serialize`, `deserialize`.
 
-The metrics themselves live in `lstmkit.training.metrics`; this module adds the name lookup of
+The metrics themselves live in `lstmkit.metrics.core`; this module adds the name lookup of
 `compile`, including Keras 3's choice of accuracy variant for "accuracy"/"acc".
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
-from lstmkit.training.losses import (
+from lstmkit import registry
+from lstmkit.losses.core import (
     BinaryCrossentropy as _BCELoss,
 )
-from lstmkit.training.losses import (
+from lstmkit.losses.core import (
     LossFunctionWrapper,
     binary_crossentropy,
     serialize_function,
     sparse_categorical_crossentropy,
 )
-from lstmkit.training.losses import (
+from lstmkit.losses.core import (
     SparseCategoricalCrossentropy as _SCCELoss,
 )
-from lstmkit.training.metrics import (
+from lstmkit.metrics.core import (
     AUC,
     Accuracy,
     BinaryAccuracy,
@@ -123,6 +123,54 @@ def accuracy_class(
     return kinds.get(_loss_kind(loss), CategoricalAccuracy)
 
 
+def _special(identifier: Any, context: dict) -> Any:
+    """None, "accuracy"/"acc" (decided by the shapes or the loss), and function dicts."""
+    if identifier is None:
+        raise ValueError("Expected a metric, got None.")
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
+        loss, y_shape, y_pred_shape = (context.get(k) for k in ("loss", "y_shape", "y_pred_shape"))
+        return accuracy_class(loss, y_shape, y_pred_shape)(name=identifier)
+    if not isinstance(identifier, dict):
+        return registry.PASS
+    class_name, inner = identifier.get("class_name"), identifier.get("config") or {}
+    if class_name == "function" and inner in METRIC_FUNCTIONS:
+        return MeanMetricWrapper(METRIC_FUNCTIONS[inner])
+    if class_name == "MeanMetricWrapper":
+        inner = dict(inner)
+        fn = inner.pop("fn")
+        fn_name = fn["config"] if isinstance(fn, dict) else fn
+        if fn_name in METRIC_FUNCTIONS:
+            return MeanMetricWrapper(METRIC_FUNCTIONS[fn_name], **inner)
+    return registry.PASS
+
+
+def _to_config(metric: Any) -> Any:
+    if isinstance(metric, MeanMetricWrapper):
+        config = {"name": metric.name, "dtype": "float32", "fn": serialize_function(metric.fn)}
+        return {
+            "module": "keras.src.metrics.reduction_metrics",
+            "class_name": "MeanMetricWrapper",
+            "config": {**config, **metric.fn_kwargs},
+            "registered_name": "MeanMetricWrapper",
+        }
+    if callable(metric) and not isinstance(metric, Metric):
+        return serialize_function(metric)
+    return registry.PASS
+
+
+_REGISTRY = registry.Registry(
+    "metrics",
+    Metric,
+    "keras.metrics",
+    METRIC_NAMES,
+    special=_special,
+    # A name becomes the metric's name in the logs exactly as written ("mae" -> "mae").
+    from_name=lambda cls, name, _: cls(name=name),
+    wrap=MeanMetricWrapper,
+    to_config=_to_config,
+)
+
+
 def get(
     identifier: Any,
     loss: Any = None,
@@ -134,64 +182,14 @@ def get(
     A name becomes the metric's name in the logs exactly as written ("acc" -> "acc",
     "mae" -> "mae"), as Keras 3's compile does; an object keeps its own name.
     """
-    if identifier is None:
-        raise ValueError("Expected a metric, got None.")
-    if isinstance(identifier, str):
-        if identifier.lower() in ("accuracy", "acc"):
-            return accuracy_class(loss, y_shape, y_pred_shape)(name=identifier)
-        if identifier in METRIC_NAMES:
-            return METRIC_NAMES[identifier](name=identifier)
-        raise ValueError(
-            f"Unknown metric {identifier!r}. Known metrics: acc, {', '.join(sorted(METRIC_NAMES))}."
-        )
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, Metric):
-        return identifier
-    if inspect.isclass(identifier) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        return MeanMetricWrapper(identifier)
-    raise ValueError(f"Could not interpret metric identifier {identifier!r}.")
+    return _REGISTRY.get(identifier, loss=loss, y_shape=y_shape, y_pred_shape=y_pred_shape)
 
 
 def serialize(metric: Any) -> Any:
     """Keras 3's serialized form of a metric (a name is returned unchanged)."""
-    if metric is None or isinstance(metric, str):
-        return metric
-    if isinstance(metric, MeanMetricWrapper):
-        config = {"name": metric.name, "dtype": "float32", "fn": serialize_function(metric.fn)}
-        return {
-            "module": "keras.src.metrics.reduction_metrics",
-            "class_name": "MeanMetricWrapper",
-            "config": {**config, **metric.fn_kwargs},
-            "registered_name": "MeanMetricWrapper",
-        }
-    if isinstance(metric, Metric):
-        return {
-            "module": "keras.metrics",
-            "class_name": type(metric).__name__,
-            "config": metric.get_config(),
-            "registered_name": None,
-        }
-    if callable(metric):
-        return serialize_function(metric)
-    raise ValueError(f"Could not serialize metric {metric!r}.")
+    return _REGISTRY.serialize(metric)
 
 
 def deserialize(config: dict | str) -> Metric:
     """Inverse of `serialize`; reads Keras 3's own dicts too."""
-    if isinstance(config, str):
-        return get(config)
-    class_name, inner = config.get("class_name"), config.get("config") or {}
-    if class_name in METRIC_CLASSES:
-        return METRIC_CLASSES[class_name].from_config(inner)
-    if class_name == "function" and inner in METRIC_FUNCTIONS:
-        return MeanMetricWrapper(METRIC_FUNCTIONS[inner])
-    if class_name == "MeanMetricWrapper":
-        inner = dict(inner)
-        fn = inner.pop("fn")
-        fn_name = fn["config"] if isinstance(fn, dict) else fn
-        if fn_name in METRIC_FUNCTIONS:
-            return MeanMetricWrapper(METRIC_FUNCTIONS[fn_name], **inner)
-    raise ValueError(f"Unknown metric {class_name!r}. Known: {', '.join(METRIC_CLASSES)}.")
+    return _REGISTRY.deserialize(config)

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from lstmkit.training.callbacks import Callback
+from lstmkit.callbacks.callback import Callback, pythonify_logs
 
 _BOLD, _GREEN, _GREY, _RESET = "\x1b[1m", "\33[32m", "\33[37m", "\x1b[0m"
 
@@ -123,6 +123,10 @@ class Progbar:
             self._write(info + "\n")
         self._last_update = now
 
+    def due(self) -> bool:
+        """Whether an update now would redraw the bar (so its values are worth reading)."""
+        return self.verbose == 1 and self._clock() - self._last_update >= self.interval
+
     def add(self, n: int, values: list[tuple[str, Any]] | None = None) -> None:
         """Advances the bar by `n` steps."""
         self.update(self._seen_so_far + n, values)
@@ -213,8 +217,12 @@ class ProgbarLogger(Callback):
     """Prints ``Epoch i/n`` and a Progbar per epoch (fit), or one per evaluate/predict call.
 
     Reads ``params["verbose"]``, ``params["epochs"]`` and ``params["steps"]`` (steps per epoch,
-    or None if unknown). Shows the logs as given: the trainer passes running averages.
+    or None if unknown). Shows the logs as given: the trainer passes running averages. A batch's
+    logs may come as a function (values still on the device): it is called only to redraw, at
+    most every `interval` seconds, as Keras's Progbar redraws.
     """
+
+    reads_logs_lazily = True
 
     def __init__(self, **progbar_options: Any):
         super().__init__()
@@ -294,10 +302,14 @@ class ProgbarLogger(Callback):
         self._maybe_init_progbar()
         self.seen = batch + 1
         if self.verbose == 1:
+            if callable(logs):
+                logs = pythonify_logs(logs()) if self.progbar.due() else None
             self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
 
     def _finalize_progbar(self, logs: dict | None) -> None:
         self._maybe_init_progbar()
+        if callable(logs):
+            logs = pythonify_logs(logs())
         if self.target is None:
             self.target = self.seen
             self.progbar.target = self.target

@@ -1,18 +1,18 @@
 """Public losses, as `keras.losses`: the classes, the functions, `get`, `serialize`, `deserialize`.
 
-The math lives in `lstmkit.training.losses`; this module adds the name lookup that `compile` uses
+The math lives in `lstmkit.losses.core`; this module adds the name lookup that `compile` uses
 and the sparse-label check the trainer runs on concrete labels before jitting.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from lstmkit.training.losses import (
+from lstmkit import registry
+from lstmkit.losses.core import (
     BCE,
     MAE,
     MSE,
@@ -71,12 +71,6 @@ LOSS_FUNCTIONS: dict[str, Callable] = {
 LOSS_FUNCTIONS.update({"mse": mse, "MSE": mse, "mae": mae, "MAE": mae, "bce": bce, "BCE": bce})
 
 
-def _function(name: str) -> Callable:
-    if name not in LOSS_FUNCTIONS:
-        raise ValueError(f"Unknown loss function {name!r}. Known: {', '.join(LOSS_FUNCTIONS)}.")
-    return LOSS_FUNCTIONS[name]
-
-
 def crossentropy_for(y_true_shape: tuple, y_pred_shape: tuple) -> Callable:
     """Keras 3's "crossentropy"/"ce" rule: binary for one output unit, sparse for integer
     labels (y_true of lower rank, or last dim 1 against several units), else categorical."""
@@ -87,41 +81,23 @@ def crossentropy_for(y_true_shape: tuple, y_pred_shape: tuple) -> Callable:
     return categorical_crossentropy
 
 
-def get(
-    identifier: Any, y_true_shape: tuple | None = None, y_pred_shape: tuple | None = None
-) -> Loss | None:
-    """Resolve a name, Loss, Loss class, per-sample function or serialized dict to a Loss.
-
-    A name keeps its spelling as the loss's name ("mse" -> name "mse"), as Keras's compile does.
-    "crossentropy"/"ce" need the shapes of y_true and y_pred to choose the variant.
-    """
-    if identifier is None or isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        if identifier.lower() in ("crossentropy", "ce"):
-            if y_true_shape is None or y_pred_shape is None:
-                raise ValueError(f"Loss {identifier!r} needs y_true_shape and y_pred_shape.")
-            fn = crossentropy_for(tuple(y_true_shape), tuple(y_pred_shape))
-            return LossFunctionWrapper(fn, name=fn.__name__)
-        if identifier in LOSS_CLASSES:
-            return LOSS_CLASSES[identifier]()
-        if identifier in LOSS_FUNCTIONS:
-            return LossFunctionWrapper(LOSS_FUNCTIONS[identifier], name=identifier)
-        known = ", ".join(sorted(set(LOSS_CLASSES) | set(LOSS_FUNCTIONS)))
-        raise ValueError(f"Unknown loss {identifier!r}. Known losses: {known}.")
-    if inspect.isclass(identifier) and issubclass(identifier, Loss):
-        return identifier()
-    if callable(identifier):
-        return LossFunctionWrapper(identifier)
-    raise ValueError(f"Could not interpret loss identifier {identifier!r}.")
+def _special(identifier: Any, context: dict) -> Any:
+    """ "crossentropy"/"ce" (decided by the shapes) and Keras's LossFunctionWrapper dicts."""
+    if isinstance(identifier, str) and identifier.lower() in ("crossentropy", "ce"):
+        y_true_shape, y_pred_shape = context.get("y_true_shape"), context.get("y_pred_shape")
+        if y_true_shape is None or y_pred_shape is None:
+            raise ValueError(f"Loss {identifier!r} needs y_true_shape and y_pred_shape.")
+        fn = crossentropy_for(tuple(y_true_shape), tuple(y_pred_shape))
+        return LossFunctionWrapper(fn, name=fn.__name__)
+    if isinstance(identifier, dict) and identifier.get("class_name") == "LossFunctionWrapper":
+        inner = dict(identifier.get("config") or {})
+        fn = inner.pop("fn")
+        return LossFunctionWrapper(_REGISTRY.lookup(fn["config"] if isinstance(fn, dict) else fn),
+                                   **inner)  # fmt: skip
+    return registry.PASS
 
 
-def serialize(loss: Any) -> Any:
-    """Keras 3's serialized form of a loss object or function (a name is returned unchanged)."""
-    if loss is None or isinstance(loss, str):
-        return loss
+def _to_config(loss: Any) -> Any:
     if isinstance(loss, LossFunctionWrapper):
         return {
             "module": "keras.src.losses.losses",
@@ -129,32 +105,44 @@ def serialize(loss: Any) -> Any:
             "config": loss.get_config(),
             "registered_name": "LossFunctionWrapper",
         }
-    if isinstance(loss, Loss):
-        return {
-            "module": "keras.losses",
-            "class_name": type(loss).__name__,
-            "config": loss.get_config(),
-            "registered_name": None,
-        }
-    if callable(loss):
+    if callable(loss) and not isinstance(loss, Loss):
         return serialize_function(loss)
-    raise ValueError(f"Could not serialize loss {loss!r}.")
+    return registry.PASS
+
+
+_REGISTRY = registry.Registry(
+    "losses",
+    Loss,
+    "keras.losses",
+    {**LOSS_CLASSES, **LOSS_FUNCTIONS},
+    special=_special,
+    # A name keeps its spelling as the loss's name ("mse" -> name "mse"), as Keras's compile does.
+    from_name=lambda value, name, _: (
+        value() if isinstance(value, type) else LossFunctionWrapper(value, name=name)
+    ),
+    wrap=LossFunctionWrapper,
+    to_config=_to_config,
+)
+
+
+def get(
+    identifier: Any, y_true_shape: tuple | None = None, y_pred_shape: tuple | None = None
+) -> Loss | None:
+    """Resolve a name, Loss, Loss class, per-sample function or serialized dict to a Loss.
+
+    "crossentropy"/"ce" need the shapes of y_true and y_pred to choose the variant.
+    """
+    return _REGISTRY.get(identifier, y_true_shape=y_true_shape, y_pred_shape=y_pred_shape)
+
+
+def serialize(loss: Any) -> Any:
+    """Keras 3's serialized form of a loss object or function (a name is returned unchanged)."""
+    return _REGISTRY.serialize(loss)
 
 
 def deserialize(config: dict | str) -> Loss:
     """Inverse of `serialize`; reads Keras 3's own dicts too."""
-    if isinstance(config, str):
-        return get(config)
-    class_name, inner = config.get("class_name"), config.get("config") or {}
-    if class_name == "function":
-        return LossFunctionWrapper(_function(inner))
-    if class_name == "LossFunctionWrapper":
-        inner = dict(inner)
-        fn = inner.pop("fn")
-        return LossFunctionWrapper(_function(fn["config"] if isinstance(fn, dict) else fn), **inner)
-    if class_name in LOSS_CLASSES:
-        return LOSS_CLASSES[class_name].from_config(inner)
-    raise ValueError(f"Unknown loss class {class_name!r}. Known: {', '.join(LOSS_CLASSES)}.")
+    return _REGISTRY.deserialize(config)
 
 
 def check_sparse_labels(y: Any, num_classes: int, ignore_class: int | None = None) -> None:

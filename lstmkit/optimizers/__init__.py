@@ -3,11 +3,8 @@
 ``from lstmkit.optimizers.schedules import ExponentialDecay`` works as with Keras.
 """
 
-import sys
-
-from lstmkit.training import schedules
-from lstmkit.training.optimizer_base import Optimizer, get_iterations, get_lr, set_lr
-from lstmkit.training.optimizers import (
+from lstmkit.optimizers import schedules
+from lstmkit.optimizers.algorithms import (
     SGD,
     Adadelta,
     Adagrad,
@@ -19,8 +16,7 @@ from lstmkit.training.optimizers import (
     get,
     serialize,
 )
-
-sys.modules[__name__ + ".schedules"] = schedules  # make the dotted import path resolve
+from lstmkit.optimizers.base import Optimizer, get_iterations, get_lr, set_lr
 
 __all__ = [
     "SGD",

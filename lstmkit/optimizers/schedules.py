@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lstmkit import registry
+
 _F32 = jnp.float32
 
 
@@ -203,21 +205,21 @@ ALL_SCHEDULES = {
 }
 
 
+_REGISTRY = registry.Registry(
+    "schedules", LearningRateSchedule, "keras.optimizers.schedules", ALL_SCHEDULES
+)
+
+
+def get(identifier: Any) -> LearningRateSchedule | None:
+    """A schedule from an instance, a class name or a serialized dict."""
+    return _REGISTRY.get(identifier)
+
+
 def serialize(schedule: LearningRateSchedule) -> dict:
     """Keras 3's serialized form: ``{"module", "class_name", "config", "registered_name"}``."""
-    return {
-        "module": "keras.optimizers.schedules",
-        "class_name": type(schedule).__name__,
-        "config": schedule.get_config(),
-        "registered_name": None,
-    }
+    return _REGISTRY.serialize(schedule)
 
 
 def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
     """Rebuilds a schedule from `serialize`'s dict (or Keras's)."""
-    name = config.get("class_name")
-    if name not in ALL_SCHEDULES:
-        raise ValueError(
-            f"Unknown learning rate schedule: {name!r}. Known: {', '.join(sorted(ALL_SCHEDULES))}."
-        )
-    return ALL_SCHEDULES[name].from_config(dict(config.get("config", {})))
+    return _REGISTRY.deserialize(config)

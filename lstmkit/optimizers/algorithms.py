@@ -1,7 +1,7 @@
 """Keras-named optimizers (SGD, RMSprop, Adam, AdamW, Adagrad, Adadelta, Nadam) and `get`.
 
-Each is configuration plus ``to_optax()``; see `optimizer_base` for the learning-rate protocol
-and `optimizer_rules` for the update arithmetic (Keras's, in float32).
+Each is configuration plus ``to_optax()``; see `base` for the learning-rate protocol
+and `rules` for the update arithmetic (Keras's, in float32).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Any
 import jax
 import optax
 
-from lstmkit.training import optimizer_rules as rules
-from lstmkit.training.optimizer_base import Optimizer, get_iterations, get_lr, set_lr
-from lstmkit.training.schedules import LearningRateSchedule
+from lstmkit import registry
+from lstmkit.optimizers import rules
+from lstmkit.optimizers.base import Optimizer, get_iterations, get_lr, set_lr
+from lstmkit.optimizers.schedules import LearningRateSchedule
 
 
 class SGD(Optimizer):
@@ -167,43 +168,33 @@ ALL_OPTIMIZERS = {
 }
 
 
-def serialize(optimizer: Optimizer) -> dict:
-    """Keras 3's serialized form: ``{"module", "class_name", "config", "registered_name"}``."""
-    return {
-        "module": "keras.optimizers",
-        "class_name": type(optimizer).__name__,
-        "config": optimizer.get_config(),
-        "registered_name": None,
-    }
-
-
-def _lookup(name: Any) -> type[Optimizer]:
-    cls = ALL_OPTIMIZERS.get(name.lower()) if isinstance(name, str) else None
-    if cls is None:
-        raise ValueError(
-            f"Could not interpret optimizer identifier: {name!r}. "
-            f"Known optimizers: {', '.join(sorted(ALL_OPTIMIZERS))}."
-        )
-    return cls
-
-
-def deserialize(config: dict) -> Optimizer:
-    """Rebuilds an optimizer from `serialize`'s dict (or Keras's); class names match any case."""
-    return _lookup(config.get("class_name")).from_config(config.get("config", {}))
-
-
-def get(identifier: Any) -> Optimizer | None:
-    """An optimizer from a name ("adam", case-insensitive), a serialized dict or an instance."""
-    if identifier is None or isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        return _lookup(identifier)()
+def _not_a_callable(identifier: Any) -> Any:
     raise ValueError(
         f"Could not interpret optimizer identifier: {identifier!r}. Pass a name "
         f"({', '.join(sorted(ALL_OPTIMIZERS))}), a config dict or an optimizer instance."
     )
+
+
+# Names match in any case ("adam", "Adam"), as Keras's do.
+_REGISTRY = registry.Registry(
+    "optimizers", Optimizer, "keras.optimizers", ALL_OPTIMIZERS, fold_case=True,
+    wrap=_not_a_callable,
+)  # fmt: skip
+
+
+def serialize(optimizer: Optimizer) -> dict:
+    """Keras 3's serialized form: ``{"module", "class_name", "config", "registered_name"}``."""
+    return _REGISTRY.serialize(optimizer)
+
+
+def deserialize(config: dict) -> Optimizer:
+    """Rebuilds an optimizer from `serialize`'s dict (or Keras's); class names match any case."""
+    return _REGISTRY.deserialize(config)
+
+
+def get(identifier: Any) -> Optimizer | None:
+    """An optimizer from a name ("adam", case-insensitive), a serialized dict or an instance."""
+    return _REGISTRY.get(identifier)
 
 
 __all__ = [

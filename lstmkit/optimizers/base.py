@@ -25,9 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lstmkit.training import optimizer_rules as rules
-from lstmkit.training import schedules
-from lstmkit.training.schedules import LearningRateSchedule
+from lstmkit.optimizers import rules, schedules
+from lstmkit.optimizers.schedules import LearningRateSchedule
 
 _name_uids: collections.defaultdict = collections.defaultdict(int)
 
@@ -105,7 +104,12 @@ class Optimizer:
         self.ema_overwrite_frequency = ema_overwrite_frequency
         self.loss_scale_factor = loss_scale_factor
         self.gradient_accumulation_steps = gradient_accumulation_steps
-        self.iterations = 0  # the trainer may record the step count here (read by schedules)
+        # The optax state over the model's trainable parameters (on the device), kept here by
+        # training as Keras keeps its optimizer variables; `iterations` reads its step count.
+        self.opt_state: Any = None
+        self.state_owner: Any = None  # what the state was built for (set by the model)
+        self._iterations = 0
+        self.lr_version = 0  # bumped when the rate is set: training then copies it into the state
         self._learning_rate: float | LearningRateSchedule = self._check_lr(learning_rate)
         self._lr_cache: tuple[Any, jax.Array | None] = (None, None)  # see sync_lr
 
@@ -124,6 +128,21 @@ class Optimizer:
             "lstmkit.optimizers.schedules.LearningRateSchedule. "
             f"Received instead: learning_rate={learning_rate!r}"
         )
+
+    # --- the step count ----------------------------------------------------------------------
+
+    @property
+    def iterations(self) -> int:
+        """How many updates the optimizer has applied (Keras's `optimizer.iterations`)."""
+        if self.opt_state is not None:
+            return int(get_iterations(self.opt_state))
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        self._iterations = int(value)
+        if self.opt_state is not None:
+            self.opt_state = set_iterations(self.opt_state, jnp.asarray(int(value), jnp.int32))
 
     # --- the learning rate -------------------------------------------------------------------
 
@@ -146,6 +165,7 @@ class Optimizer:
                 "optimizer with a float `learning_rate` argument."
             )
         self._learning_rate = self._check_lr(value)
+        self.lr_version += 1
 
     @property
     def schedule(self) -> LearningRateSchedule | None:
@@ -286,6 +306,19 @@ def set_lr(opt_state: Any, value: float | jax.Array) -> Any:
         value = jnp.asarray(value, jnp.float32)
     hyperparams["learning_rate"] = value
     return _replace_inject_state(opt_state, inner._replace(hyperparams=hyperparams), inner)
+
+
+def set_iterations(state: Any, count: Any) -> Any:
+    """`state` with every step counter (optax's inject_hyperparams, its schedules', the rule's)
+    set to `count`."""
+    if isinstance(state, tuple) and hasattr(state, "_fields"):
+        state = type(state)(*[set_iterations(s, count) for s in state])
+        return state._replace(count=count) if "count" in state._fields else state
+    if isinstance(state, (tuple, list)):
+        return type(state)(set_iterations(s, count) for s in state)
+    if isinstance(state, dict):
+        return {k: set_iterations(v, count) for k, v in state.items()}
+    return state
 
 
 def get_iterations(opt_state: Any) -> jax.Array:

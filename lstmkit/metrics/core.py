@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstmkit.training.losses import (
+from lstmkit.losses.core import (
     EPSILON,
     divide_no_nan,
     match_rank,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmkit.training.callbacks import Callback
+from lstmkit.callbacks.callback import Callback
 
 _MAXIMIZED = ("accuracy", "acc", "auc", "precision", "recall")
 _MINIMIZED = ("loss", "error", "crossentropy", "mae", "mse", "huber", "hinge", "divergence")

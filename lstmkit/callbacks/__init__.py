@@ -1,0 +1,22 @@
+"""`lstmkit.callbacks`: Keras 3's training callbacks, same names, arguments and decisions."""
+
+from lstmkit.callbacks.basic import CSVLogger, History, LearningRateScheduler, TerminateOnNaN
+from lstmkit.callbacks.callback import Callback, pythonify_logs
+from lstmkit.callbacks.callback_list import CallbackList
+from lstmkit.callbacks.monitor import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
+from lstmkit.callbacks.progress import Progbar, ProgbarLogger
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "History",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "Progbar",
+    "ProgbarLogger",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
+    "pythonify_logs",
+]
