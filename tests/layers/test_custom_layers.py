@@ -181,10 +181,6 @@ def test_model_run_returns_assigned_weights_as_new_params():
     assert float(same[name]["steps"]) == 0.0
 
 
-@pytest.mark.xfail(
-    reason="fit keeps Model.run's new_params only once the train branch's trainer is merged",
-    strict=False,
-)
 def test_weight_assigned_in_call_is_updated_through_fit_like_keras():
     rng = np.random.default_rng(7)
     x, y = rng.normal(size=(24, 4)).astype("float32"), rng.normal(size=(24, 1)).astype("float32")
@@ -308,3 +304,30 @@ def test_unexpected_call_keyword_names_the_layer():
     layer = Scale(name="scaler")
     with pytest.raises(TypeError, match="scaler.*unexpected keyword.*foo"):
         layer(np.ones((2, 5), np.float32), foo=1)
+
+
+def activity_penalty_program(lib, ops):
+    """A layer adding a loss term in call (Keras's add_loss), inside a Sequential model."""
+
+    class Penalized(lib.layers.Layer):
+        def __init__(self, rate=0.1, **kwargs):
+            super().__init__(**kwargs)
+            self.rate = rate
+            self.dense = lib.layers.Dense(2)
+
+        def call(self, inputs):
+            y = self.dense(inputs)
+            self.add_loss(self.rate * ops.mean(y * y))
+            return y
+
+    return lib.Sequential([lib.Input((3,)), Penalized(), lib.layers.Dense(1)]), Penalized
+
+
+def test_add_loss_in_call_counts_in_the_loss_like_keras():
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(10, 3)).astype("float32"), rng.normal(size=(10, 1)).astype("float32")
+    km, lm, _, _ = both(activity_penalty_program)
+    lm.set_weights(km.get_weights())
+    for m in (km, lm):
+        m.compile(optimizer="sgd", loss="mse")
+    assert abs(lm.evaluate(x, y, verbose=0) - km.evaluate(x, y, verbose=0)) <= 1e-5
