@@ -150,6 +150,12 @@ class Layer:
                           dtype=dtype, trainable=trainable, regularizer=regularizer,
                           constraint=constraint)  # fmt: skip
 
+    def add_variable(self, shape: Any, initializer: Any, dtype: Any = None,
+                     trainable: bool = True, **kwargs: Any) -> Variable:  # fmt: skip
+        """Keras's add_variable: add_weight with shape and initializer first."""
+        return self.add_weight(shape=shape, initializer=initializer, dtype=dtype,
+                               trainable=trainable, **kwargs)  # fmt: skip
+
     def track(self, key: str, layer: Layer) -> Layer:
         """Register a sub-layer; its params nest under `key` (Keras's path in weight files).
         A layer is tracked once: under its latest key."""
@@ -324,7 +330,12 @@ class Layer:
         return out, state
 
     def compute_output_shape(self, input_shape: Any, **kwargs: Any) -> Any:
-        return input_shape
+        """Built-ins: the input shape. A user's layer: inferred by tracing `call` on float32
+        inputs of that shape (Keras's compute_output_spec)."""
+        if not self.keras_style:
+            return input_shape
+        spec = calling.output_spec(self, calling.map_shapes(_Spec, input_shape), {})
+        return jax.tree_util.tree_map(lambda s: s[0], spec, is_leaf=calling.is_spec)
 
     def output_dtype(self, input_dtype: str) -> str:
         return self.dtype
@@ -383,3 +394,12 @@ class Layer:
         if scope is not None:
             return calling.call_in_scope(self, scope, inputs, kwargs)
         return calling.call_eager(self, inputs, kwargs)
+
+
+class _Spec:
+    """A float32 stand-in of a given shape (None: unknown), for inferring output shapes."""
+
+    dtype = "float32"
+
+    def __init__(self, shape: tuple):
+        self.shape = tuple(shape)

@@ -156,6 +156,11 @@ def output_spec(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
     return jax.tree_util.tree_map(merge, *results)
 
 
+def is_spec(s: Any) -> bool:
+    """An output spec leaf: (shape, dtype name)."""
+    return isinstance(s, tuple) and len(s) == 2 and isinstance(s[1], str)
+
+
 def _has_unknown(*trees: Any) -> bool:
     leaves = jax.tree_util.tree_leaves(trees, is_leaf=lambda x: hasattr(x, "shape"))
     return any(None in tuple(getattr(t, "shape", ())) for t in leaves)
@@ -219,9 +224,8 @@ def call_symbolic(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
     node = Node(layer, inputs, kwargs)
     index = iter(range(1 << 30))
     node.outputs = jax.tree_util.tree_map(
-        lambda s: SymbolicTensor(s[0], s[1], node, next(index)), spec,
-        is_leaf=lambda s: isinstance(s, tuple) and len(s) == 2 and isinstance(s[1], str),
-    )  # fmt: skip
+        lambda s: SymbolicTensor(s[0], s[1], node, next(index)), spec, is_leaf=is_spec
+    )
     return node.outputs
 
 

@@ -138,10 +138,12 @@ class Model(Layer):
                     f"{len(self.layers)} layers."
                 )
             return self.layers[index]
-        if name in self._sublayers:
-            return self._sublayers[name]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
         raise ValueError(
-            f"Model '{self.name}': no layer named {name!r}; layers are {list(self._sublayers)}."
+            f"Model '{self.name}': no layer named {name!r}; layers are "
+            f"{[layer.name for layer in self.layers]}."
         )
 
     # ----- running it ----------------------------------------------------------------------------
