@@ -334,7 +334,7 @@ class Layer:
         inputs of that shape (Keras's compute_output_spec)."""
         if not self.keras_style:
             return input_shape
-        spec = calling.output_spec(self, calling.map_shapes(_Spec, input_shape), {})
+        spec = calling.output_spec(self, calling.map_shapes(calling.FloatSpec, input_shape), {})
         return jax.tree_util.tree_map(lambda s: s[0], spec, is_leaf=calling.is_spec)
 
     def output_dtype(self, input_dtype: str) -> str:
@@ -394,12 +394,3 @@ class Layer:
         if scope is not None:
             return calling.call_in_scope(self, scope, inputs, kwargs)
         return calling.call_eager(self, inputs, kwargs)
-
-
-class _Spec:
-    """A float32 stand-in of a given shape (None: unknown), for inferring output shapes."""
-
-    dtype = "float32"
-
-    def __init__(self, shape: tuple):
-        self.shape = tuple(shape)

@@ -156,6 +156,15 @@ def output_spec(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
     return jax.tree_util.tree_map(merge, *results)
 
 
+class FloatSpec:
+    """A float32 stand-in of a given shape (None: unknown), for inferring output shapes."""
+
+    dtype = "float32"
+
+    def __init__(self, shape: tuple):
+        self.shape = tuple(shape)
+
+
 def is_spec(s: Any) -> bool:
     """An output spec leaf: (shape, dtype name)."""
     return isinstance(s, tuple) and len(s) == 2 and isinstance(s[1], str)
