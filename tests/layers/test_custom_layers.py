@@ -331,3 +331,21 @@ def test_add_loss_in_call_counts_in_the_loss_like_keras():
     for m in (km, lm):
         m.compile(optimizer="sgd", loss="mse")
     assert abs(lm.evaluate(x, y, verbose=0) - km.evaluate(x, y, verbose=0)) <= 1e-5
+
+
+class Halve(lstmkit.layers.Layer):
+    """No compute_output_shape: lstmkit infers it by tracing call, as Keras."""
+
+    def call(self, inputs):
+        return inputs[..., ::2] * 0.5
+
+
+def test_inferred_output_shape_inside_time_distributed():
+    layer = Halve()
+    assert layer.compute_output_shape((None, 4, 6)) == (None, 4, 3)
+    inp = lstmkit.Input((4, 6))
+    out = lstmkit.layers.TimeDistributed(Halve())(inp)
+    assert out.shape == (None, 4, 3)
+    x = np.arange(2 * 4 * 6, dtype=np.float32).reshape(2, 4, 6)
+    y = lstmkit.Model(inp, out).predict(x, verbose=0)
+    np.testing.assert_array_equal(y, x[..., ::2] * 0.5)
