@@ -106,9 +106,7 @@ class Layer:
         # weights become this layer's, under the attribute's name (Keras's saving path).
         if isinstance(value, Layer) and value is not self:
             self._track_attr(name, [value], single=True)
-        elif (
-            isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value)
-        ):
+        elif _layer_list(value):
             self._track_attr(name, list(value), single=False)
         object.__setattr__(self, name, value)
 
@@ -117,15 +115,11 @@ class Layer:
         tracked = {id(v) for v in subs.values()}
         used: dict[str, int] = {}
         for layer in layers:
-            if id(layer) in tracked:
-                continue
-            if single:
-                subs[name] = layer
-                continue
-            base = snake_case(type(layer).__name__)
+            base = snake_case(type(layer).__name__)  # numbered as Keras: every item counts
             key = base if base not in used else f"{base}_{used[base] + 1}"
             used[base] = used.get(base, -1) + 1
-            subs[f"{name}/{key}"] = layer
+            if id(layer) not in tracked:
+                subs[name if single else f"{name}/{key}"] = layer
 
     # ----- weights -----------------------------------------------------------------------------
     def add_weight(
@@ -150,11 +144,9 @@ class Layer:
                           dtype=dtype, trainable=trainable, regularizer=regularizer,
                           constraint=constraint)  # fmt: skip
 
-    def add_variable(self, shape: Any, initializer: Any, dtype: Any = None,
-                     trainable: bool = True, **kwargs: Any) -> Variable:  # fmt: skip
+    def add_variable(self, shape: Any, initializer: Any, **kwargs: Any) -> Variable:
         """Keras's add_variable: add_weight with shape and initializer first."""
-        return self.add_weight(shape=shape, initializer=initializer, dtype=dtype,
-                               trainable=trainable, **kwargs)  # fmt: skip
+        return self.add_weight(shape=shape, initializer=initializer, **kwargs)
 
     def track(self, key: str, layer: Layer) -> Layer:
         """Register a sub-layer; its params nest under `key` (Keras's path in weight files).
@@ -377,6 +369,10 @@ class Layer:
     # ----- calling -----------------------------------------------------------------------------
     def maybe_build(self, input_shape: Any) -> None:
         if not self.built:
+            if self.keras_style:  # lists of layers filled after assignment (Keras tracks them)
+                for name, value in list(vars(self).items()):
+                    if _layer_list(value):
+                        self._track_attr(name, list(value), single=False)
             self.build(input_shape)
             self._build_shape = input_shape
             self.built = True
@@ -394,3 +390,11 @@ class Layer:
         if scope is not None:
             return calling.call_in_scope(self, scope, inputs, kwargs)
         return calling.call_eager(self, inputs, kwargs)
+
+
+def _layer_list(value: Any) -> bool:
+    return (
+        isinstance(value, (list, tuple))
+        and bool(value)
+        and all(isinstance(v, Layer) for v in value)
+    )
