@@ -102,8 +102,7 @@ class Layer:
             self._batch_input_shape = (batch_size, *tuple(input_shape))
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # Keras tracks sub-layers assigned as attributes (one layer, or a list of layers): their
-        # weights become this layer's, under the attribute's name (Keras's saving path).
+        # Keras tracks sub-layers assigned as attributes (a layer or a list), named by attribute.
         if isinstance(value, Layer) and value is not self:
             self._track_attr(name, [value], single=True)
         elif _layer_list(value):
@@ -379,15 +378,16 @@ class Layer:
         self.check_input(input_shape)
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        if args:
+        if args and self.keras_style:  # call(self, query, values): several positional inputs
+            inputs = calling.CallArgs((inputs, *args))
+        elif args:
             raise TypeError(
                 f"Layer '{self.name}': pass call options by keyword (mask=, initial_state=, "
                 f"training=); got {len(args)} extra positional argument(s)."
             )
         if any_symbolic(inputs, kwargs):
             return calling.call_symbolic(self, inputs, kwargs)
-        scope = current_scope()
-        if scope is not None:
+        if (scope := current_scope()) is not None:
             return calling.call_in_scope(self, scope, inputs, kwargs)
         return calling.call_eager(self, inputs, kwargs)
 

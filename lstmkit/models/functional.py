@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lstmkit.layers.base import Layer, is_shape, ordered_leaves, to_arrays, unique_name
+from lstmkit.layers.calling import CallArgs
 from lstmkit.layers.core import InputLayer
 from lstmkit.layers.symbolic import Node, SymbolicTensor, is_symbolic, tree_leaves
 from lstmkit.layers.variables import StatelessScope
@@ -333,6 +334,8 @@ def _fill(structure: Any, values: dict, which: int) -> Any:
     """Replace symbolic tensors in `structure` by their values (which=0) or masks (which=1)."""
     if is_symbolic(structure):
         return values[id(structure)][which]
+    if isinstance(structure, CallArgs):  # several positional inputs stay several
+        return CallArgs(_fill(s, values, which) for s in structure)
     if isinstance(structure, (list, tuple)):
         return [_fill(s, values, which) for s in structure]
     return structure if which == 0 else None

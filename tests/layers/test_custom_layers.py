@@ -349,3 +349,46 @@ def test_inferred_output_shape_inside_time_distributed():
     x = np.arange(2 * 4 * 6, dtype=np.float32).reshape(2, 4, 6)
     y = lstmkit.Model(inp, out).predict(x, verbose=0)
     np.testing.assert_array_equal(y, x[..., ::2] * 0.5)
+
+
+def bahdanau_program(lib, ops, package: str = "custom_test"):
+    """Attention with two positional inputs, as TensorFlow's NMT tutorial writes it:
+    `call(self, query, values)` over an LSTM's sequence and its last state."""
+
+    @lib.saving.register_keras_serializable(package=package)
+    class BahdanauAttention(lib.layers.Layer):
+        def __init__(self, units=4, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.W1 = lib.layers.Dense(units)
+            self.W2 = lib.layers.Dense(units)
+            self.V = lib.layers.Dense(1)
+
+        def call(self, query, values):
+            query = ops.expand_dims(query, 1)  # (batch, 1, features)
+            score = self.V(ops.tanh(self.W1(query) + self.W2(values)))  # (batch, time, 1)
+            weights = ops.softmax(score, axis=1)
+            return ops.sum(weights * values, axis=1)  # (batch, features)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    inputs = lib.Input((6, 3))
+    sequence, h, _ = lib.layers.LSTM(5, return_sequences=True, return_state=True)(inputs)
+    context = BahdanauAttention()(h, sequence)
+    return lib.Model(inputs, lib.layers.Dense(2)(context)), BahdanauAttention
+
+
+def test_call_with_two_positional_inputs_matches_keras_and_round_trips(tmp_path):
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(3, 6, 3)).astype("float32")
+    km, lm, _, _ = both(bahdanau_program)
+    lm.set_weights(km.get_weights())
+    assert max_err(lm.predict(x, verbose=0), km.predict(x, verbose=0)) <= ATOL
+    assert list(lm.layers[2]._sublayers) == ["W1", "W2", "V"]
+    km.save(str(tmp_path / "k.keras"))
+    assert max_err(lstmkit.models.load_model(str(tmp_path / "k.keras")).predict(x, verbose=0),
+                   km.predict(x, verbose=0)) <= ATOL  # fmt: skip
+    lm.save(str(tmp_path / "l.keras"))
+    assert max_err(keras.models.load_model(str(tmp_path / "l.keras")).predict(x, verbose=0),
+                   km.predict(x, verbose=0)) <= ATOL  # fmt: skip
