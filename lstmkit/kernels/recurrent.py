@@ -1,9 +1,13 @@
-"""Recurrent math: one step function per cell and the scan that runs a step over time.
+"""Recurrent math: one step function per cell and the one masked scan that runs a step over time.
 
-Everything here is a pure function of arrays. Cells split their work in two: the input projection
-`x @ kernel + bias` for all time steps at once (one large matrix product), then a step that adds the
-recurrent product and applies the gates. The step is the single source of truth for each cell's
-equations; faster paths are tested against it.
+Everything here is a pure function of arrays. The `*_gates` functions are the single source of
+truth for each cell's equations: they return every internal quantity of one step, by name. The
+`*_step` functions are the (output, new_states) view of them. Faster paths are tested against
+these.
+
+Dropout masks have one shape everywhere: (k, batch, dim), where k = 1 (one mask for every gate)
+or k = gates (one mask per gate, Keras's implementation 1). `masked_matmul` is the one place that
+applies them.
 """
 
 from __future__ import annotations
@@ -19,34 +23,28 @@ Array = jax.Array
 Activation = Callable[[Array], Array]
 
 
-def _recurrent_product(h: Array, recurrent_kernel: Array, gates: int, rec_mask: Array | None):
-    """h @ U, with an optional dropout mask on h: one mask (batch, units) or one per gate."""
-    if rec_mask is None:
-        return h @ recurrent_kernel  # (batch, gates*units)
-    if rec_mask.ndim == 2:
-        return (h * rec_mask) @ recurrent_kernel
-    # Per-gate masks (gates, batch, units), as Keras's implementation 1 draws them.
-    blocks = jnp.split(recurrent_kernel, gates, axis=1)
-    return jnp.concatenate([(h * m) @ u for m, u in zip(rec_mask, blocks)], axis=-1)
+def masked_matmul(v: Array, w: Array, mask: Array | None = None) -> Array:
+    """v @ w with dropout on v: `mask` (k, batch, dim) gives the k column blocks of w their own.
+
+    v: (batch, ..., dim), w: (dim, n) -> (batch, ..., n).
+    """
+    if mask is None:
+        return v @ w
+    # (k, batch, dim) -> (k, batch, 1, ..., 1, dim): broadcast over any time axes of v
+    mask = mask.reshape(mask.shape[:2] + (1,) * (v.ndim - 2) + mask.shape[2:])
+    blocks = jnp.split(w, mask.shape[0], axis=-1)
+    return jnp.concatenate([(v * m) @ b for m, b in zip(mask, blocks)], axis=-1)
 
 
 def input_projection(
-    x: Array, kernel: Array, bias: Array | None, gates: int, in_mask: Array | None = None
+    x: Array, kernel: Array, bias: Array | None, gates: int = 1, in_mask: Array | None = None
 ) -> Array:
-    """x @ kernel + bias over every time step: (batch, time, in) -> (batch, time, gates*units).
+    """x @ kernel + bias, (batch, ..., in) -> (batch, ..., gates*units); `in_mask` (k, batch, in).
 
-    `in_mask` is the input dropout mask, drawn once per call: (batch, in) or (gates, batch, in).
+    `gates` is implied by the mask's first axis; it is kept for callers that name it.
     """
-    if in_mask is None:
-        z = x @ kernel
-    elif in_mask.ndim == 2:
-        z = (x * in_mask[:, None, :]) @ kernel
-    else:
-        blocks = jnp.split(kernel, gates, axis=1)
-        z = jnp.concatenate([(x * m[:, None, :]) @ k for m, k in zip(in_mask, blocks)], axis=-1)
-    if bias is not None:
-        z = z + bias
-    return z
+    z = masked_matmul(x, kernel, in_mask)
+    return z if bias is None else z + bias
 
 
 def lstm_gates(
@@ -59,7 +57,7 @@ def lstm_gates(
     rec_mask: Array | None = None,
 ) -> dict[str, Array]:
     """Every internal quantity of one LSTM step (gate order i, f, c, o as Keras stores them)."""
-    z = x_proj_t + _recurrent_product(h, recurrent_kernel, 4, rec_mask)  # (batch, 4*units)
+    z = x_proj_t + masked_matmul(h, recurrent_kernel, rec_mask)  # (batch, 4*units)
     z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=-1)  # each (batch, units)
     i = recurrent_activation(z_i)
     f = recurrent_activation(z_f)
@@ -67,14 +65,21 @@ def lstm_gates(
     o = recurrent_activation(z_o)
     c_new = f * c + i * c_tilde
     h_new = o * activation(c_new)
-    return {"i": i, "f": f, "c_tilde": c_tilde, "o": o, "c": c_new, "h": h_new}
+    return {
+        "input_gate": i,
+        "forget_gate": f,
+        "candidate": c_tilde,
+        "output_gate": o,
+        "cell_state": c_new,
+        "hidden_state": h_new,
+    }
 
 
 def lstm_step(x_proj_t, states, recurrent_kernel, activation, recurrent_activation, rec_mask=None):
     """One LSTM step: returns (h, [h, c])."""
     h, c = states
     g = lstm_gates(x_proj_t, h, c, recurrent_kernel, activation, recurrent_activation, rec_mask)
-    return g["h"], [g["h"], g["c"]]
+    return g["hidden_state"], [g["hidden_state"], g["cell_state"]]
 
 
 def gru_gates(
@@ -95,23 +100,22 @@ def gru_gates(
     units = h.shape[-1]
     x_z, x_r, x_h = jnp.split(x_proj_t, 3, axis=-1)  # each (batch, units)
     if reset_after:
-        inner = _recurrent_product(h, recurrent_kernel, 3, rec_mask)  # (batch, 3*units)
+        inner = masked_matmul(h, recurrent_kernel, rec_mask)  # (batch, 3*units)
         if recurrent_bias is not None:
             inner = inner + recurrent_bias
-    else:
-        u_zr = recurrent_kernel[:, : 2 * units]
-        m_zr = None if rec_mask is None else (rec_mask if rec_mask.ndim == 2 else rec_mask[:2])
-        inner = _recurrent_product(h, u_zr, 2, m_zr)  # (batch, 2*units)
+    else:  # z and r from h @ U[:, :2u]; the candidate from (r * h) @ U[:, 2u:]
+        m_zr = None if rec_mask is None else rec_mask[:2]  # one mask, or the z and r masks
+        inner = masked_matmul(h, recurrent_kernel[:, : 2 * units], m_zr)  # (batch, 2*units)
     z = recurrent_activation(x_z + inner[:, :units])
     r = recurrent_activation(x_r + inner[:, units : 2 * units])
     if reset_after:
         rec_h = r * inner[:, 2 * units :]
     else:
-        h_h = h if rec_mask is None else h * (rec_mask if rec_mask.ndim == 2 else rec_mask[2])
-        rec_h = (r * h_h) @ recurrent_kernel[:, 2 * units :]
+        m_h = None if rec_mask is None else rec_mask[-1:]  # one mask, or the candidate's
+        rec_h = masked_matmul(r * h, recurrent_kernel[:, 2 * units :], m_h)  # (batch, units)
     h_tilde = activation(x_h + rec_h)
     h_new = z * h + (1.0 - z) * h_tilde
-    return {"z": z, "r": r, "h_tilde": h_tilde, "h": h_new}
+    return {"update_gate": z, "reset_gate": r, "candidate": h_tilde, "hidden_state": h_new}
 
 
 def gru_step(x_proj_t, states, recurrent_kernel, recurrent_bias, activation, recurrent_activation,
@@ -122,14 +126,20 @@ def gru_step(x_proj_t, states, recurrent_kernel, recurrent_bias, activation, rec
         x_proj_t, h, recurrent_kernel, recurrent_bias, activation, recurrent_activation,
         reset_after, rec_mask,
     )  # fmt: skip
-    return g["h"], [g["h"]]
+    return g["hidden_state"], [g["hidden_state"]]
+
+
+def simple_gates(
+    x_proj_t: Array, h: Array, recurrent_kernel: Array, activation: Activation, rec_mask=None
+) -> dict[str, Array]:
+    """One SimpleRNN step: h = act(x @ W + b + h @ U)."""
+    return {"hidden_state": activation(x_proj_t + masked_matmul(h, recurrent_kernel, rec_mask))}
 
 
 def simple_step(x_proj_t, states, recurrent_kernel, activation, rec_mask=None):
-    """One SimpleRNN step: h = act(x @ W + b + h @ U); returns (h, [h])."""
-    (h,) = states
-    h_new = activation(x_proj_t + _recurrent_product(h, recurrent_kernel, 1, rec_mask))
-    return h_new, [h_new]
+    """One SimpleRNN step: returns (h, [h])."""
+    h_new = simple_gates(x_proj_t, states[0], recurrent_kernel, activation, rec_mask)
+    return h_new["hidden_state"], [h_new["hidden_state"]]
 
 
 def _first_state(states: Sequence[Any]) -> Array:
@@ -139,20 +149,25 @@ def _first_state(states: Sequence[Any]) -> Array:
 
 
 def rnn_scan(
-    step: Callable[[Any, list], tuple[Array, list]],
+    step: Callable[[Any, Any], tuple],
     xs: Any,
-    initial_states: list,
+    initial_states: Any,
     *,
     mask: Array | None = None,
     go_backwards: bool = False,
     unroll: bool | int = False,
     zero_output_for_mask: bool = False,
     return_sequences: bool = True,
-) -> tuple[Array, Array | None, list]:
-    """Run `step(x_t, states) -> (output, new_states)` over time.
+    return_extras: bool = False,
+) -> tuple:
+    """Run `step(x_t, states) -> (output, new_states[, extras])` over time.
 
     xs: a pytree of arrays shaped (batch, time, ...); mask: (batch, time) booleans.
-    Returns (last_output (batch, units), outputs (batch, time, units) or None, final states).
+    Returns (last_output (batch, units), outputs (batch, time, units) or None, final states), and
+    with `return_extras` a fourth item `(extras, states)` stacked over time, (batch, time, ...):
+    the step's extras (a pytree, e.g. an LSTM's gates) as the step computed them, and the states
+    carried after each step. Without it the extras are dropped inside the loop (XLA removes
+    whatever only they needed), so asking costs nothing when one does not ask.
     Outputs come in processing order, so with go_backwards the sequence is reversed, as in Keras.
     At a masked step the states are carried unchanged and the output repeats the previous output
     (the first state, as Keras assumes), or is zero with zero_output_for_mask.
@@ -168,18 +183,17 @@ def rnn_scan(
 
     def body(carry, inputs):
         states, last = carry
-        if mask is None:
-            x_t = inputs
-            out, new_states = step(x_t, states)
-        else:
-            x_t, m_t = inputs
-            out, new_states = step(x_t, states)
+        x_t, m_t = inputs if mask is not None else (inputs, None)
+        out, new_states, *extras = step(x_t, states)
+        if m_t is not None:
             prev = jnp.zeros_like(out) if zero_output_for_mask else _first_state(states)
             out = jnp.where(m_t, out, prev)
             new_states = jax.tree_util.tree_map(
                 lambda new, old: jnp.where(m_t, new, old), new_states, states
             )
-        return (new_states, out), (out if return_sequences else None)
+        step_extras = (extras[0] if extras else {}, new_states) if return_extras else None
+        per_step = (out if return_sequences else None, step_extras)
+        return (new_states, out), per_step
 
     # The output of step 0 fixes the shape of `last`; a zero placeholder of that shape starts it.
     x0 = jax.tree_util.tree_map(lambda a: a[0], xs_tm)
@@ -187,7 +201,12 @@ def rnn_scan(
     last0 = jnp.zeros(out_shape.shape, out_shape.dtype)
     scan_xs = xs_tm if mask is None else (xs_tm, mask_tm)
     n_unroll = time_steps if unroll is True else max(1, int(unroll))
-    (states, last), outputs = lax.scan(body, (initial_states, last0), scan_xs, unroll=n_unroll)
+    (states, last), (outputs, extras) = lax.scan(
+        body, (initial_states, last0), scan_xs, unroll=n_unroll
+    )
+    batch_major = lambda a: jnp.swapaxes(a, 0, 1)  # noqa: E731  (time, batch) -> (batch, time)
     if return_sequences:
-        outputs = jnp.swapaxes(outputs, 0, 1)  # (batch, time, units)
+        outputs = batch_major(outputs)  # (batch, time, units)
+    if return_extras:
+        return last, outputs, states, jax.tree_util.tree_map(batch_major, extras)
     return last, outputs, states

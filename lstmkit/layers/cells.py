@@ -1,9 +1,9 @@
 """Recurrent cells: LSTMCell, GRUCell, SimpleRNNCell and StackedRNNCells.
 
-A cell works in two halves: `project(params, x, in_mask)` prepares the whole input sequence for
-the time loop (the inputs themselves, or x @ kernel + bias for every step at once when dropout
-draws one mask per gate), and `step(params, x_t, states, rec_mask)` runs one step: `step_input`
-gives x_t @ kernel + bias, ops/recurrent.py the recurrence.
+What `RNN` asks of a cell is small: `state_size` (and `output_size`), `dropout_masks(key, batch,
+input_dim, dtype)`, drawn once per call, and `step(params, x_t, states, masks)` -> `(output,
+new_states, quantities)`, where `quantities` names every internal value of the step (an LSTM's
+gates, candidate and states), computed by the equations in kernels/recurrent.py.
 Called directly, `cell(x_t, states)` returns `(output, new_states)` with `output is new_states[0]`.
 """
 
@@ -40,6 +40,11 @@ def resolve(layer: str, arg: str, getter: Any, value: Any) -> Any:
         raise ValueError(f"Layer '{layer}': invalid `{arg}`: {e}") from None
 
 
+def zero_states(state_size: Any, batch: int, dtype: Any) -> Any:
+    """Zero states shaped like `state_size` (ints, or one list per stacked cell): (batch, n)."""
+    return jax.tree_util.tree_map(lambda n: jnp.zeros((batch, n), dtype), state_size)
+
+
 def dropout_mask(key: jax.Array, rate: float, shape: tuple, dtype) -> jax.Array:
     """Inverted dropout mask: 0 with probability `rate`, else 1/(1-rate)."""
     keep = jax.random.bernoulli(key, 1.0 - rate, shape)
@@ -71,9 +76,10 @@ def translate_legacy(layer: str, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 class RecurrentCell(Layer):
-    """Shared configuration of the LSTM, GRU and simple cells; subclasses define gates, step."""
+    """Shared configuration of the LSTM, GRU and simple cells; subclasses define `_gates`."""
 
     gates = 1
+    state_names: tuple[str, ...] = ("hidden_state",)  # the quantities carried as states
 
     def __init__(
         self,
@@ -144,51 +150,32 @@ class RecurrentCell(Layer):
     def build(self, input_shape: Any) -> None:
         self._build_kernels(input_shape[-1], (self.gates * self.units,), self.bias_initializer)
 
-    def zero_states(self, batch: int, dtype: Any) -> list:
-        return [jnp.zeros((batch, n), dtype) for n in self.state_size]
-
     def dropout_masks(self, key: jax.Array | None, batch: int, input_dim: int, dtype: Any):
-        """Masks drawn once per call and reused at every step: (in_mask, rec_mask), None if off."""
+        """Masks drawn once per call and reused at every step: (in_mask, rec_mask), each None
+        or shaped (k, batch, dim): k = 1, or one per gate (Keras's implementation 1)."""
         if key is None:
             return None, None
-        count = self.gates if self.implementation == 1 and self.gates > 1 else None
+        k = self.gates if self.implementation == 1 else 1
         k_in, k_rec = jax.random.split(key)
         in_mask = rec_mask = None
         if self.dropout:
-            shape = (batch, input_dim) if count is None else (count, batch, input_dim)
-            in_mask = dropout_mask(k_in, self.dropout, shape, dtype)
+            in_mask = dropout_mask(k_in, self.dropout, (k, batch, input_dim), dtype)
         if self.recurrent_dropout:
-            shape = (batch, self.units) if count is None else (count, batch, self.units)
-            rec_mask = dropout_mask(k_rec, self.recurrent_dropout, shape, dtype)
+            rec_mask = dropout_mask(k_rec, self.recurrent_dropout, (k, batch, self.units), dtype)
         return in_mask, rec_mask
 
-    def input_bias(self, params: dict) -> jax.Array | None:
-        return params.get("bias")
+    def step(self, params: dict, x_t: jax.Array, states: list, masks: Any = None) -> tuple:
+        """One step: (batch, in) and states -> (output, new_states, every internal quantity)."""
+        in_mask, rec_mask = masks if masks is not None else (None, None)
+        bias = params.get("bias")
+        if bias is not None and bias.ndim == 2:  # GRU reset_after: [input bias, recurrent bias]
+            bias = bias[0]
+        z = rec.input_projection(x_t, params["kernel"], bias, self.gates, in_mask)
+        gates = self._gates(params, z, states, rec_mask)  # z: (batch, gates*units)
+        new_states = [gates[name] for name in self.state_names]
+        return new_states[0], new_states, gates
 
-    def project_all(self, params: dict, x: jax.Array, in_mask: jax.Array | None) -> jax.Array:
-        """(batch, time, in) -> (batch, time, gates*units): the input half of every step."""
-        return rec.input_projection(
-            x, params["kernel"], self.input_bias(params), self.gates, in_mask
-        )
-
-    def project(self, params: dict, x: jax.Array, in_mask: jax.Array | None) -> dict:
-        """What the time loop consumes: the inputs themselves, projected inside each step
-        (measured: XLA on CPU runs the small per-step product faster than one large product
-        and a transpose, 1.6x for inference), or, with one dropout mask per gate, the
-        projections made up front."""
-        if in_mask is not None and in_mask.ndim == 3:
-            return {"z": self.project_all(params, x, in_mask)}
-        return {"x": x if in_mask is None else x * in_mask[:, None, :]}
-
-    def step_input(self, params: dict, x_t: dict) -> jax.Array:
-        """One step of `project`'s output -> x_t @ kernel + bias, (batch, gates*units)."""
-        if "z" in x_t:
-            return x_t["z"]
-        z = x_t["x"] @ params["kernel"]
-        bias = self.input_bias(params)
-        return z if bias is None else z + bias
-
-    def step(self, params, x_t, states, rec_mask=None):
+    def _gates(self, params, z, states, rec_mask) -> dict:
         raise NotImplementedError
 
     def __call__(self, inputs: Any, states: Any = None, training: bool = False, **kwargs: Any):
@@ -201,7 +188,7 @@ class RecurrentCell(Layer):
             )
         self.maybe_build(tuple(x_t.shape))
         if states is None:
-            states = self.zero_states(x_t.shape[0], self.dtype)
+            states = zero_states(self.state_size, x_t.shape[0], self.dtype)
         states = [to_arrays(s) for s in (states if isinstance(states, (list, tuple)) else [states])]
         expected = [(x_t.shape[0], n) for n in self.state_size]
         if [tuple(s.shape) for s in states] != expected:
@@ -210,16 +197,9 @@ class RecurrentCell(Layer):
                 f"got {[tuple(s.shape) for s in states]}."
             )
         key = utils.next_key() if training else None
-        out, new_states = self._eager_step(self.params, x_t, states, key)
-        new_states = list(new_states)
-        return new_states[0], new_states  # the output *is* the first state, as in Keras
-
-    def _eager_step(self, params, x_t, states, key):
-        in_mask, rec_mask = self.dropout_masks(key, x_t.shape[0], x_t.shape[-1], x_t.dtype)
-        x_in = jax.tree_util.tree_map(
-            lambda a: a[:, 0], self.project(params, x_t[:, None], in_mask)
-        )
-        return self.step(params, x_in, states, rec_mask)
+        masks = self.dropout_masks(key, x_t.shape[0], x_t.shape[-1], x_t.dtype)
+        _, new_states, _ = self.step(self.params, x_t, states, masks)
+        return new_states[0], list(new_states)  # the output *is* the first state, as in Keras
 
     def get_config(self) -> dict[str, Any]:
         from lstmkit import constraints, initializers, regularizers
@@ -279,10 +259,12 @@ class LSTMCell(RecurrentCell):
 
         self._build_kernels(input_shape[-1], (4 * self.units,), bias_init)
 
-    def step(self, params, x_t, states, rec_mask=None):
-        z = self.step_input(params, x_t)  # (batch, 4*units)
+    state_names = ("hidden_state", "cell_state")
+
+    def _gates(self, params, z, states, rec_mask):
+        h, c = states
         u = params["recurrent_kernel"]
-        return rec.lstm_step(z, states, u, self.activation, self.recurrent_activation, rec_mask)
+        return rec.lstm_gates(z, h, c, u, self.activation, self.recurrent_activation, rec_mask)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
@@ -301,16 +283,11 @@ class GRUCell(RecurrentCell):
         shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
         self._build_kernels(input_shape[-1], shape, self.bias_initializer)
 
-    def input_bias(self, params: dict) -> jax.Array | None:
-        b = params.get("bias")
-        return b[0] if b is not None and self.reset_after else b
-
-    def step(self, params, x_t, states, rec_mask=None):
+    def _gates(self, params, z, states, rec_mask):
         b = params.get("bias")
         rec_bias = b[1] if b is not None and self.reset_after else None
-        z = self.step_input(params, x_t)  # (batch, 3*units)
-        return rec.gru_step(
-            z, states, params["recurrent_kernel"], rec_bias, self.activation,
+        return rec.gru_gates(
+            z, states[0], params["recurrent_kernel"], rec_bias, self.activation,
             self.recurrent_activation, self.reset_after, rec_mask,
         )  # fmt: skip
 
@@ -327,9 +304,8 @@ class SimpleRNNCell(RecurrentCell):
         kwargs.pop("recurrent_activation", None)
         super().__init__(units, activation=activation, **kwargs)
 
-    def step(self, params, x_t, states, rec_mask=None):
-        z = self.step_input(params, x_t)  # (batch, units)
-        return rec.simple_step(z, states, params["recurrent_kernel"], self.activation, rec_mask)
+    def _gates(self, params, z, states, rec_mask):
+        return rec.simple_gates(z, states[0], params["recurrent_kernel"], self.activation, rec_mask)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -362,33 +338,23 @@ class StackedRNNCells(Layer):
             cell.maybe_build((input_shape[0], dim))
             dim = cell.output_size
 
-    def zero_states(self, batch: int, dtype: Any) -> list:
-        return [c.zero_states(batch, dtype) for c in self.cells]
-
-    def dropout_masks(self, key, batch, input_dim, dtype):
+    def dropout_masks(self, key, batch, input_dim, dtype) -> list | None:
+        """One (in_mask, rec_mask) pair per cell, each cell's input being the one below's output."""
         if key is None:
-            return None, None
+            return None
         keys = jax.random.split(key, len(self.cells))
         dims = [input_dim] + [c.output_size for c in self.cells[:-1]]
-        pairs = [c.dropout_masks(k, batch, d, dtype) for c, k, d in zip(self.cells, keys, dims)]
-        # Both halves go to `step`, where each cell projects its own input.
-        return None, ([p[0] for p in pairs], [p[1] for p in pairs])
+        return [c.dropout_masks(k, batch, d, dtype) for c, k, d in zip(self.cells, keys, dims)]
 
-    def project(self, params, x, in_mask):
-        return x  # each cell projects its own input inside the step
-
-    def step(self, params, x_t, states, rec_mask=None):
-        in_masks = rec_mask[0] if rec_mask is not None else [None] * len(self.cells)
-        rec_masks = rec_mask[1] if rec_mask is not None else [None] * len(self.cells)
-        new_states = []
+    def step(self, params, x_t, states, masks=None) -> tuple:
+        """Cell k's output is cell k+1's input; the internal quantities come one dict per cell."""
+        masks = masks if masks is not None else [None] * len(self.cells)
+        new_states, gates = [], []
         for i, cell in enumerate(self.cells):
-            p = params[f"cell_{i}"]
-            x_in = jax.tree_util.tree_map(
-                lambda a: a[:, 0], cell.project(p, x_t[:, None], in_masks[i])
-            )
-            x_t, s = cell.step(p, x_in, states[i], rec_masks[i])
+            x_t, s, g = cell.step(params[f"cell_{i}"], x_t, states[i], masks[i])
             new_states.append(s)
-        return x_t, new_states
+            gates.append(g)
+        return x_t, new_states, gates
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -10,7 +12,30 @@ import jax.numpy as jnp
 from lstmkit import regularizers
 from lstmkit.kernels.recurrent import rnn_scan
 from lstmkit.layers.base import Layer, is_shape, peek_name, snake_case
-from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, translate_legacy
+from lstmkit.layers.cells import (
+    GRUCell,
+    LSTMCell,
+    SimpleRNNCell,
+    StackedRNNCells,
+    translate_legacy,
+    zero_states,
+)
+
+# The glass box's hook: while `record_steps()` is active, each RNN that runs stores its per-step
+# quantities (gates and states, (batch, time, units)) there, computed by the same scan.
+_step_records: list[dict] = []
+
+
+@contextlib.contextmanager
+def record_steps() -> Iterator[dict]:
+    """Collect, by id(layer), every RNN's per-step quantities while active: a list with one
+    {quantity: (batch, time, units) array} per cell (one item unless cells are stacked)."""
+    record: dict = {}
+    _step_records.append(record)
+    try:
+        yield record
+    finally:
+        _step_records.pop()
 
 
 def _flat_sizes(state_size: Any) -> list[int]:
@@ -21,6 +46,7 @@ class RNN(Layer):
     """Runs `cell` over the time axis of (batch, time, features) inputs, as keras.layers.RNN."""
 
     supports_masking = True
+    cell_class: type | None = None  # LSTM, GRU, SimpleRNN: the cell built from their arguments
 
     def __init__(
         self,
@@ -75,7 +101,7 @@ class RNN(Layer):
                     "first layer `Input(batch_shape=(batch, time, features))` (or "
                     "`batch_input_shape=`)."
                 )
-            self._state["states"] = self.cell.zero_states(batch, self.dtype)
+            self._state["states"] = zero_states(self.cell.state_size, batch, self.dtype)
 
     def _state_shapes(self, batch: Any) -> Any:
         return jax.tree_util.tree_map(lambda n: (batch, n), self.cell.state_size)
@@ -123,8 +149,12 @@ class RNN(Layer):
         return self._state.get("states")
 
     def _initial_state(self, state: dict, batch: int, initial_state: Any, dtype: Any) -> Any:
+        """`initial_state` if given, else the states carried in `state` (a stateful layer's, or
+        a streamer's), else zeros."""
         if initial_state is None:
-            return state["states"] if self.stateful else self.cell.zero_states(batch, dtype)
+            if "states" in state:
+                return state["states"]
+            return zero_states(self.cell.state_size, batch, dtype)
         given = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
         given = jax.tree_util.tree_leaves(given)
         expected = jax.tree_util.tree_leaves(self._state_shapes(batch), is_leaf=is_shape)
@@ -147,16 +177,22 @@ class RNN(Layer):
     # ----- the computation ---------------------------------------------------------------------
     def apply(self, params, state, inputs, *, training=False, mask=None, key=None,
               initial_state=None):  # fmt: skip
+        """(params, state, inputs (batch, time, features)) -> (outputs, new_state).
+
+        States carried in `state["states"]` (a stateful layer's, or ones a streamer put there)
+        start the scan, and their final values come back in the new state.
+        """
         x = inputs  # (batch, time, features)
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(self.dtype)  # integer data run in the layer's dtype, as in Keras
         self.check_input(tuple(x.shape))
         batch = x.shape[0]
-        if self.stateful:
+        if "states" in state:
             expected = jax.tree_util.tree_leaves(state["states"])[0].shape[0]
             if batch != expected:
+                what = "is stateful" if self.stateful else "carries states"
                 raise ValueError(
-                    f"Layer '{self.name}' is stateful with batch size {expected}; it was called "
+                    f"Layer '{self.name}' {what} with batch size {expected}; it was called "
                     f"with batch size {batch}. Feed batches of exactly {expected} rows."
                 )
         if mask is not None and tuple(mask.shape) != tuple(x.shape[:2]):
@@ -166,25 +202,37 @@ class RNN(Layer):
             )
         init = self._initial_state(state, batch, initial_state, x.dtype)
         cell_params = params["cell"]
-        in_mask, rec_mask = self.cell.dropout_masks(
-            key if training else None, batch, x.shape[-1], x.dtype
-        )
-        xs = self.cell.project(cell_params, x, in_mask)  # {"x": (batch, time, in)} or {"z": ...}
-        last, outputs, final = rnn_scan(
-            lambda x_t, s: self.cell.step(cell_params, x_t, s, rec_mask),
-            xs,
+        masks = self.cell.dropout_masks(key if training else None, batch, x.shape[-1], x.dtype)
+        record = _step_records[-1] if _step_records else None
+        last, outputs, final, *extras = rnn_scan(
+            lambda x_t, s: self.cell.step(cell_params, x_t, s, masks),
+            x,
             init,
             mask=mask,
             go_backwards=self.go_backwards,
             unroll=self.unroll,
             zero_output_for_mask=self.zero_output_for_mask,
-            return_sequences=self.return_sequences,
+            return_sequences=self.return_sequences or record is not None,
+            return_extras=record is not None,
         )
+        if record is not None:
+            record[id(self)] = self._name_steps(outputs, *extras)
         out = outputs if self.return_sequences else last
-        new_state = {**state, "states": final} if self.stateful else state
+        new_state = {**state, "states": final} if "states" in state else state
         if self.return_state:
             return [out, *final], new_state
         return out, new_state
+
+    def _name_steps(self, outputs: jax.Array, extras: tuple) -> list[dict[str, jax.Array]]:
+        """The scan's per-step extras by quantity, one dict per cell (stacked cells in order);
+        states as carried, and the top cell's hidden_state exactly the sequence output."""
+        gates, states = extras
+        stacked = isinstance(self.cell, StackedRNNCells)
+        cells = self.cell.cells if stacked else [self.cell]
+        gates, states = (gates, states) if stacked else ([gates], [states])
+        named = [{**g, **dict(zip(c.state_names, s))} for c, g, s in zip(cells, gates, states)]
+        named[-1]["hidden_state"] = outputs
+        return named
 
     def get_config(self) -> dict[str, Any]:
         config = {
@@ -200,7 +248,18 @@ class RNN(Layer):
         }
         if self.activity_regularizer is not None:  # Keras's base Layer writes it only when set
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        if self.cell_class is not None:  # LSTM, GRU, SimpleRNN: the cell's arguments are theirs
+            cell_config = self.cell.get_config()
+            for k in ("name", "trainable", "dtype"):
+                cell_config.pop(k)
+            config.update(cell_config)
         return config
+
+    def __getattr__(self, name: str) -> Any:
+        # LSTM, GRU, SimpleRNN: cell arguments read as layer attributes (layer.units), as in Keras.
+        if type(self).cell_class is None or name in ("cell", "_sublayers") or name[:2] == "__":
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return getattr(self.cell, name)
 
 
 _RNN_ARGS = (
@@ -211,59 +270,52 @@ _RNN_ARGS = (
 )  # fmt: skip
 
 
-class _CellLayer(RNN):
-    """An RNN that owns one cell built from the layer's own arguments (LSTM, GRU, SimpleRNN)."""
-
-    cell_class: type = LSTMCell
-    cell_name = "cell"
-
-    def __init__(self, units: int | None = None, **kwargs: Any):
-        kwargs = translate_legacy(type(self).__name__, kwargs)
-        if units is None:
-            units = kwargs.pop("units", None)
-        rnn_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _RNN_ARGS}
-        # The cell checks the arguments; built under this layer's name, its errors name the
-        # layer the user made ('encoder', 'lstm_1'), not 'lstm_cell'. Renamed once it exists.
-        name = rnn_kwargs.get("name") or peek_name(snake_case(type(self).__name__))
-        cell = self.cell_class(
-            units,
-            name=name,
-            dtype=rnn_kwargs.get("dtype"),
-            trainable=rnn_kwargs.get("trainable", True),
-            **kwargs,
-        )
-        cell.name = self.cell_name
-        super().__init__(cell, **rnn_kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        # Cell arguments read as layer attributes (layer.units, layer.dropout), as in Keras.
-        if name in ("cell", "_sublayers") or name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self.cell, name)
-
-    def get_config(self) -> dict[str, Any]:
-        cell_config = self.cell.get_config()
-        for k in ("name", "trainable", "dtype"):
-            cell_config.pop(k)
-        return {**super().get_config(), **cell_config}
+def own_cell(layer: RNN, units: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """For LSTM, GRU and SimpleRNN: the cell built from the layer's own arguments, and the
+    arguments left for RNN."""
+    kwargs = translate_legacy(type(layer).__name__, kwargs)
+    if units is None:
+        units = kwargs.pop("units", None)
+    rnn_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _RNN_ARGS}
+    # The cell checks the arguments; built under this layer's name, its errors name the
+    # layer the user made ('encoder', 'lstm_1'), not 'lstm_cell'. Renamed once it exists.
+    name = rnn_kwargs.get("name") or peek_name(snake_case(type(layer).__name__))
+    cell = layer.cell_class(
+        units,
+        name=name,
+        dtype=rnn_kwargs.get("dtype"),
+        trainable=rnn_kwargs.get("trainable", True),
+        **kwargs,
+    )
+    cell.name = snake_case(layer.cell_class.__name__)  # lstm_cell, gru_cell, simple_rnn_cell
+    return cell, rnn_kwargs
 
 
-class LSTM(_CellLayer):
+class LSTM(RNN):
     """Long short-term memory layer (Keras 3 arguments, defaults and weight layout)."""
 
     cell_class = LSTMCell
-    cell_name = "lstm_cell"
+
+    def __init__(self, units: int | None = None, **kwargs: Any):
+        cell, rnn_kwargs = own_cell(self, units, kwargs)
+        super().__init__(cell, **rnn_kwargs)
 
 
-class GRU(_CellLayer):
+class GRU(RNN):
     """Gated recurrent unit layer; `reset_after=True` by default, as in Keras 3."""
 
     cell_class = GRUCell
-    cell_name = "gru_cell"
+
+    def __init__(self, units: int | None = None, **kwargs: Any):
+        cell, rnn_kwargs = own_cell(self, units, kwargs)
+        super().__init__(cell, **rnn_kwargs)
 
 
-class SimpleRNN(_CellLayer):
+class SimpleRNN(RNN):
     """Fully connected RNN: h = activation(x W + h U + b)."""
 
     cell_class = SimpleRNNCell
-    cell_name = "simple_rnn_cell"
+
+    def __init__(self, units: int | None = None, **kwargs: Any):
+        cell, rnn_kwargs = own_cell(self, units, kwargs)
+        super().__init__(cell, **rnn_kwargs)

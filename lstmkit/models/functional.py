@@ -14,7 +14,7 @@ from lstmkit.layers.calling import CallArgs
 from lstmkit.layers.core import InputLayer
 from lstmkit.layers.symbolic import Node, SymbolicTensor, is_symbolic, tree_leaves
 from lstmkit.layers.variables import StatelessScope
-from lstmkit.models import subclassed, training_api
+from lstmkit.models import stream, subclassed, training_api
 
 
 def _as_list(x: Any) -> list:
@@ -293,6 +293,10 @@ class Model(Layer):
             if not hasattr(layer, "reset_state"):
                 raise ValueError(f"Model '{self.name}': layer '{name}' carries no state.")
             layer.reset_state(list(values))
+
+    def stream(self, batch_size: int = 1) -> stream.Streamer:
+        """One time step at a time, recurrent states kept on the device (models/stream.py)."""
+        return stream.Streamer(self, batch_size)
 
     def get_config(self) -> dict[str, Any]:
         if self.keras_style:

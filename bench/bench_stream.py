@@ -1,0 +1,192 @@
+"""Streaming one step: Embedding(65, 256) -> LSTM(512) -> LSTM(512) -> Dense(65) at batch 1.
+
+Each system runs in its own process (no shared thread pools or caches):
+- lstmkit: `model.stream().step(x_t)`, the output awaited each step (a generator needs it), and,
+  in the same process on the same weights, numpy's two matrix-vector products [x; h] @ [W; U]
+  (the floor: what any implementation must read from memory per step);
+- PyTorch: `nn.LSTM(num_layers=2)` called on one step at a time with (h, c) carried;
+- Keras 3 (JAX backend): a stateful model, `predict_on_batch` on one step.
+Timing: B blocks of N steps per system, interleaved with the numpy blocks; the figures are the
+fastest block's wall time (this machine is shared: the fastest block is the least disturbed) and
+the median block's CPU time (the process's own cost, whoever else holds the cores).
+Threads: 1 per process by default (BLAS, XLA, torch): at batch 1 the step is a few
+matrix-vector products, and on a shared 2-core machine more threads only wait on each other;
+`--threads N` changes it for all.
+Run: python bench/bench_stream.py [--steps N] [--blocks B] [--threads N] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import numpy as np
+
+VOCAB, EMBED, UNITS = 65, 256, 512
+
+
+def blocks(fn, steps: int, n_blocks: int, other=None) -> tuple[list, list]:
+    """Per-step (wall, CPU) seconds of each block of `steps` calls (and of `other`, interleaved).
+
+    CPU time (the process's, all threads) is what a step costs when the machine is shared: wall
+    time also counts the time other processes held the cores."""
+    for _ in range(20):
+        fn()
+        if other:
+            other()
+    ours, theirs = [], []
+
+    def timed(f, out):
+        t, c = time.perf_counter(), time.process_time()
+        for _ in range(steps):
+            f()
+        out.append(((time.perf_counter() - t) / steps, (time.process_time() - c) / steps))
+
+    for _ in range(n_blocks):
+        timed(fn, ours)
+        if other:
+            timed(other, theirs)
+    return ours, theirs
+
+
+def run_lstmkit(steps, n_blocks):
+    import jax
+
+    import lstmkit
+    from lstmkit import layers as L
+
+    model = lstmkit.Sequential([
+        lstmkit.Input(shape=(None,), dtype="int32"), L.Embedding(VOCAB, EMBED),
+        L.LSTM(UNITS, return_sequences=True), L.LSTM(UNITS, return_sequences=True),
+        L.Dense(VOCAB),
+    ])  # fmt: skip
+    streamer = model.stream(batch_size=1)
+    x = jax.numpy.asarray([7], "int32")
+    step = lambda: streamer.step(x).block_until_ready()  # noqa: E731
+    # The floor: the two recurrent layers' products over the same weights, [x; h] @ [W; U].
+    cells = [layer.params["cell"] for layer in model.layers[1:3]]
+    w = [
+        np.concatenate([np.asarray(c["kernel"]), np.asarray(c["recurrent_kernel"])]) for c in cells
+    ]
+    v = [np.ones(m.shape[0], np.float32) for m in w]
+    matvecs = lambda: (v[0] @ w[0], v[1] @ w[1])  # noqa: E731
+    ours, floor = blocks(step, steps, n_blocks, matvecs)
+    return {"lstmkit": ours, "numpy": floor, "versions": f"jax {jax.__version__}"}
+
+
+def run_torch(steps, n_blocks):
+    import torch
+
+    torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+    torch.manual_seed(0)
+    emb, lstm = torch.nn.Embedding(VOCAB, EMBED), torch.nn.LSTM(EMBED, UNITS, 2, batch_first=True)
+    head = torch.nn.Linear(UNITS, VOCAB)
+    x = torch.tensor([[7]])
+    state = [(torch.zeros(2, 1, UNITS), torch.zeros(2, 1, UNITS))]
+
+    def step():
+        with torch.inference_mode():
+            y, state[0] = lstm(emb(x), state[0])
+            return head(y[:, 0])
+
+    ours, _ = blocks(step, steps, n_blocks)
+    return {"torch": ours, "versions": f"torch {torch.__version__}"}
+
+
+def run_keras(steps, n_blocks):
+    import keras
+
+    model = keras.Sequential([
+        keras.Input(batch_shape=(1, 1), dtype="int32"), keras.layers.Embedding(VOCAB, EMBED),
+        keras.layers.LSTM(UNITS, return_sequences=True, stateful=True),
+        keras.layers.LSTM(UNITS, return_sequences=True, stateful=True), keras.layers.Dense(VOCAB),
+    ])  # fmt: skip
+    x = np.array([[7]], "int32")
+    ours, _ = blocks(lambda: model.predict_on_batch(x), max(steps // 10, 10), n_blocks)
+    return {"keras": ours, "versions": f"keras {keras.__version__}"}
+
+
+SYSTEMS = {"lstmkit": run_lstmkit, "torch": run_torch, "keras": run_keras}
+
+
+def summary(times: list) -> tuple[float, float]:
+    """(fastest block's wall ms, median block's CPU ms) per step."""
+    return min(w for w, _ in times) * 1e3, statistics.median(c for _, c in times) * 1e3
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace (or add) this benchmark's section of bench/results.md; other sections stay."""
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    section = re.compile(r"^## Streaming.*?(?=^## |\Z)", re.S | re.M)
+    new = section.sub(lambda _: text, old) if section.search(old) else old.rstrip() + "\n\n" + text
+    path.write_text(new)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--blocks", type=int, default=15)
+    parser.add_argument("--system", choices=sorted(SYSTEMS))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--write", action="store_true", help="update bench/results.md")
+    args = parser.parse_args()
+    if args.system:  # a child: one system, results as JSON on the last line
+        print(json.dumps(SYSTEMS[args.system](args.steps, args.blocks)))
+        return
+    results, versions = {}, []
+    n = str(args.threads)
+    env = {**os.environ, "BENCH_THREADS": n, "OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n,
+           "MKL_NUM_THREADS": n, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")
+           + f" --xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'}"
+           f" intra_op_parallelism_threads={n}"}  # fmt: skip
+    for system in SYSTEMS:
+        cmd = [sys.executable, __file__, "--system", system, "--steps", str(args.steps),
+               "--blocks", str(args.blocks)]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        if done.returncode != 0:
+            print(f"{system}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+            continue
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        versions.append(out.pop("versions"))
+        results.update(out)
+    floor_wall, floor_cpu = summary(results["numpy"])
+    rows = ["| system | wall ms per step (fastest block) | CPU ms per step (median block) "
+            "| wall × numpy | CPU × numpy |", "|---|---|---|---|---|"]  # fmt: skip
+    for name, label in [("numpy", "numpy: two matrix-vector products (the floor)"),
+                        ("lstmkit", "lstmkit `model.stream().step`"),
+                        ("torch", "PyTorch `nn.LSTM`, one step at a time"),
+                        ("keras", "Keras 3 `predict_on_batch`, stateful")]:  # fmt: skip
+        if name in results:
+            wall, cpu = summary(results[name])
+            rows.append(f"| {label} | {wall:.3f} | {cpu:.3f} | {wall / floor_wall:.2f} "
+                        f"| {cpu / floor_cpu:.2f} |")  # fmt: skip
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    text = (
+        "## Streaming\n\n"
+        "`python bench/bench_stream.py --write`: one step of Embedding(65, 256) -> LSTM(512) -> "
+        "LSTM(512) -> Dense(65) at batch 1, output awaited every step; each system in its own "
+        "process; numpy's two products [x; h] @ [W; U] over the lstmkit model's weights measured "
+        "in the lstmkit process, interleaved with it.\n\n"
+        f"{platform.machine()}, {os.cpu_count()} cores, load {load:.1f} at the end; "
+        f"{', '.join(versions)}, numpy {np.__version__}; {args.threads} thread(s) per process; "
+        f"{args.blocks} blocks of {args.steps} steps (Keras: a tenth as many).\n\n"
+        + "\n".join(rows)
+        + "\n"
+    )
+    print(text)
+    if args.write:
+        write_section(Path(__file__).with_name("results.md"), text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""`lstmkit.utils`: Keras 3's `keras.utils` helpers for sequence data, in numpy.
+
+`pad_sequences`, `to_categorical`, `normalize` and `timeseries_dataset_from_array` behave as
+Keras 3's; `set_random_seed` seeds lstmkit's global random stream (and `next_key` draws from it).
+"""
+
+from lstmkit.utils.numerical import normalize, to_categorical
+from lstmkit.utils.random_seed import next_key, set_random_seed
+from lstmkit.utils.sequences import pad_sequences
+from lstmkit.utils.timeseries import timeseries_dataset_from_array
+
+__all__ = [
+    "next_key",
+    "normalize",
+    "pad_sequences",
+    "set_random_seed",
+    "timeseries_dataset_from_array",
+    "to_categorical",
+]
