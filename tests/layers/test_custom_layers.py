@@ -3,8 +3,6 @@ outputs out, same training steps, same files."""
 
 from __future__ import annotations
 
-import types
-
 import jax
 import jax.numpy as jnp
 import keras
@@ -12,25 +10,10 @@ import numpy as np
 import pytest
 
 import lstmkit
+from lstmkit import ops as lk_ops
 from tests.layers.custom_programs import attention_program, running_mean_program, token_batch
 
 ATOL = 1e-5
-
-try:  # Keras's public ops namespace (built on another branch)
-    from lstmkit import ops as lk_ops
-
-    lk_ops.softmax  # noqa: B018
-except (ImportError, AttributeError):  # until it lands: the same functions on jax.numpy
-
-    def _wrap(fn):
-        return lambda *a, **k: fn(*[jnp.asarray(x) if hasattr(x, "__jax_array__") else x
-                                    for x in a], **k)  # fmt: skip
-
-    lk_ops = types.SimpleNamespace(
-        tanh=_wrap(jnp.tanh), matmul=_wrap(jnp.matmul), squeeze=_wrap(jnp.squeeze),
-        where=_wrap(jnp.where), softmax=_wrap(jax.nn.softmax), sum=_wrap(jnp.sum),
-        expand_dims=_wrap(jnp.expand_dims), mean=_wrap(jnp.mean),
-    )  # fmt: skip
 
 
 def both(program):
