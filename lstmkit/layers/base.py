@@ -89,13 +89,10 @@ class Layer:
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # Keras tracks sub-layers assigned as attributes (one layer, or a list of layers): their
-        # weights become this layer's, under the attribute's name (Keras's saving path).
+        # Keras tracks sub-layers assigned as attributes (a layer or a list), named by attribute.
         if isinstance(value, Layer) and value is not self:
             self._track_attr(name, [value], single=True)
-        elif (
-            isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value)
-        ):
+        elif _layer_list(value):
             self._track_attr(name, list(value), single=False)
         object.__setattr__(self, name, value)
 
@@ -104,15 +101,11 @@ class Layer:
         tracked = {id(v) for v in subs.values()}
         used: dict[str, int] = {}
         for layer in layers:
-            if id(layer) in tracked:
-                continue
-            if single:
-                subs[name] = layer
-                continue
-            base = to_snake_case(type(layer).__name__)
+            base = to_snake_case(type(layer).__name__)  # numbered as Keras: every item counts
             key = base if base not in used else f"{base}_{used[base] + 1}"
             used[base] = used.get(base, -1) + 1
-            subs[f"{name}/{key}"] = layer
+            if id(layer) not in tracked:
+                subs[name if single else f"{name}/{key}"] = layer
 
     # ----- weights -----------------------------------------------------------------------------
     def add_weight(
@@ -136,6 +129,10 @@ class Layer:
         return new_weight(self, args, name=name, shape=shape, initializer=initializer,
                           dtype=dtype, trainable=trainable, regularizer=regularizer,
                           constraint=constraint)  # fmt: skip
+
+    def add_variable(self, shape: Any, initializer: Any, **kwargs: Any) -> Variable:
+        """Keras's add_variable: add_weight with shape and initializer first."""
+        return self.add_weight(shape=shape, initializer=initializer, **kwargs)
 
     def track(self, key: str, layer: Layer) -> Layer:
         """Register a sub-layer; its params nest under `key` (Keras's path in weight files).
@@ -311,7 +308,12 @@ class Layer:
         return out, state
 
     def compute_output_shape(self, input_shape: Any, **kwargs: Any) -> Any:
-        return input_shape
+        """Built-ins: the input shape. A user's layer: inferred by tracing `call` on float32
+        inputs of that shape (Keras's compute_output_spec)."""
+        if not self.keras_style:
+            return input_shape
+        spec = calling.output_spec(self, calling.map_shapes(calling.FloatSpec, input_shape), {})
+        return jax.tree_util.tree_map(lambda s: s[0], spec, is_leaf=calling.is_spec)
 
     def output_dtype(self, input_dtype: str) -> str:
         return self.dtype
@@ -353,20 +355,33 @@ class Layer:
     # ----- calling -----------------------------------------------------------------------------
     def maybe_build(self, input_shape: Any) -> None:
         if not self.built:
+            if self.keras_style:  # lists of layers filled after assignment (Keras tracks them)
+                for name, value in list(vars(self).items()):
+                    if _layer_list(value):
+                        self._track_attr(name, list(value), single=False)
             self.build(input_shape)
             self._build_shape = input_shape
             self.built = True
         self.check_input(input_shape)
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        if args:
+        if args and self.keras_style:  # call(self, query, values): several positional inputs
+            inputs = calling.CallArgs((inputs, *args))
+        elif args:
             raise TypeError(
                 f"Layer '{self.name}': pass call options by keyword (mask=, initial_state=, "
                 f"training=); got {len(args)} extra positional argument(s)."
             )
         if any_symbolic(inputs, kwargs):
             return calling.call_symbolic(self, inputs, kwargs)
-        scope = current_scope()
-        if scope is not None:
+        if (scope := current_scope()) is not None:
             return calling.call_in_scope(self, scope, inputs, kwargs)
         return calling.call_eager(self, inputs, kwargs)
+
+
+def _layer_list(value: Any) -> bool:
+    return (
+        isinstance(value, (list, tuple))
+        and bool(value)
+        and all(isinstance(v, Layer) for v in value)
+    )

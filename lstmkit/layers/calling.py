@@ -22,6 +22,22 @@ from lstmkit.layers.symbolic import Node, SymbolicTensor, tree_leaves
 from lstmkit.layers.tree import to_arrays
 from lstmkit.layers.variables import StatelessScope, Variable
 
+
+class CallArgs(tuple):
+    """Several positional inputs of one call (`layer(query, values)`), kept apart from a single
+    input that is a tuple, so that `call(*args)` gets them back as separate arguments."""
+
+
+jax.tree_util.register_pytree_node(CallArgs, lambda t: (tuple(t), None), lambda _, c: CallArgs(c))
+
+
+def invoke(layer: Any, inputs: Any, kw: dict[str, Any]) -> Any:
+    """`layer.call(inputs, **kw)`, or `layer.call(*inputs, **kw)` for several positional ones."""
+    if isinstance(inputs, CallArgs):
+        return layer.call(*inputs, **kw)
+    return layer.call(inputs, **kw)
+
+
 # Sizes tried for unknown (None) dimensions when inferring output shapes: the dims that change
 # with them are unknown in the output too.
 _PROBE_SIZES = (83, 89)
@@ -82,7 +98,7 @@ def stateless_apply(layer: Any, params: Any, state: Any, inputs: Any, *, trainin
     losses flow into the enclosing scope (Model.run or the eager call collects them)."""
     kw = call_kwargs(layer, training, mask, extra)
     with StatelessScope(layer, params, state, training=training, key=key) as scope:
-        outputs = check_outputs(layer, layer.call(inputs, **kw))
+        outputs = check_outputs(layer, invoke(layer, inputs, kw))
     return outputs, scope.state_of(layer)
 
 
@@ -120,6 +136,8 @@ def shapes_of(tree: Any) -> Any:
 
 def _spec(tree: Any, size: int) -> Any:
     """SymbolicTensors (or arrays) -> ShapeDtypeStructs, unknown dims set to `size`."""
+    if isinstance(tree, CallArgs):
+        return CallArgs(_spec(t, size) for t in tree)
     if isinstance(tree, (list, tuple)):
         return [_spec(t, size) for t in tree]
     if tree is None or not hasattr(tree, "shape"):
@@ -154,6 +172,20 @@ def output_spec(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
         return (shape, str(a.dtype))
 
     return jax.tree_util.tree_map(merge, *results)
+
+
+class FloatSpec:
+    """A float32 stand-in of a given shape (None: unknown), for inferring output shapes."""
+
+    dtype = "float32"
+
+    def __init__(self, shape: tuple):
+        self.shape = tuple(shape)
+
+
+def is_spec(s: Any) -> bool:
+    """An output spec leaf: (shape, dtype name)."""
+    return isinstance(s, tuple) and len(s) == 2 and isinstance(s[1], str)
 
 
 def _has_unknown(*trees: Any) -> bool:
@@ -219,16 +251,16 @@ def call_symbolic(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
     node = Node(layer, inputs, kwargs)
     index = iter(range(1 << 30))
     node.outputs = jax.tree_util.tree_map(
-        lambda s: SymbolicTensor(s[0], s[1], node, next(index)), spec,
-        is_leaf=lambda s: isinstance(s, tuple) and len(s) == 2 and isinstance(s[1], str),
-    )  # fmt: skip
+        lambda s: SymbolicTensor(s[0], s[1], node, next(index)), spec, is_leaf=is_spec
+    )
     return node.outputs
 
 
 def call_eager(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
     """`layer(arrays)`: build if needed, run `apply` jitted, keep the new state and any
     weight assigned in `call`."""
-    inputs = to_arrays(inputs)
+    several = isinstance(inputs, CallArgs)
+    inputs = CallArgs(to_arrays(list(inputs))) if several else to_arrays(inputs)
     training = bool(kwargs.pop("training", False) or False)
     mask = kwargs.pop("mask", None)
     mask = None if mask is None else to_arrays(mask)

@@ -308,6 +308,11 @@ def new_weight(layer: Any, args: tuple, *, name: Any, shape: Any, initializer: A
     Initial values are computed eagerly even while a call is being traced (a sub-layer built
     inside a jitted call), so they are real arrays, never tracers.
     """
+    if "_weights" not in layer.__dict__:
+        raise RuntimeError(
+            f"{type(layer).__name__}: add_weight() before the base constructor ran; call "
+            "`super().__init__(**kwargs)` first in your layer's __init__."
+        )
     where = f"Layer '{layer.name}': add_weight"
     if args and isinstance(args[0], str):
         keys = ("name", "shape", "initializer", "regularizer", "constraint", "trainable")

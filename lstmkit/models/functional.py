@@ -10,6 +10,7 @@ import numpy as np
 
 from lstmkit import legacy
 from lstmkit.layers.base import Layer, is_shape, ordered_leaves, to_arrays, unique_name
+from lstmkit.layers.calling import CallArgs
 from lstmkit.layers.core import InputLayer
 from lstmkit.layers.symbolic import Node, SymbolicTensor, is_symbolic, tree_leaves
 from lstmkit.layers.variables import StatelessScope
@@ -106,10 +107,12 @@ class Model(Layer):
                     f"{len(self.layers)} layers."
                 )
             return self.layers[index]
-        if name in self._sublayers:
-            return self._sublayers[name]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
         raise ValueError(
-            f"Model '{self.name}': no layer named {name!r}; layers are {list(self._sublayers)}."
+            f"Model '{self.name}': no layer named {name!r}; layers are "
+            f"{[layer.name for layer in self.layers]}."
         )
 
     # ----- running it ----------------------------------------------------------------------------
@@ -297,6 +300,8 @@ def _fill(structure: Any, values: dict, which: int) -> Any:
     """Replace symbolic tensors in `structure` by their values (which=0) or masks (which=1)."""
     if is_symbolic(structure):
         return values[id(structure)][which]
+    if isinstance(structure, CallArgs):  # several positional inputs stay several
+        return CallArgs(_fill(s, values, which) for s in structure)
     if isinstance(structure, (list, tuple)):
         return [_fill(s, values, which) for s in structure]
     return structure if which == 0 else None

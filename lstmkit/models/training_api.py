@@ -234,7 +234,11 @@ def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
 
 
 def predict_on_batch(self, x):
-    return predict(self, x, batch_size=None, verbose=0) if x is not None else None
+    """Outputs for `x` run as one batch (not cut into predict's default batches of 32)."""
+    if x is None:
+        return None
+    n = data_mod.check_lengths(setup.prepare_x(self, x), None, None)
+    return predict(self, x, batch_size=n, verbose=0)
 
 
 def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):

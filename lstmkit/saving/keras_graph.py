@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from lstmkit.layers.base import Layer
-from lstmkit.layers.calling import call_signature
+from lstmkit.layers.calling import CallArgs, call_signature
 from lstmkit.layers.core import Embedding, InputLayer, Masking
 from lstmkit.layers.symbolic import SymbolicTensor, is_symbolic, tree_leaves
 from lstmkit.models import Model, Sequential
@@ -151,7 +151,8 @@ def keras_nodes(model: Any, ignore_masks: set[int] = frozenset()) -> list[KNode]
             previous = in_masks
         if type(layer).__name__ in TRAINING_FALSE_LAYERS and not tensor_kwargs:
             kwargs.setdefault("training", False)  # Keras records its call() default here
-        knode = KNode(layer, [node.inputs], kwargs, outputs)
+        args = list(node.inputs) if isinstance(node.inputs, CallArgs) else [node.inputs]
+        knode = KNode(layer, args, kwargs, outputs)
         rec.nodes.append(knode)
         for t, m in zip(outputs, _output_masks(layer, node, previous, len(outputs))):
             masks[id(t)] = m

@@ -38,7 +38,7 @@ class NotEqualOp(MaskOp):
 
     keras_class_name = "NotEqual"
 
-    def call(self, params, inputs, *, value=0, **kwargs):
+    def pure_call(self, params, inputs, *, value=0, **kwargs):
         return jnp.not_equal(inputs, value)
 
     def keras_args(self, inputs: Any, kwargs: dict) -> tuple[list, dict]:

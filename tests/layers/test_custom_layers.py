@@ -3,8 +3,6 @@ outputs out, same training steps, same files."""
 
 from __future__ import annotations
 
-import types
-
 import jax
 import jax.numpy as jnp
 import keras
@@ -12,25 +10,10 @@ import numpy as np
 import pytest
 
 import lstmkit
+from lstmkit import ops as lk_ops
 from tests.layers.custom_programs import attention_program, running_mean_program, token_batch
 
 ATOL = 1e-5
-
-try:  # Keras's public ops namespace (built on another branch)
-    from lstmkit import ops as lk_ops
-
-    lk_ops.softmax  # noqa: B018
-except (ImportError, AttributeError):  # until it lands: the same functions on jax.numpy
-
-    def _wrap(fn):
-        return lambda *a, **k: fn(*[jnp.asarray(x) if hasattr(x, "__jax_array__") else x
-                                    for x in a], **k)  # fmt: skip
-
-    lk_ops = types.SimpleNamespace(
-        tanh=_wrap(jnp.tanh), matmul=_wrap(jnp.matmul), squeeze=_wrap(jnp.squeeze),
-        where=_wrap(jnp.where), softmax=_wrap(jax.nn.softmax), sum=_wrap(jnp.sum),
-        expand_dims=_wrap(jnp.expand_dims), mean=_wrap(jnp.mean),
-    )  # fmt: skip
 
 
 def both(program):
@@ -304,3 +287,91 @@ def test_unexpected_call_keyword_names_the_layer():
     layer = Scale(name="scaler")
     with pytest.raises(TypeError, match="scaler.*unexpected keyword.*foo"):
         layer(np.ones((2, 5), np.float32), foo=1)
+
+
+def activity_penalty_program(lib, ops):
+    """A layer adding a loss term in call (Keras's add_loss), inside a Sequential model."""
+
+    class Penalized(lib.layers.Layer):
+        def __init__(self, rate=0.1, **kwargs):
+            super().__init__(**kwargs)
+            self.rate = rate
+            self.dense = lib.layers.Dense(2)
+
+        def call(self, inputs):
+            y = self.dense(inputs)
+            self.add_loss(self.rate * ops.mean(y * y))
+            return y
+
+    return lib.Sequential([lib.Input((3,)), Penalized(), lib.layers.Dense(1)]), Penalized
+
+
+def test_add_loss_in_call_counts_in_the_loss_like_keras():
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(10, 3)).astype("float32"), rng.normal(size=(10, 1)).astype("float32")
+    km, lm, _, _ = both(activity_penalty_program)
+    lm.set_weights(km.get_weights())
+    for m in (km, lm):
+        m.compile(optimizer="sgd", loss="mse")
+    assert abs(lm.evaluate(x, y, verbose=0) - km.evaluate(x, y, verbose=0)) <= 1e-5
+
+
+class Halve(lstmkit.layers.Layer):
+    """No compute_output_shape: lstmkit infers it by tracing call, as Keras."""
+
+    def call(self, inputs):
+        return inputs[..., ::2] * 0.5
+
+
+def test_inferred_output_shape_inside_time_distributed():
+    layer = Halve()
+    assert layer.compute_output_shape((None, 4, 6)) == (None, 4, 3)
+    inp = lstmkit.Input((4, 6))
+    out = lstmkit.layers.TimeDistributed(Halve())(inp)
+    assert out.shape == (None, 4, 3)
+    x = np.arange(2 * 4 * 6, dtype=np.float32).reshape(2, 4, 6)
+    y = lstmkit.Model(inp, out).predict(x, verbose=0)
+    np.testing.assert_array_equal(y, x[..., ::2] * 0.5)
+
+
+def bahdanau_program(lib, ops, package: str = "custom_test"):
+    """Attention with two positional inputs, as TensorFlow's NMT tutorial writes it:
+    `call(self, query, values)` over an LSTM's sequence and its last state."""
+
+    @lib.saving.register_keras_serializable(package=package)
+    class BahdanauAttention(lib.layers.Layer):
+        def __init__(self, units=4, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.W1 = lib.layers.Dense(units)
+            self.W2 = lib.layers.Dense(units)
+            self.V = lib.layers.Dense(1)
+
+        def call(self, query, values):
+            query = ops.expand_dims(query, 1)  # (batch, 1, features)
+            score = self.V(ops.tanh(self.W1(query) + self.W2(values)))  # (batch, time, 1)
+            weights = ops.softmax(score, axis=1)
+            return ops.sum(weights * values, axis=1)  # (batch, features)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    inputs = lib.Input((6, 3))
+    sequence, h, _ = lib.layers.LSTM(5, return_sequences=True, return_state=True)(inputs)
+    context = BahdanauAttention()(h, sequence)
+    return lib.Model(inputs, lib.layers.Dense(2)(context)), BahdanauAttention
+
+
+def test_call_with_two_positional_inputs_matches_keras_and_round_trips(tmp_path):
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(3, 6, 3)).astype("float32")
+    km, lm, _, _ = both(bahdanau_program)
+    lm.set_weights(km.get_weights())
+    assert max_err(lm.predict(x, verbose=0), km.predict(x, verbose=0)) <= ATOL
+    assert list(lm.layers[2]._sublayers) == ["W1", "W2", "V"]
+    km.save(str(tmp_path / "k.keras"))
+    assert max_err(lstmkit.models.load_model(str(tmp_path / "k.keras")).predict(x, verbose=0),
+                   km.predict(x, verbose=0)) <= ATOL  # fmt: skip
+    lm.save(str(tmp_path / "l.keras"))
+    assert max_err(keras.models.load_model(str(tmp_path / "l.keras")).predict(x, verbose=0),
+                   km.predict(x, verbose=0)) <= ATOL  # fmt: skip

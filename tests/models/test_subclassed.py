@@ -25,7 +25,7 @@ def both(rng):
     """The encoder-decoder in Keras and in lstmkit, built on data, lstmkit given Keras's weights."""
     source, target, _ = data(rng, 2)
     km, _ = encoder_decoder_program(keras, keras.ops)
-    lm, cls = encoder_decoder_program(lstmkit, None)
+    lm, cls = encoder_decoder_program(lstmkit, lstmkit.ops)
     km([source, target])
     lm([source, target])
     lm.set_weights(km.get_weights())

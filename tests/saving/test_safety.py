@@ -248,10 +248,10 @@ class Scale(Layer):
         self.factor = factor
 
     def build(self, input_shape):
-        self.add_weight("w", (input_shape[-1],), "ones")
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
 
-    def call(self, params, inputs, **kwargs):
-        return inputs * params["w"] * self.factor
+    def call(self, inputs):
+        return inputs * self.w * self.factor
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype,
