@@ -127,7 +127,7 @@ def summary(times: list) -> tuple[float, float]:
 def write_section(path: Path, text: str) -> None:
     """Replace (or add) this benchmark's section of bench/results.md; other sections stay."""
     old = path.read_text() if path.exists() else "# Benchmark results\n"
-    section = re.compile(r"^## Streaming.*?(?=^## |\Z)", re.S | re.M)
+    section = re.compile(r"^## Streaming.*?(?=^## |^<!-- |\Z)", re.S | re.M)
     new = section.sub(lambda _: text, old) if section.search(old) else old.rstrip() + "\n\n" + text
     path.write_text(new)
 
