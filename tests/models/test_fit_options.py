@@ -95,7 +95,7 @@ def test_verbose_1_prints_keras_progress_bar(capsys):
     lm.fit(x, y, batch_size=8, epochs=2, verbose=1)
     out = capsys.readouterr().out
     assert "Epoch 1/2" in out and "Epoch 2/2" in out
-    assert re.search(r"4/4 \S+ \d+s \d+m?s/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}", out)
+    assert re.search(r"4/4 \S+ \d+s \d+[mu]?s/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}", out)
 
 
 def test_verbose_2_prints_one_line_per_epoch(capsys):
