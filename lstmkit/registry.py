@@ -45,6 +45,7 @@ class Registry:
         to_config: Callable[[Any], Any] | None = None,
     ):
         self.kind, self.base, self.module, self.names = kind, base, module, names
+        self.item = kind[:-2] if kind.endswith("sses") else kind[:-1]  # "losses" -> "loss"
         self.fold_case = fold_case
         self._special, self._from_name, self._wrap, self._to_config = (
             special,
@@ -62,7 +63,7 @@ class Registry:
             name = name.lower()
         if not isinstance(name, str) or name not in table:
             known = ", ".join(sorted(self.names))
-            raise ValueError(f"Unknown {self.kind[:-1]} {name!r}. Known {self.kind}: {known}.")
+            raise ValueError(f"Unknown {self.item} {name!r}. Known {self.kind}: {known}.")
         return table[name]
 
     def get(self, identifier: Any, **context: Any) -> Any:
@@ -83,7 +84,7 @@ class Registry:
             return identifier()
         if callable(identifier):
             return identifier if self._wrap is None else self._wrap(identifier)
-        raise ValueError(f"Could not interpret {self.kind[:-1]} identifier {identifier!r}.")
+        raise ValueError(f"Could not interpret {self.item} identifier {identifier!r}.")
 
     def serialize(self, obj: Any) -> Any:
         """Keras 3's serialized form; a name is returned unchanged, a function as Keras writes
@@ -103,7 +104,7 @@ class Registry:
             }
         if callable(obj):
             return function_config(obj)
-        raise ValueError(f"Could not serialize {self.kind[:-1]} {obj!r}.")
+        raise ValueError(f"Could not serialize {self.item} {obj!r}.")
 
     def deserialize(self, config: dict | str) -> Any:
         """The inverse of `serialize`; reads Keras 3's own dicts too."""

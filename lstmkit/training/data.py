@@ -83,10 +83,24 @@ def split_validation(arrays: list, fraction: float) -> tuple[list, list]:
 
 def batches(
     n: int, batch_size: int, shuffle: bool, rng: np.random.Generator | None
-) -> Iterator[np.ndarray]:
-    order = rng.permutation(n) if shuffle else np.arange(n)
+) -> Iterator[np.ndarray | slice]:
+    """Each batch's rows: index arrays in a shuffled order, else slices (views, no copies)."""
+    if not shuffle:
+        for start in range(0, n, batch_size):
+            yield slice(start, min(start + batch_size, n))
+        return
+    order = rng.permutation(n)
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]
+
+
+def rows(idx: np.ndarray | slice) -> int:
+    """How many rows a batch from `batches` holds."""
+    return idx.stop - idx.start if isinstance(idx, slice) else len(idx)
+
+
+def as_indices(idx: np.ndarray | slice) -> np.ndarray:
+    return np.arange(idx.start, idx.stop) if isinstance(idx, slice) else idx
 
 
 def check_steps(value: Any, name: str) -> int | None:

@@ -28,8 +28,8 @@ def _take(arrays: list | None, idx: np.ndarray) -> list | None:
 
 def _run_chunk(trainer: Trainer, carry: tuple, x: list, y: list, sw: Any, chunk: list) -> tuple:
     """One execution: several equal batches in one scanned call, else one call per batch."""
-    if len(chunk) > 1 and all(len(idx) == len(chunk[0]) for idx in chunk):
-        idx = np.stack(chunk)  # (steps, batch)
+    if len(chunk) > 1 and all(data_mod.rows(idx) == data_mod.rows(chunk[0]) for idx in chunk):
+        idx = np.stack([data_mod.as_indices(i) for i in chunk])  # (steps, batch)
         return trainer.train_steps(*carry, _take(x, idx), _take(y, idx), _take_sw(sw, idx))
     for idx in chunk:
         *carry, loss = trainer.train_step(*carry, _take(x, idx), _take(y, idx), _take_sw(sw, idx))
@@ -65,6 +65,7 @@ def fit_loop(
     logs: dict[str, float] = {}
     callbacks.on_train_begin()
     wants_begin = callbacks.wants("on_train_batch_begin")
+    wants_end = callbacks.wants("on_train_batch_end")  # else skip even building its logs
     for epoch in range(initial_epoch, epochs):
         callbacks.on_epoch_begin(epoch)
         mstate = trainer.fresh_metric_state()
@@ -88,7 +89,8 @@ def fit_loop(
             params, state, optimizer.opt_state, mstate, key = carry
             io.publish(params, state)
             stepped = True
-            callbacks.on_train_batch_end(end, lambda m=mstate: trainer.results(m))
+            if wants_end:
+                callbacks.on_train_batch_end(end, lambda m=mstate: trainer.results(m))
             if model.stop_training:
                 break
         if stepped and not logs:
@@ -155,7 +157,7 @@ def predict_loop(
         if callbacks is not None:
             callbacks.on_predict_batch_begin(begin)
         for idx in chunk:
-            xb, rows = _take(x, idx), len(idx)
+            xb, rows = _take(x, idx), data_mod.rows(idx)
             if pad:
                 xb = data_mod.pad_rows(xb, data_mod.bucket(rows, stream.batch_size))
             ys, state = trainer.predict_step(params, state, xb)

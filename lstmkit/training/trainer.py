@@ -71,6 +71,7 @@ class Trainer:
         self.test_step = wrap(self._test_step)
         self.predict_step = wrap(self._predict_step)
         self._result_fn = wrap(self._result_values)
+        self._fresh_metric_state = wrap(self._fresh_metrics)  # one dispatch, not one per zero
         self.log_names = self._log_names()
 
     def init_opt_state(self, params: Any) -> Any:
@@ -78,6 +79,9 @@ class Trainer:
 
     # ----- metric states --------------------------------------------------------------------------
     def fresh_metric_state(self) -> dict:
+        return self._fresh_metric_state()
+
+    def _fresh_metrics(self) -> dict:
         return {
             "loss": self.loss_tracker.init(),
             "outputs": [[m.init() for m, _ in ms] for ms in self.metrics],
