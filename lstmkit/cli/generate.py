@@ -13,27 +13,12 @@ from lstmkit.cli import checkpoint
 from lstmkit.cli.errors import CliError
 
 
-class _BatchOneStepper:
-    """Steps a stateful batch-1 model one character at a time: `step(ids (1,)) -> logits (1, V)`,
-    `reset()`. It stands in for `model.stream(batch_size=1)` (the streamer), which has the same
-    `step`/`reset`; `open_stream` is the one place that chooses."""
-
-    def __init__(self, model: Any):
-        self.model = model
-
-    def reset(self) -> None:
-        self.model.reset_states()
-
-    def step(self, x_t: np.ndarray) -> np.ndarray:
-        ids = np.asarray(x_t, np.int32).reshape(1, 1)  # (batch=1, time=1)
-        return np.asarray(self.model(ids))[:, -1]  # (1, vocab): the logits of the next character
-
-
-def open_stream(model: Any) -> _BatchOneStepper:
-    """A streamer over the batch-1 model: zero states, then one `step` per character."""
-    stepper = _BatchOneStepper(model)
-    stepper.reset()
-    return stepper
+def open_stream(model: Any) -> Any:
+    """The model's streamer (`model.stream(batch_size=1)`): zero states, then one compiled
+    `step(ids (1,)) -> logits (1, vocab)` per character, the states kept on the device."""
+    stream = model.stream(batch_size=1)
+    stream.reset()
+    return stream
 
 
 def sample(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
@@ -49,11 +34,11 @@ def generate(model: Any, prompt_ids: np.ndarray, length: int, temperature: float
     rng = np.random.default_rng(seed)
     logits = None
     for i in prompt_ids:
-        logits = stream.step(np.array([i]))
+        logits = np.asarray(stream.step(np.array([i], np.int32)))
     for _ in range(length):
         nxt = sample(logits, temperature, rng)
         yield nxt
-        logits = stream.step(np.array([nxt]))
+        logits = np.asarray(stream.step(np.array([nxt], np.int32)))
 
 
 def run(args: argparse.Namespace) -> int:
