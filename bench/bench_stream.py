@@ -116,6 +116,18 @@ def run_keras(steps, n_blocks):
     return {"keras": ours, "versions": f"keras {keras.__version__}"}
 
 
+NOTES = """What the runs showed (2026-11-30, a machine shared by ~8 busy processes, load 13-18
+on 2 cores):
+- Wall times are not comparable across rows here: a loop that never sleeps (numpy, torch) gets
+  its fair share of a crowded CPU, one that waits on each step (lstmkit, Keras) is woken first.
+  The CPU column is the cost; earlier runs the same afternoon gave lstmkit 1.20, 1.31, 1.50x.
+- Of an lstmkit step, dispatch is 0.03 ms; the rest is XLA's four matrix-vector products, and
+  XLA CPU's product alone, timed on the same arrays, measured 1.1-1.5x numpy's (OpenBLAS). The
+  gap to the floor is that kernel, not lstmkit; the oneDNN and XNNPACK compile options did not
+  change it (A/B in one process).
+- PyTorch's `nn.LSTM` at batch 1, one step per call, is dominated by its per-call overhead here.
+"""
+
 SYSTEMS = {"lstmkit": run_lstmkit, "torch": run_torch, "keras": run_keras}
 
 
@@ -181,7 +193,8 @@ def main() -> None:
         f"{', '.join(versions)}, numpy {np.__version__}; {args.threads} thread(s) per process; "
         f"{args.blocks} blocks of {args.steps} steps (Keras: a tenth as many).\n\n"
         + "\n".join(rows)
-        + "\n"
+        + "\n\n"
+        + NOTES
     )
     print(text)
     if args.write:
