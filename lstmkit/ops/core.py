@@ -32,6 +32,16 @@ def standardize_dtype(dtype: Any) -> str | None:
     return np.dtype(getattr(dtype, "dtype", dtype)).name if not isinstance(dtype, str) else dtype
 
 
+def _at_least_float32(x: jax.Array) -> jnp.dtype:
+    """Keras computes statistics and normalizations in `result_type(x.dtype, float32)`: float16
+    and ints in float32, float64 stays."""
+    return (
+        jnp.promote_types(x.dtype, "float32")
+        if jnp.issubdtype(x.dtype, jnp.inexact)
+        else jnp.dtype("float32")
+    )
+
+
 def convert_to_tensor(
     x: Any, dtype: Any = None, sparse: bool | None = None, ragged: bool | None = None
 ) -> jax.Array:

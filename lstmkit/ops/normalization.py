@@ -12,7 +12,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lstmkit.ops.core import EPSILON, FLOATX, convert_to_tensor
+from lstmkit.ops.core import EPSILON, FLOATX, _at_least_float32, convert_to_tensor
 
 Array = jax.Array
 
@@ -108,11 +108,7 @@ def layer_normalization(
         raise TypeError(f"layer_normalization: unexpected keyword arguments {sorted(kwargs)}.")
     x = convert_to_tensor(x)
     original = x.dtype
-    x = x.astype(
-        jnp.promote_types(original, "float32")
-        if jnp.issubdtype(original, jnp.inexact)
-        else "float32"
-    )
+    x = x.astype(_at_least_float32(x))
     epsilon = EPSILON if epsilon is None else epsilon
     axes, (gamma, beta) = _normalized_axes(x, axis, (gamma, beta))
     if rms_scaling:
@@ -132,11 +128,7 @@ def rms_normalization(
     """`x / sqrt(mean(x**2) + epsilon) * scale` over `axis`."""
     x = convert_to_tensor(x)
     original = x.dtype
-    x = x.astype(
-        jnp.promote_types(original, "float32")
-        if jnp.issubdtype(original, jnp.inexact)
-        else "float32"
-    )
+    x = x.astype(_at_least_float32(x))
     epsilon = EPSILON if epsilon is None else epsilon
     axis = tuple(sorted(axis)) if isinstance(axis, (list, tuple)) else axis
     x = x[None] if x.ndim == 0 else x

@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lstmkit.ops.core import convert_to_tensor, float_tensor
+from lstmkit.ops.core import _at_least_float32, convert_to_tensor, float_tensor
 
 Array = jax.Array
 Axis = int | Sequence[int] | None
@@ -22,15 +22,6 @@ Axis = int | Sequence[int] | None
 def _axis(axis: Axis) -> int | tuple[int, ...] | None:
     """JAX wants a hashable axis; Keras accepts lists too."""
     return tuple(axis) if isinstance(axis, list) else axis
-
-
-def _at_least_float32(x: Array) -> jnp.dtype:
-    """Keras computes statistics in `result_type(x.dtype, float32)`: float16 and ints in float32."""
-    return (
-        jnp.promote_types(x.dtype, "float32")
-        if jnp.issubdtype(x.dtype, jnp.inexact)
-        else jnp.dtype("float32")
-    )
 
 
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Array:  # noqa: A001
