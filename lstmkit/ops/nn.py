@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax import nn as jnn
 
+from lstmkit.kernels import activations
 from lstmkit.ops.attention import dot_product_attention
 from lstmkit.ops.core import EPSILON, FLOATX, convert_to_tensor, standardize_dtype
 from lstmkit.ops.normalization import (
@@ -29,47 +30,47 @@ Array = jax.Array
 
 def relu(x: Any) -> Array:
     """`max(x, 0)`."""
-    return jnn.relu(convert_to_tensor(x))
+    return activations.relu(convert_to_tensor(x))
 
 
 def relu6(x: Any) -> Array:
     """`min(max(x, 0), 6)`."""
-    return jnn.relu6(convert_to_tensor(x))
+    return activations.relu6(convert_to_tensor(x))
 
 
 def sigmoid(x: Any) -> Array:
     """`1 / (1 + exp(-x))`."""
-    return jnn.sigmoid(convert_to_tensor(x))
+    return activations.sigmoid(convert_to_tensor(x))
 
 
 def hard_sigmoid(x: Any) -> Array:
     """Keras 3's hard sigmoid: `relu6(x + 3) / 6`."""
-    return jnn.hard_sigmoid(convert_to_tensor(x))
+    return activations.hard_sigmoid(convert_to_tensor(x))
 
 
 def sparse_sigmoid(x: Any) -> Array:
     """`clip((x + 1) / 2, 0, 1)`."""
-    return jnn.sparse_sigmoid(convert_to_tensor(x))
+    return activations.sparse_sigmoid(convert_to_tensor(x))
 
 
 def log_sigmoid(x: Any) -> Array:
     """`log(sigmoid(x))`, computed stably."""
-    return jnn.log_sigmoid(convert_to_tensor(x))
+    return activations.log_sigmoid(convert_to_tensor(x))
 
 
 def softplus(x: Any) -> Array:
     """`log(1 + exp(x))`, computed stably."""
-    return jnn.softplus(convert_to_tensor(x))
+    return activations.softplus(convert_to_tensor(x))
 
 
 def softsign(x: Any) -> Array:
     """`x / (1 + |x|)`."""
-    return jnn.soft_sign(convert_to_tensor(x))
+    return activations.softsign(convert_to_tensor(x))
 
 
 def silu(x: Any) -> Array:
     """`x * sigmoid(x)`."""
-    return jnn.silu(convert_to_tensor(x))
+    return activations.silu(convert_to_tensor(x))
 
 
 def swish(x: Any) -> Array:
@@ -79,7 +80,7 @@ def swish(x: Any) -> Array:
 
 def hard_silu(x: Any) -> Array:
     """`x * hard_sigmoid(x)`."""
-    return jnn.hard_silu(convert_to_tensor(x))
+    return activations.hard_silu(convert_to_tensor(x))
 
 
 def hard_swish(x: Any) -> Array:
@@ -89,71 +90,67 @@ def hard_swish(x: Any) -> Array:
 
 def hard_tanh(x: Any) -> Array:
     """`clip(x, -1, 1)`."""
-    return jnn.hard_tanh(convert_to_tensor(x))
+    return activations.hard_tanh(convert_to_tensor(x))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.2) -> Array:
     """`x` if positive, else `negative_slope * x`."""
-    return jnn.leaky_relu(convert_to_tensor(x), negative_slope=negative_slope)
+    return activations.leaky_relu(convert_to_tensor(x), negative_slope=negative_slope)
 
 
 def elu(x: Any, alpha: float = 1.0) -> Array:
     """`x` if positive, else `alpha * (exp(x) - 1)`."""
-    return jnn.elu(convert_to_tensor(x), alpha=alpha)
+    return activations.elu(convert_to_tensor(x), alpha=alpha)
 
 
 def selu(x: Any) -> Array:
     """Scaled ELU with the self-normalizing constants."""
-    return jnn.selu(convert_to_tensor(x))
+    return activations.selu(convert_to_tensor(x))
 
 
 def celu(x: Any, alpha: float = 1.0) -> Array:
     """`max(x, 0) + min(alpha * (exp(x / alpha) - 1), 0)`."""
-    return jnn.celu(convert_to_tensor(x), alpha=alpha)
+    return activations.celu(convert_to_tensor(x), alpha=alpha)
 
 
 def gelu(x: Any, approximate: bool = True) -> Array:
     """Gaussian error linear unit (tanh approximation by default, as `keras.ops.gelu`)."""
-    return jnn.gelu(convert_to_tensor(x), approximate)
+    return activations.gelu(convert_to_tensor(x), approximate)
 
 
 def glu(x: Any, axis: int = -1) -> Array:
     """Gated linear unit: first half of `axis` times sigmoid of the second half."""
-    return jnn.glu(convert_to_tensor(x), axis=axis)
+    return activations.glu(convert_to_tensor(x), axis=axis)
 
 
 def squareplus(x: Any, b: float = 4) -> Array:
     """`(x + sqrt(x**2 + b)) / 2`."""
-    return jnn.squareplus(convert_to_tensor(x), b=b)
+    return activations.squareplus(convert_to_tensor(x), b=b)
 
 
 def sparse_plus(x: Any) -> Array:
     """0 below -1, `(x + 1)**2 / 4` in [-1, 1], `x` above 1."""
-    return jnn.sparse_plus(convert_to_tensor(x))
+    return activations.sparse_plus(convert_to_tensor(x))
 
 
 def tanh_shrink(x: Any) -> Array:
     """`x - tanh(x)`."""
-    x = convert_to_tensor(x)
-    return x - jnp.tanh(x)
+    return activations.tanh_shrink(convert_to_tensor(x))
 
 
 def soft_shrink(x: Any, threshold: float = 0.5) -> Array:
     """`x` moved towards 0 by `threshold`, 0 inside `[-threshold, threshold]`."""
-    x = convert_to_tensor(x)
-    return jnp.where(x > threshold, x - threshold, jnp.where(x < -threshold, x + threshold, 0.0))
+    return activations.soft_shrink(convert_to_tensor(x), threshold)
 
 
 def hard_shrink(x: Any, threshold: float = 0.5) -> Array:
     """`x` where `|x| > threshold`, else 0."""
-    x = convert_to_tensor(x)
-    return jnp.where(jnp.abs(x) > threshold, x, 0.0)
+    return activations.hard_shrink(convert_to_tensor(x), threshold)
 
 
 def threshold(x: Any, threshold: float, default_value: float) -> Array:
     """`x` where `x > threshold`, else `default_value`."""
-    x = convert_to_tensor(x)
-    return jnp.where(x > threshold, x, default_value)
+    return activations.threshold(convert_to_tensor(x), threshold, default_value)
 
 
 def _over_axes(fn: Any, x: Array, axis: int | tuple[int, ...]) -> Array:
@@ -180,16 +177,7 @@ def log_softmax(x: Any, axis: int | tuple[int, ...] = -1) -> Array:
 
 def sparsemax(x: Any, axis: int = -1) -> Array:
     """Euclidean projection of `x` onto the probability simplex along `axis`."""
-    logits = convert_to_tensor(x)
-    ranked = -jnp.sort(-logits, axis=axis)  # descending along axis
-    cumulative = jnp.cumsum(ranked, axis=axis)
-    shape = [1] * logits.ndim
-    shape[axis] = -1
-    k = jnp.arange(1, logits.shape[axis] + 1).reshape(shape)  # 1..n along axis
-    support = ranked - (cumulative - 1) / k > 0
-    count = jnp.sum(support, axis=axis, keepdims=True)
-    tau = (jnp.sum(jnp.where(support, cumulative, 0.0), axis=axis, keepdims=True) - 1) / count
-    return jnp.maximum(logits - tau, 0.0)
+    return activations.sparsemax(convert_to_tensor(x), axis)
 
 
 def one_hot(
