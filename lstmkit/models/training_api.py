@@ -217,18 +217,21 @@ def evaluate(
 def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
     """Outputs for every sample (of the first `steps` batches when given): one array, or a list
     for several outputs."""
+    return _predict(self, setup.prepare_x(self, x), batch_size, verbose, steps, callbacks)
+
+
+def _predict(model, xs, batch_size, verbose, steps, callbacks):
     steps = check_steps(steps, "steps")
-    xs = setup.prepare_x(self, x)
     n = data_mod.check_lengths(xs, None, None)
-    stream = BatchStream(n, setup.batch_size_for(self, batch_size, n), steps_per_epoch=steps)
-    stateful = any(getattr(layer, "stateful", False) for layer in self.layers)
-    cbs = setup.callback_list(self, callbacks, verbose, steps=stream.steps)
+    stream = BatchStream(n, setup.batch_size_for(model, batch_size, n), steps_per_epoch=steps)
+    stateful = any(getattr(layer, "stateful", False) for layer in model.layers)
+    cbs = setup.callback_list(model, callbacks, verbose, steps=stream.steps)
     cbs.on_predict_begin()
-    trainer = setup.trainer_for(self)
+    trainer = setup.trainer_for(model)
     outs, state = predict_loop(
-        trainer, self.params, self.state, xs, stream, pad=not stateful, callbacks=cbs
+        trainer, model.params, model.state, xs, stream, pad=not stateful, callbacks=cbs
     )
-    self.set_state(state)
+    model.set_state(state)
     cbs.on_predict_end()
     return outs[0] if len(outs) == 1 else outs  # Keras 3 unpacks a one-output list too
 
@@ -237,8 +240,8 @@ def predict_on_batch(self, x):
     """Outputs for `x` run as one batch (not cut into predict's default batches of 32)."""
     if x is None:
         return None
-    n = data_mod.check_lengths(setup.prepare_x(self, x), None, None)
-    return predict(self, x, batch_size=n, verbose=0)
+    xs = setup.prepare_x(self, x)
+    return _predict(self, xs, data_mod.check_lengths(xs, None, None), 0, None, None)
 
 
 def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
