@@ -30,6 +30,7 @@ KERAS_ONLY_DEFAULTS = {"quantization_config": None, "activity_regularizer": None
                        "sparse": False}  # fmt: skip
 # lstmkit layers that do take `activity_regularizer` (so a non-None value is kept).
 TAKES_ACTIVITY_REGULARIZER = {"Dense", "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN"}
+TAKES_ACTIVITY_REGULARIZER |= {"Conv1D"}
 NESTED_KEYS = ("layer", "backward_layer", "cell", "cells")
 REFUSED_CLASSES = {"Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda"}
 
@@ -120,6 +121,8 @@ def keras_layer_config(layer: Layer) -> dict[str, Any]:
         config["backward_layer"] = serialize_layer(layer.backward_layer)
     elif cls == "TimeDistributed":
         config["layer"] = serialize_layer(layer.layer)
+    elif cls == "SpatialDropout1D":
+        config["dtype"] = layer.dtype  # Keras writes this layer's dtype as a plain name
     elif cls == "Flatten" and config.get("data_format") is None:
         config["data_format"] = "channels_last"
     return jsonable(config)
