@@ -130,13 +130,13 @@ class Conv1D(Layer):
                 f"{self.channel_axis} of shape {tuple(input_shape)}) must be known and divisible "
                 f"by `groups` ({self.groups})."
             )
+        self.compute_output_shape(input_shape)  # a too-short input fails here, as in Keras
         kernel_shape = (self.kernel_size[0], channels // self.groups, self.filters)
         self.add_weight("kernel", kernel_shape, self.kernel_initializer, self.kernel_regularizer,
                         self.kernel_constraint)  # fmt: skip
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
                             self.bias_constraint)  # fmt: skip
-        self.compute_output_shape(input_shape)  # a too-short input fails here, as in Keras
 
     def check_input(self, shape):
         check_3d(self, shape, "(batch, steps, channels) or (batch, channels, steps)")

@@ -32,6 +32,11 @@ PASS_MASK_LAYERS = {"Dense", "Dropout", "Activation", "TimeDistributed"}
 RNN_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN"}
 # Layers whose Keras `call(..., training=False)` default Keras writes into the node's kwargs.
 TRAINING_FALSE_LAYERS = RNN_LAYERS | {"Dropout"}
+# normalization and noise layers (layers/normalization.py, layers/regularization.py)
+MASK_ARG_LAYERS |= {"BatchNormalization"}
+PASS_MASK_LAYERS |= {"BatchNormalization", "LayerNormalization", "SpatialDropout1D",
+                     "GaussianNoise"}  # fmt: skip
+TRAINING_FALSE_LAYERS |= {"SpatialDropout1D", "GaussianNoise"}
 
 
 class KNode:
