@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lstmkit.layers.base import Layer
 from lstmkit.layers.convolutional import (
@@ -39,7 +40,7 @@ class _Pooling1D(Layer):
         """`op` folded over each window of the steps axis (padded with `init` for 'same')."""
         dims, strides = [1, 1, 1], [1, 1, 1]
         dims[self.steps_axis], strides[self.steps_axis] = self.pool_size[0], self.strides[0]
-        init = jnp.array(init, x.dtype)
+        init = np.array(init, x.dtype)  # concrete: JAX differentiates a known max/add monoid
         return jax.lax.reduce_window(x, init, op, dims, strides, self.padding.upper())
 
     def compute_output_shape(self, input_shape, **kwargs):
