@@ -89,7 +89,6 @@ def test_keras_file_loads_in_lstmkit_and_back(files):
             np.testing.assert_array_equal(a, c)
     x = data(seed=3)
     assert H.max_diff(lk.predict(x, verbose=0), km.predict(x, verbose=0)) < 1e-5
-    assert H.max_diff(kk.predict(x, verbose=0), km.predict(x, verbose=0)) < 1e-5
     assert [w.shape for w in lk.get_layer("bn").non_trainable_weights] == [(6,), (6,)]
 
 
