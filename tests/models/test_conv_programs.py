@@ -36,7 +36,8 @@ def cnn_lstm(lib, dropout=0.25, zeros=False):
 
 def masked_norm(lib):
     """Padded ids, a mask through BatchNormalization (left out of its statistics) and
-    LayerNormalization into an LSTM; a causal Conv1D with BatchNormalization on a branch.
+    LayerNormalization into an LSTM; a causal Conv1D and a frozen BatchNormalization (inference
+    mode: moving statistics, never updated) on a branch.
     (Zero initializers: `run_both` gives both the same random weights.)"""
     L = lib.layers
     ids = lib.Input((7,), dtype="int32")
@@ -45,7 +46,7 @@ def masked_norm(lib):
     h = L.LayerNormalization()(h)
     h = L.LSTM(3, kernel_initializer="zeros", recurrent_initializer="zeros")(h)
     c = L.Conv1D(3, 3, padding="causal", kernel_initializer="zeros")(e)
-    c = L.BatchNormalization(axis=1, momentum=0.5, center=False)(c)
+    c = L.BatchNormalization(axis=1, momentum=0.5, center=False, trainable=False)(c)
     c = L.GlobalAveragePooling1D()(c)
     dense = {"kernel_initializer": "zeros"}
     model = lib.Model(ids, [L.Dense(1, **dense)(h), L.Dense(1, **dense)(c)])
@@ -62,16 +63,17 @@ def run_both(build, x, y):
     paths = [v.path for v in km.weights]
     km.set_weights([abs(w) if p.endswith("variance") else w for w, p in zip(weights, paths)])
     lm.set_weights(km.get_weights())
+    start = dict(zip(paths, km.get_weights()))
     kh = km.fit(x, y, batch_size=BATCH, epochs=STEPS, shuffle=False, verbose=0)
     lh = lm.fit(x, y, batch_size=BATCH, epochs=STEPS, shuffle=False, verbose=0)
-    return km, lm, kh.history, lh.history
+    return km, lm, kh.history, lh.history, start
 
 
 def test_cnn_lstm_program_matches_keras_fit():
     rng = np.random.default_rng(0)
     x = rng.integers(1, 30, size=(BATCH, 20)).astype("int32")
     y = (x[:, :10].mean(axis=1) > 15).astype("float32")
-    km, lm, kh, lh = run_both(lambda lib: cnn_lstm(lib, dropout=0.0, zeros=True), x, y)
+    km, lm, kh, lh, _ = run_both(lambda lib: cnn_lstm(lib, dropout=0.0, zeros=True), x, y)
     np.testing.assert_allclose(lh["loss"], kh["loss"], rtol=1e-4)
     np.testing.assert_allclose(lh["accuracy"], kh["accuracy"])
     for a, b in zip(lm.get_weights(), km.get_weights()):
@@ -87,11 +89,18 @@ def test_masked_batch_normalization_fit_matches_keras():
     x = rng.integers(1, 12, size=(BATCH, 7)).astype("int32")
     x[0, 4:] = x[3, 5:] = x[5, :2] = 0  # padding
     y = [rng.normal(size=(BATCH, 1)).astype("float32") for _ in range(2)]
-    km, lm, kh, lh = run_both(masked_norm, x, y)
+    km, lm, kh, lh, start = run_both(masked_norm, x, y)
     np.testing.assert_allclose(lh["loss"], kh["loss"], rtol=1e-4)
     names = [v.path.split("/")[-1] for v in km.weights]
     assert names.count("moving_mean") == names.count("moving_variance") == 2
     for name, a, b in zip(names, lm.get_weights(), km.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5, err_msg=name)
-    moving = [w for n, w in zip(names, lm.get_weights()) if n == "moving_mean"]
-    assert all(np.abs(m).max() > 0 for m in moving)  # they moved
+    trained, frozen = km.layers[2], km.layers[5]  # the BatchNormalizations, in Keras's order
+    assert not frozen.trainable and not lm.get_layer(frozen.name).trainable
+    now = dict(zip([v.path for v in km.weights], lm.get_weights()))
+    frozen_paths = [p for p in now if p.startswith(frozen.name + "/")]
+    assert len(frozen_paths) == 3  # gamma, moving_mean, moving_variance: all unchanged
+    for p in frozen_paths:
+        np.testing.assert_array_equal(now[p], start[p])
+    moved = [p for p in now if p.startswith(trained.name + "/moving_")]
+    assert len(moved) == 2 and all(not np.allclose(now[p], start[p]) for p in moved)
