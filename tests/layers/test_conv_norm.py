@@ -237,3 +237,22 @@ def test_batch_normalization_frozen_uses_moving_statistics():
     assert_same(ours.get_weights(), theirs.get_weights())
     with pytest.raises(NotImplementedError, match="renorm"):
         L.BatchNormalization(renorm=True)
+
+
+@pytest.mark.slow
+def test_conv1d_and_pooling_sweep_matches_keras():
+    """Every padding x data_format with strides, dilations and groups (slow: many compilations)."""
+    cases = [(p, f, k, s, d, g) for p in ("valid", "same", "causal")
+             for f in ("channels_last", "channels_first") for k in (1, 2, 5)
+             for s, d in ((1, 1), (2, 1), (1, 3)) for g in (1, 2)]  # fmt: skip
+    for padding, fmt, k, s, d, g in cases:
+        x = randn(2, C, 16) if fmt == "channels_first" else randn(2, 16, C)
+        kw = dict(filters=4, kernel_size=k, strides=s, dilation_rate=d, groups=g,
+                  padding=padding, data_format=fmt, **Z)  # fmt: skip
+        ours, theirs = twin(lambda lib, kw=kw: lib.Conv1D(**kw), x)
+        assert_same(ours(x), theirs(x), str(kw))
+        if padding != "causal":
+            for name in ("MaxPooling1D", "AveragePooling1D"):
+                pool = dict(pool_size=k + 1, strides=s, padding=padding, data_format=fmt)
+                ours, theirs = twin(lambda lib, n=name, p=pool: getattr(lib, n)(**p), x)
+                assert_same(ours(x), theirs(x), f"{name} {pool}")
