@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 from lstmkit import constraints, initializers, ops, regularizers
@@ -126,16 +127,17 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise TypeError(f"Layer '{self.name}': `axis` must be an int, got {axis!r}.")
-        for arg, value in (("renorm", renorm), ("synchronized", synchronized)):
-            if value:
-                raise NotImplementedError(
-                    f"Layer '{self.name}': BatchNormalization({arg}=True) is not supported by "
-                    f"lstmkit; use {arg}=False."
-                )
+        if synchronized:
+            raise ValueError(f"Layer '{self.name}': synchronized=True needs the TensorFlow "
+                             "backend (as in Keras on JAX); use synchronized=False.")  # fmt: skip
+        if renorm and set(renorm_clipping or {}) - {"rmax", "rmin", "dmax"}:
+            raise ValueError(f"Layer '{self.name}': `renorm_clipping` takes the keys 'rmax', "
+                             f"'rmin', 'dmax'; got {renorm_clipping!r}.")  # fmt: skip
         self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
-        self.renorm, self.synchronized = False, False
-        self.renorm_clipping, self.renorm_momentum = renorm_clipping, renorm_momentum
+        self.renorm, self.synchronized = bool(renorm), False
+        self.renorm_clipping = (renorm_clipping or {}) if renorm else renorm_clipping
+        self.renorm_momentum = renorm_momentum
         _resolved(self, initializers, beta_initializer=beta_initializer,
                   gamma_initializer=gamma_initializer,
                   moving_mean_initializer=moving_mean_initializer,
@@ -156,8 +158,17 @@ class BatchNormalization(Layer):
                             self.beta_constraint)  # fmt: skip
         self.add_weight(name="moving_mean", shape=shape,
                         initializer=self.moving_mean_initializer, trainable=False)  # fmt: skip
-        self.add_weight(name="moving_variance", shape=shape,
-                        initializer=self.moving_variance_initializer, trainable=False)  # fmt: skip
+        variance = self.add_weight(name="moving_variance", shape=shape,
+                                   initializer=self.moving_variance_initializer,
+                                   trainable=False)  # fmt: skip
+        if self.renorm:  # Keras's renorm statistics; the stddevs start at sqrt(moving_variance)
+
+            def sqrt_variance(shape, dtype=None):
+                return jnp.sqrt(variance.value)
+
+            for name in ("moving_stddev", "renorm_mean", "renorm_stddev"):
+                init = self.moving_mean_initializer if name == "renorm_mean" else sqrt_variance
+                self.add_weight(name=name, shape=shape, initializer=init, trainable=False)
 
     def check_input(self, shape):
         _check_axes(self, [self.axis], shape)
@@ -191,19 +202,48 @@ class BatchNormalization(Layer):
         x = x.astype(jnp.result_type(x.dtype, jnp.float32))
         moving_mean = params["moving_mean"].astype(x.dtype)  # (features,)
         moving_variance = params["moving_variance"].astype(x.dtype)
+        gamma, beta = params.get("gamma"), params.get("beta")
         if training and self.trainable:
             mean, variance = self.moments(x, mask)
+            m, updates = self.momentum, {}
+            updates["moving_mean"] = moving_mean * m + mean * (1.0 - m)
+            if self.renorm:
+                gamma, beta, renorm_updates = self.renorm_step(params, mean, variance, gamma, beta)
+                updates.update(renorm_updates)
+            else:
+                updates["moving_variance"] = moving_variance * m + variance * (1.0 - m)
             if current_scope() is not None:  # recorded; Model.run returns it in new_params
-                m = self.momentum
-                self._variables["moving_mean"].assign(moving_mean * m + mean * (1.0 - m))
-                self._variables["moving_variance"].assign(
-                    moving_variance * m + variance * (1.0 - m)
-                )
+                for name, value in updates.items():
+                    self._variables[name].assign(value)
         else:
             mean, variance = moving_mean, moving_variance
-        out = ops.batch_normalization(x, mean, variance, self.axis, params.get("beta"),
-                                      params.get("gamma"), self.epsilon)  # fmt: skip
+        out = ops.batch_normalization(x, mean, variance, self.axis, beta, gamma, self.epsilon)
         return out.astype(self.dtype)
+
+    def renorm_step(self, params, mean, variance, gamma, beta):
+        """Batch renormalization: the correction (r, d) folded into gamma and beta, and the
+        new renorm and moving statistics (Keras's formulas)."""
+        stddev = jnp.sqrt(variance + self.epsilon)  # (features,)
+        renorm_mean, renorm_stddev = params["renorm_mean"], params["renorm_stddev"]
+        r = stddev / jnp.maximum(renorm_stddev, jnp.sqrt(jnp.float32(self.epsilon)))
+        d = (mean - renorm_mean) / jnp.maximum(renorm_stddev, jnp.sqrt(jnp.float32(self.epsilon)))
+        clip = self.renorm_clipping
+        r = r if clip.get("rmin") is None else jnp.maximum(r, clip["rmin"])
+        r = r if clip.get("rmax") is None else jnp.minimum(r, clip["rmax"])
+        d = d if clip.get("dmax") is None else jnp.clip(d, -clip["dmax"], clip["dmax"])
+        r, d = jax.lax.stop_gradient(r), jax.lax.stop_gradient(d)
+        new_gamma = r if gamma is None else r * gamma
+        new_beta = d if gamma is None else d * gamma
+        new_beta = new_beta if beta is None else new_beta + beta
+        m, rm = self.momentum, self.renorm_momentum
+        moving_stddev = params["moving_stddev"] * m + stddev * (1.0 - m)
+        updates = {
+            "renorm_mean": renorm_mean * rm + mean * (1.0 - rm),
+            "renorm_stddev": renorm_stddev * rm + stddev * (1.0 - rm),
+            "moving_stddev": moving_stddev,
+            "moving_variance": jax.nn.relu(moving_stddev * moving_stddev - self.epsilon),
+        }
+        return new_gamma, new_beta, updates
 
     def get_config(self):
         return {

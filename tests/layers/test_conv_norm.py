@@ -235,8 +235,28 @@ def test_batch_normalization_frozen_uses_moving_statistics():
     ours.trainable = theirs.trainable = True
     assert_same(ours(x, training=True), theirs(x, training=True))  # axis=1: stats per row
     assert_same(ours.get_weights(), theirs.get_weights())
-    with pytest.raises(NotImplementedError, match="renorm"):
-        L.BatchNormalization(renorm=True)
+    with pytest.raises(ValueError, match="renorm_clipping"):
+        L.BatchNormalization(renorm=True, renorm_clipping={"rmx": 1})
+
+
+def test_batch_renormalization_matches_keras():
+    x = randn(6, 5, C) * 2 + 0.5
+    clip = {"rmax": 1.5, "rmin": 0.8, "dmax": 0.3}
+    kw = dict(renorm=True, renorm_clipping=clip, renorm_momentum=0.7, name="renorm")
+    ours, theirs = twin(lambda lib: lib.BatchNormalization(**kw), x)
+    assert [(v.name, v.trainable) for v in ours.variables] == [
+        (v.name, v.trainable) for v in theirs.variables
+    ]
+    theirs.set_weights([np.abs(w) + 0.1 for w in theirs.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    for _ in range(2):
+        assert_same(ours(x, training=True), theirs(x, training=True))
+        assert_same(ours.get_weights(), theirs.get_weights(), "renorm statistics")
+    assert_same(ours(x), theirs(x))
+    same_config(ours, theirs)
+    fresh = L.BatchNormalization(renorm=True)
+    fresh(x)
+    np.testing.assert_array_equal(fresh.get_weights()[4], np.ones(C))  # sqrt(moving_variance)
 
 
 @pytest.mark.slow
