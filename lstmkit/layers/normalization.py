@@ -114,7 +114,7 @@ class BatchNormalization(Layer):
     """Normalizes over every axis but `axis` with the batch's statistics in training (updating
     the moving ones: `moving = moving * momentum + batch * (1 - momentum)`) and with the moving
     statistics at inference or when the layer is not trainable. A mask (batch, steps) leaves the
-    masked steps out of the batch statistics."""
+    masked steps out of the batch statistics. `renorm=True` is Keras's batch renormalization."""
 
     supports_masking = True
 
