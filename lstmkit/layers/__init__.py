@@ -27,3 +27,9 @@ __all__ = [
     "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "LSTMCell", "Layer", "Masking", "RNN",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
 ]  # fmt: skip
+
+# Preprocessing layers (numpy, run on the host before the model): text branch.
+from lstmkit.layers.index_lookup import IntegerLookup, StringLookup  # noqa: E402
+from lstmkit.layers.text_vectorization import TextVectorization  # noqa: E402
+
+__all__ += ["IntegerLookup", "StringLookup", "TextVectorization"]
