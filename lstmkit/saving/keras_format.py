@@ -28,7 +28,7 @@ from typing import Any
 
 import h5py
 
-from lstmkit.saving import h5_weights, model_config, optimizer_vars
+from lstmkit.saving import h5_weights, model_config, optimizer_vars, preprocessing_files
 from lstmkit.saving.h5_weights import WeightFileError
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
@@ -111,12 +111,14 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, **kwargs: Any)
     path = _check_path(filepath, ".keras", "save")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save: {path!r} exists and overwrite=False.")
-    config = json.dumps(model_config.serialize_model(model))
     metadata = json.dumps({
         "keras_version": KERAS_VERSION,
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
         "lstmkit_version": _lstmkit_version(),
     })  # fmt: skip
+    if preprocessing_files.is_preprocessing_layer(model):  # a lone vectorizer, as Keras allows
+        return preprocessing_files.write(model, metadata, atomic_write, path)
+    config = json.dumps(model_config.serialize_model(model))
     weights = _weights_bytes(model)
 
     def write(f: Any) -> None:
@@ -250,6 +252,11 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
             config = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise KerasFileError(f"{path}: '{CONFIG}' is not valid JSON ({e}).") from e
+        if preprocessing_files.is_preprocessing_config(config):
+            try:
+                return preprocessing_files.read(zf, path, config)
+            except (ValueError, TypeError, KeyError) as e:
+                raise KerasFileError(f"{path}: {e}") from e
         weights = _read_member(zf, path, WEIGHTS)
     try:
         model = model_config.model_from_config(config, custom_objects)

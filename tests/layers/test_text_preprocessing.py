@@ -184,3 +184,60 @@ def test_assets_in_keras_layout(tmp_path):
     back = IntegerLookup(mask_token=0)
     back.load_assets(str(tmp_path / "il"))
     assert back.get_vocabulary() == [0, -1, 5, 9]
+
+
+def test_keras_file_round_trip_in_keras_layout(tmp_path):
+    """The zip layout is Keras's saving_lib walk (assets per saveable's inner path, an empty
+    named `vars` group per saveable); Keras itself cannot open it here without TensorFlow."""
+    import json
+    import zipfile
+
+    import h5py
+
+    from lstmkit import saving
+
+    tv = TextVectorization(max_tokens=20, output_sequence_length=3, name="vec")
+    tv.adapt(["to be or not to be"])
+    path = str(tmp_path / "vec.keras")
+    saving.save_model(tv, path)
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        assert {"assets/vocabulary.txt", "assets/_lookup_layer/vocabulary.txt"} <= names
+        assert zf.read("assets/vocabulary.txt").decode() == "\n[UNK]\nto\nbe\nor\nnot"
+        config = json.loads(zf.read("config.json"))
+        assert (config["module"], config["class_name"]) == ("keras.layers", "TextVectorization")
+        zf.extract("model.weights.h5", tmp_path)
+    with h5py.File(tmp_path / "model.weights.h5") as f:
+        assert f["vars"].attrs["name"] == "vec" and "_lookup_layer/vars" in f
+    back = saving.load_model(path)
+    assert back.get_vocabulary() == tv.get_vocabulary()
+    np.testing.assert_array_equal(back(["not to be", "be"]), [[5, 2, 3], [3, 0, 0]])
+
+
+def test_loads_a_file_written_as_keras_writes_it(tmp_path):
+    """config.json as Keras 3's TextVectorization.get_config() writes it (dtype policy dict,
+    vocabulary_size), the vocabulary only in the assets."""
+    import json
+    import zipfile
+
+    from lstmkit import saving
+
+    config = {"name": "text_vectorization", "trainable": True,
+              "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                        "config": {"name": "float32"}, "registered_name": None},
+              "max_tokens": None, "standardize": "lower_and_strip_punctuation",
+              "split": "whitespace", "ngrams": None, "output_mode": "int",
+              "output_sequence_length": 4, "pad_to_max_tokens": False, "sparse": False,
+              "ragged": False, "vocabulary": None, "idf_weights": None, "encoding": "utf-8",
+              "vocabulary_size": 5}  # fmt: skip
+    path = tmp_path / "keras.keras"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
+        zf.writestr("config.json", json.dumps({"module": "keras.layers",
+                    "class_name": "TextVectorization", "config": config,
+                    "registered_name": None}))  # fmt: skip
+        zf.writestr("assets/vocabulary.txt", "\n[UNK]\nfoo\nbar\nbaz")
+        zf.writestr("assets/_lookup_layer/vocabulary.txt", "\n[UNK]\nfoo\nbar\nbaz")
+    layer = saving.load_model(str(path))
+    np.testing.assert_array_equal(layer(["Bar, FOO! qux"]), [[3, 2, 1, 0]])
+    assert layer.vocabulary_size() == 5
