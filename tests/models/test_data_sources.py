@@ -13,6 +13,7 @@ import pytest
 
 import lstmkit
 from lstmkit import utils
+from lstmkit.models import training_setup as setup
 
 N, BATCH = 40, 16  # three batches an epoch, the last one short (8 rows)
 RNG = np.random.default_rng(3)
@@ -103,6 +104,8 @@ def test_generators_match_keras(keras_run):
                     validation_data=forever(), validation_steps=3).history  # fmt: skip
     for key in ("loss", "val_loss"):
         np.testing.assert_allclose(got[key], keras_run["history"][key], rtol=1e-5, atol=1e-6)
+    # one program for the 16-row batches and one for the last, 8-row batch: none per batch
+    assert setup.trainer_for(model).trace_counts["train"] <= 2
 
 
 def test_timeseries_dataset_in_fit_and_predict(keras_run):

@@ -63,6 +63,7 @@ def test_py_dataset_api():
     )
     assert [float(b[1][0, 0]) for b in ds] == [0.0, 1.0, 4.0]
     assert utils.Sequence is utils.PyDataset and utils.data_utils.Sequence is utils.PyDataset
+    assert utils.vis_utils.plot_model is utils.plot_model  # Keras 2's import path
 
     class NoSuper(utils.PyDataset):
         def __init__(self):
