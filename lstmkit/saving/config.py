@@ -21,6 +21,8 @@ from lstmkit.layers.base import Layer, is_shape
 from lstmkit.saving import object_registration
 from lstmkit.saving.ops_layers import OP_CLASSES, OPS_MODULE, is_op
 
+HOST_PREPROCESSING = ("TextVectorization", "StringLookup", "IntegerLookup")
+
 BUILTIN_LAYERS: dict[str, type] = {
     name: getattr(layers_mod, name) for name in layers_mod.__all__ if name not in ("Input", "Layer")
 }
@@ -213,6 +215,12 @@ def deserialize_layer(entry: Any, custom_objects: dict | None = None) -> Layer:
         return custom.from_config(config) if hasattr(custom, "from_config") else custom(**config)
     if class_name in OP_CLASSES and module == OPS_MODULE:
         return OP_CLASSES[class_name](**_plain(config, class_name))
+    if class_name in HOST_PREPROCESSING:  # text branch: string layers cannot sit in a model
+        raise UnsafeOrUnknownError(
+            f"{where} runs in numpy on strings before the model and cannot be part of an lstmkit "
+            "model (Keras on JAX cannot run it inside a model either). Load the model without it "
+            "and vectorize the texts first; a lone vectorizer saves and loads as its own .keras."
+        )
     if class_name not in BUILTIN_LAYERS or not (_is_keras_module(module) or module is None):
         known = ", ".join(sorted(BUILTIN_LAYERS))
         raise UnsafeOrUnknownError(

@@ -241,3 +241,11 @@ def test_loads_a_file_written_as_keras_writes_it(tmp_path):
     layer = saving.load_model(str(path))
     np.testing.assert_array_equal(layer(["Bar, FOO! qux"]), [[3, 2, 1, 0]])
     assert layer.vocabulary_size() == 5
+
+
+def test_a_model_file_holding_a_vectorizer_says_why_it_cannot_load():
+    from lstmkit.saving import config as saving_config
+
+    entry = {"module": "keras.layers", "class_name": "TextVectorization", "config": {"name": "tv"}}
+    with pytest.raises(ValueError, match="layer 'tv' \\(TextVectorization\\) runs in numpy"):
+        saving_config.deserialize_layer(entry)
