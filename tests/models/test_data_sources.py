@@ -169,6 +169,16 @@ def test_clear_errors(keras_run):
         model.fit(OurBatches(), Y, verbose=0)
     with pytest.raises(ValueError, match="`validation_split` is not supported"):
         model.fit(OurBatches(), validation_split=0.2, verbose=0)
+
+    class Endless(utils.PyDataset):
+        num_batches = None
+
+        def __getitem__(self, i):
+            return X[:BATCH], Y[:BATCH]
+
+    with pytest.raises(ValueError, match="endless.*pass `steps_per_epoch`"):
+        model.fit(Endless(), verbose=0)
+    assert len(model.fit(Endless(), steps_per_epoch=2, epochs=2, verbose=0).history["loss"]) == 2
     with pytest.raises(ValueError, match="holds no targets"):
         model.fit((x for x, _ in batches()), verbose=0)
     with pytest.warns(UserWarning, match="ran out of data"):
