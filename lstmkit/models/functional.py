@@ -17,6 +17,11 @@ from lstmkit.layers.variables import StatelessScope
 from lstmkit.models import stream, subclassed, training_api
 from lstmkit.models.files import file_function
 from lstmkit.models.layer_order import keras_order
+from lstmkit.models.legacy_generators import (  # Keras 2's generator methods (text branch)
+    evaluate_generator,
+    fit_generator,
+    predict_generator,
+)
 
 
 def _as_list(x: Any) -> list:
@@ -280,6 +285,10 @@ class Model(Layer):
     test_on_batch = training_api.test_on_batch
     predict_on_batch = training_api.predict_on_batch
     predict_classes = training_api.predict_classes
+    # Keras 2's generator methods (text branch): warn, then fit / evaluate / predict.
+    fit_generator = fit_generator
+    evaluate_generator = evaluate_generator
+    predict_generator = predict_generator
     summary = training_api.summary
 
     # Keras 3 files: the formats live in lstmkit/saving/ (above models), found through files.py.

@@ -184,3 +184,18 @@ def test_clear_errors(keras_run):
     with pytest.warns(UserWarning, match="ran out of data"):
         history = model.fit(batches(), steps_per_epoch=2, epochs=3, verbose=0)
     assert len(history.history["loss"]) == 2  # the generator had 3 batches: stopped in epoch 2
+
+
+def test_keras2_generator_methods(keras_run):
+    model = fresh(keras_run)
+    ds = OurBatches(with_weights=True)
+    with pytest.warns(DeprecationWarning, match="`fit_generator` is a legacy \\(Keras 2\\)"):
+        history = model.fit_generator(ds, epochs=2, workers=2, shuffle=False, verbose=0)
+    assert ds.workers == 2  # Keras 2's fit argument, set where Keras 3 reads it
+    np.testing.assert_allclose(history.history["loss"], keras_run["history"]["loss"], rtol=1e-5)
+    with pytest.warns(DeprecationWarning, match="evaluate_generator"):
+        evaluated = model.evaluate_generator(forever(), steps=3)
+    np.testing.assert_allclose(evaluated, keras_run["evaluate"], rtol=1e-5, atol=1e-6)
+    with pytest.warns(DeprecationWarning, match="predict_generator"):
+        predicted = model.predict_generator((x for x, _ in batches()))
+    np.testing.assert_allclose(predicted, keras_run["predict"], rtol=1e-5, atol=1e-6)
