@@ -194,8 +194,13 @@ class TextVectorization(Layer):
         """Texts to ids (int64, padded with 0 as Keras's ragged-to-dense), or encoded vectors."""
         tokens = self._preprocess(inputs)
         lookup = self._lookup_layer
-        if self._split is None:
-            return lookup.lookup(tokens)
+        if self._split is None:  # dense: Keras trims and pads the last axis
+            ids, length = lookup.lookup(tokens), self._output_sequence_length
+            if self._output_mode != "int" or length is None or ids.ndim == 0:
+                return ids
+            ids = ids[..., :length]
+            pad = [(0, 0)] * (ids.ndim - 1) + [(0, length - ids.shape[-1])]
+            return np.pad(ids, pad)
         if self._output_mode != "int":
             if not tokens:
                 return np.zeros((0, lookup.vocabulary_size()), np.float32)

@@ -48,6 +48,8 @@ def test_text_vectorization_keras_text_rules():
     tv.adapt(["x y", "x y", "z"])
     assert tv.get_vocabulary() == ["", "[UNK]", "x y", "z"]
     np.testing.assert_array_equal(tv(["z", "q"]), [3, 1])
+    tv = TextVectorization(vocabulary=["a", "b"], split=None, output_sequence_length=3)
+    np.testing.assert_array_equal(tv([["a"], ["b"]]), [[2, 0, 0], [3, 0, 0]])  # padded, dense
 
 
 def test_text_vectorization_callables_ngrams_and_modes():
