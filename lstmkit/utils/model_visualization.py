@@ -75,23 +75,31 @@ def _label(layer: Any, shapes: tuple, opts: dict) -> str:
             cols.append(cell.format("Input shape", _shape_text(shapes[0])))
         cols.append(cell.format("Output shape", _shape_text(shapes[1])))
     if opts["show_dtype"]:
-        cols.append(cell.format("Output dtype", getattr(layer, "dtype", "?")))
+        cols.append(cell.format("Output dtype", _shape_text(shapes[2]) if shapes[2] else "?"))
     if opts["show_trainable"] and hasattr(layer, "trainable") and getattr(layer, "weights", None):
-        cols.append(cell.format("Trainable", layer.trainable))
+        color, text = (
+            ("forestgreen", "Trainable") if layer.trainable else ("firebrick", "Non-trainable")
+        )
+        cols.append(
+            f'<td bgcolor="{color}"><font point-size="14" color="white"><b>{text}</b></font></td>'
+        )
     if cols:
         table += "<tr>" + "".join(cols) + "</tr>"
     return table + "</table>>"
 
 
 def _graph(model: Any) -> tuple[list, list, dict]:
-    """(layers, edges (source, destination), {id(layer): (input shapes, output shapes)})."""
+    """(layers, edges (source, destination), {id(layer): (input shapes, output shapes, output
+    dtypes)})."""
     nodes = getattr(model, "_nodes", None) or []
     shapes: dict = {}
     for node in nodes:
         ins = [t.shape for t in node.parent_tensors] or None
         outs = node.outputs
-        outs = [t.shape for t in outs] if isinstance(outs, (list, tuple)) else outs.shape
-        shapes.setdefault(id(node.layer), (ins, outs))
+        many = isinstance(outs, (list, tuple))
+        dtypes = [t.dtype for t in outs] if many else outs.dtype
+        outs = [t.shape for t in outs] if many else outs.shape
+        shapes.setdefault(id(node.layer), (ins, outs, dtypes))
     if type(model).__name__ == "Sequential" or not nodes:
         layers = list(model.layers)
         return layers, list(zip(layers, layers[1:])), shapes
@@ -133,7 +141,7 @@ def model_to_dot(model: Any, show_shapes: bool = False, show_dtype: bool = False
             "show_layer_activations": show_layer_activations}  # fmt: skip
     layers, edges, shapes = _graph(model)
     for layer in layers:
-        label = _label(layer, shapes.get(id(layer), (None, None)), opts)
+        label = _label(layer, shapes.get(id(layer), (None, None, None)), opts)
         node = pydot.Node(str(id(layer)), label=label, fontname="Helvetica", border="0", margin="0")
         dot.add_node(node)
     for src, dst in edges:

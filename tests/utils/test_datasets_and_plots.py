@@ -92,23 +92,24 @@ def _build(lib, sequential):
                 L.Dense(1, activation="sigmoid", name="out"),
             ]
         )
-    inp = L.Input(shape=(5, 3), name="seq")
-    h = L.LSTM(4, return_sequences=True, name="rec")(inp)
+    inp = L.Input(shape=(5,), dtype="int32", name="seq")
+    h = L.LSTM(4, return_sequences=True, name="rec")(L.Embedding(9, 3, name="emb")(inp))
     a, b = L.Dense(2, name="a")(h), L.Dense(2, activation="relu", name="b")(h)
     return lib.Model(inp, [a, L.Dense(3, name="c")(b)])
 
 
 @pytest.mark.parametrize("sequential", [True, False])
 def test_model_to_dot_matches_keras(sequential):
-    opts = dict(show_shapes=True, show_dtype=True, show_layer_activations=True)
+    opts = dict(show_shapes=True, show_dtype=True, show_layer_activations=True, show_trainable=True)
     ours, theirs = _build(lstmkit, sequential), _build(keras, sequential)
+    ours.layers[-1].trainable = theirs.layers[-1].trainable = False
     got = utils.model_to_dot(ours, **opts).to_string()
     want = keras.utils.model_to_dot(theirs, **opts).to_string()
     assert got.splitlines()[:6] == want.splitlines()[:6]  # graph attributes
     mine = _canonical(got, {id(layer): layer.name for layer in _all_layers(ours)})
     keras_layers = theirs._operations if not sequential else theirs.layers
     assert mine == _canonical(want, {id(layer): layer.name for layer in keras_layers})
-    assert len(mine[0]) == (2 if sequential else 5) and mine[1]
+    assert len(mine[0]) == (2 if sequential else 6) and mine[1]
 
 
 def _all_layers(model):
