@@ -18,7 +18,27 @@ from lstmkit.layers.core import (
     Masking,
     Reshape,
 )
+from lstmkit.layers.lambda_layer import Lambda
+from lstmkit.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from lstmkit.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from lstmkit.layers.reshaping import Permute, RepeatVector
 from lstmkit.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -26,4 +46,9 @@ __all__ = [
     "GlobalAveragePool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D",
     "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "LSTMCell", "Layer", "Masking", "RNN",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+]  # fmt: skip
+__all__ += [
+    "Add", "Average", "Concatenate", "Dot", "Lambda", "Maximum", "Minimum", "Multiply", "Permute",
+    "RepeatVector", "Subtract", "add", "average", "concatenate", "dot", "maximum", "minimum",
+    "multiply", "subtract",
 ]  # fmt: skip

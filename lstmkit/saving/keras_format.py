@@ -28,6 +28,7 @@ from typing import Any
 
 import h5py
 
+from lstmkit.layers.lambda_layer import safe_mode_scope
 from lstmkit.saving import h5_weights, model_config, optimizer_vars
 from lstmkit.saving.h5_weights import WeightFileError
 
@@ -238,8 +239,8 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
     `compile=True`, its compile settings and optimizer state.
 
     Custom layers, activations, losses... load only through `custom_objects={"Name": obj}`.
-    Loading never runs code from the file, whatever `safe_mode` says (it is accepted for
-    Keras compatibility; lambdas are refused either way).
+    Loading never runs code from the file unless the caller says `safe_mode=False`: then, as
+    in Keras, a `Lambda` layer's Python lambda (bytecode) is loaded; other lambdas are refused.
     """
     path = os.fspath(filepath)
     if not str(path).endswith(".keras"):
@@ -252,7 +253,8 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
             raise KerasFileError(f"{path}: '{CONFIG}' is not valid JSON ({e}).") from e
         weights = _read_member(zf, path, WEIGHTS)
     try:
-        model = model_config.model_from_config(config, custom_objects)
+        with safe_mode_scope(safe_mode):
+            model = model_config.model_from_config(config, custom_objects)
         if compile:
             model_config.compile_from_config(model, config.get("compile_config"), custom_objects)
     except (ValueError, TypeError, KeyError) as e:
