@@ -85,7 +85,8 @@ def function_from_config(entry: dict, where: str) -> Any:
             f"Refusing to load {where}: its function is a Python lambda stored as bytecode, and "
             "loading it would run code from the file. If you trust the file, pass "
             "safe_mode=False to load_model (or call "
-            "lstmkit.layers.lambda_layer.enable_unsafe_deserialization())."
+            "lstmkit.layers.lambda_layer.enable_unsafe_deserialization()); else rewrite it as a "
+            "named function and pass that in custom_objects."
         )
     config = entry.get("config") or {}
     code = config.get("code")

@@ -36,6 +36,9 @@ TAKES_ACTIVITY_REGULARIZER = {"Dense", "Embedding", "LSTM", "GRU", "SimpleRNN", 
 NESTED_KEYS = ("layer", "backward_layer", "cell", "cells")
 REFUSED_CLASSES = {"__lambda__", "TFOpLambda", "SlicingOpLambda"}
 LAMBDA_FUNCTION_KEYS = ("function", "output_shape", "mask")
+# Weightless layers whose build Keras records (a `build_config`) all the same.
+WEIGHTLESS_BUILT = {"Flatten", "RepeatVector", "Permute", "Lambda", "Add", "Subtract", "Multiply",
+                    "Average", "Maximum", "Minimum", "Concatenate", "Dot"}  # fmt: skip
 
 
 class UnsafeOrUnknownError(ValueError):
@@ -75,7 +78,8 @@ def serialize_layer(layer: Any) -> dict[str, Any]:
     else:
         entry = custom_entry(layer)
     shape = getattr(layer, "_build_shape", None)
-    if layer.built and (layer.params or cls == "Flatten" or not builtin) and is_shape(shape):
+    shapes = is_shape(shape) or (isinstance(shape, list) and all(map(is_shape, shape)))
+    if layer.built and (layer.params or cls in WEIGHTLESS_BUILT or not builtin) and shapes:
         entry["build_config"] = {"input_shape": list(shape)}
     return entry
 
