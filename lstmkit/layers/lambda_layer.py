@@ -66,6 +66,8 @@ def is_lambda_entry(value: Any) -> bool:
 
 def function_to_config(fn: Any) -> Any:
     """What Keras writes for a function: a lambda's bytecode, or a named function's name."""
+    if isinstance(getattr(fn, "__dict__", None), dict) and LAMBDA_CLASS in fn.__dict__:
+        return fn.__dict__[LAMBDA_CLASS]  # read from a file: written back as it was read
     if isinstance(fn, types.LambdaType) and fn.__name__ == "<lambda>":
         code = base64.encodebytes(marshal.dumps(fn.__code__)).decode("ascii")
         closure = None if not fn.__closure__ else tuple(c.cell_contents for c in fn.__closure__)
@@ -104,8 +106,11 @@ def function_from_config(entry: dict, where: str) -> Any:
         raise ValueError(f"{where}: the lambda's bytecode cannot be read ({e}); it was "
                          "probably written by another Python version.") from e  # fmt: skip
     cells = None if closure is None else tuple(types.CellType(v) for v in closure)
-    return types.FunctionType(bytecode, dict(_LOAD_GLOBALS), bytecode.co_name,
-                              None if defaults is None else tuple(defaults), cells)  # fmt: skip
+    fn = types.FunctionType(bytecode, dict(_LOAD_GLOBALS), bytecode.co_name,
+                            None if defaults is None else tuple(defaults), cells)  # fmt: skip
+    # marshal's bytes depend on reference counts, so keep the entry to write back unchanged
+    fn.__dict__[LAMBDA_CLASS] = entry
+    return fn
 
 
 class Lambda(Layer):
