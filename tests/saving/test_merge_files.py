@@ -79,6 +79,12 @@ def test_lstmkit_built_model_loads_in_keras(files):
     kk = keras.models.load_model(folder / "lstmkit.keras", safe_mode=False)
     assert H.max_diff(kk.predict(x, verbose=0), expected) < 1e-5
     assert [layer.name for layer in kk.layers] == [layer.name for layer in km.layers]
+    # lstmkit writes the mask operations Keras records after merging layers, so the file is
+    # the one Keras writes for the same model
+    k_config, k_layout = H.read_keras_file(folder / "keras.keras")
+    config, layout = H.read_keras_file(folder / "lstmkit.keras")
+    assert H.without_object_ids(config) == H.without_object_ids(k_config)
+    assert layout == k_layout
 
 
 def test_lambda_bytecode_needs_safe_mode_false(files):
