@@ -98,6 +98,12 @@ def test_lambda_bytecode_needs_safe_mode_false(files):
     with safe_mode_scope(False):
         fn = lstmkit.layers.Lambda.from_config(config).function
     assert float(fn(np.float32(1.5))) == 3.0
+    k = 4.0  # a closure and a default travel with the bytecode, as in Keras
+    layer = keras.layers.Lambda(lambda t, b=1.0: t * k + b, name="closure")
+    config = keras.saving.serialize_keras_object(layer)["config"]
+    with safe_mode_scope(False):
+        ours = lstmkit.layers.Lambda.from_config(config)
+    assert float(ours.function(np.float32(2.0))) == 9.0
 
 
 def scale_by_three(t):
