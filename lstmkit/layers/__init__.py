@@ -18,7 +18,27 @@ from lstmkit.layers.core import (
     Masking,
     Reshape,
 )
+from lstmkit.layers.lambda_layer import Lambda
+from lstmkit.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from lstmkit.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from lstmkit.layers.reshaping import Permute, RepeatVector
 from lstmkit.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -33,3 +53,9 @@ from lstmkit.layers.index_lookup import IntegerLookup, StringLookup  # noqa: E40
 from lstmkit.layers.text_vectorization import TextVectorization  # noqa: E402
 
 __all__ += ["IntegerLookup", "StringLookup", "TextVectorization"]
+
+__all__ += [
+    "Add", "Average", "Concatenate", "Dot", "Lambda", "Maximum", "Minimum", "Multiply", "Permute",
+    "RepeatVector", "Subtract", "add", "average", "concatenate", "dot", "maximum", "minimum",
+    "multiply", "subtract",
+]  # fmt: skip

@@ -187,8 +187,9 @@ class Model(Layer):
             in_mask = _fill(node.inputs, values, 1)
             kw = {k: _fill(v, values, 0) for k, v in node.kwargs.items() if k != "training"}
             node_mask = kw.pop("mask", None)
-            if node_mask is None:
-                node_mask = in_mask if not isinstance(in_mask, list) else in_mask[0]
+            if node_mask is None:  # one mask per input only for layers that merge inputs
+                several = isinstance(in_mask, list) and not getattr(layer, "masks_per_input", 0)
+                node_mask = in_mask[0] if several else in_mask
             if record is not None:
                 record[layer.name] = (layer, x, node_mask, kw)
             out, new_state[layer.name] = layer.apply(

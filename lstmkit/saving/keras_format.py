@@ -31,6 +31,7 @@ from typing import Any
 
 import h5py
 
+from lstmkit.layers.lambda_layer import safe_mode_scope
 from lstmkit.saving import h5_weights, model_config, optimizer_vars, preprocessing_files
 from lstmkit.saving.h5_weights import WeightFileError
 
@@ -243,8 +244,8 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
     `compile=True`, its compile settings and optimizer state.
 
     Custom layers, activations, losses... load only through `custom_objects={"Name": obj}`.
-    Loading never runs code from the file, whatever `safe_mode` says (it is accepted for
-    Keras compatibility; lambdas are refused either way).
+    Loading never runs code from the file unless the caller says `safe_mode=False`: then, as
+    in Keras, a `Lambda` layer's Python lambda (bytecode) is loaded; other lambdas are refused.
     """
     path = os.fspath(filepath)
     if not str(path).endswith(".keras"):
@@ -264,7 +265,8 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
             except Exception as e:  # damage anywhere in the layer's config or assets
                 raise KerasFileError(f"{path}: {type(e).__name__}: {e}") from e
         try:
-            model = model_config.model_from_config(config, custom_objects)
+            with safe_mode_scope(safe_mode):
+                model = model_config.model_from_config(config, custom_objects)
             if compile:
                 compile_config = config.get("compile_config")
                 model_config.compile_from_config(model, compile_config, custom_objects)
