@@ -96,8 +96,7 @@ def _emit_node(ctx: _Context, node: Any, values: dict[int, Value]) -> list[Value
     extra = [k for k, v in kwargs.items() if v is not None]
     if extra:
         raise ExportError(
-            f"to_onnx: layer '{layer.name}' is called with {extra}, which the export does not "
-            "map."
+            f"to_onnx: layer '{layer.name}' is called with {extra}, which the export does not map."
         )
     x = ins[0]
     mask = values[id(mask_arg)].name if is_symbolic(mask_arg) else x.mask

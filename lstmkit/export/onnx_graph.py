@@ -39,7 +39,8 @@ class Graph:
     def __init__(self, opset: int):
         self.onnx = import_onnx()
         latest = self.onnx.defs.onnx_opset_version()
-        if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= latest:
+        is_int = isinstance(opset, int) and not isinstance(opset, bool)
+        if not is_int or not MIN_OPSET <= opset <= latest:
             raise ExportError(
                 f"to_onnx: `opset` must be an integer from {MIN_OPSET} to {latest} (the newest "
                 f"this onnx package knows), got {opset!r}."

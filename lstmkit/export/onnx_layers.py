@@ -68,10 +68,10 @@ def activation(g: Graph, fn: Any, x: str, where: str) -> str:
 
 def _dense(ctx, layer, x: Value) -> Value:
     g = ctx.g
-    p = layer.params
-    y = g.op("MatMul", [x.name, g.const(np.asarray(p["kernel"], np.float32), f"{layer.name}.kernel")])
+    p = {k: np.asarray(v, np.float32) for k, v in layer.params.items()}
+    y = g.op("MatMul", [x.name, g.const(p["kernel"], f"{layer.name}.kernel")])  # (..., units)
     if layer.use_bias:
-        y = g.op("Add", [y, g.const(np.asarray(p["bias"], np.float32), f"{layer.name}.bias")])
+        y = g.op("Add", [y, g.const(p["bias"], f"{layer.name}.bias")])
     return Value(activation(g, layer.activation, y, layer.name), x.mask)
 
 

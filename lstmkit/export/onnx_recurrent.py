@@ -268,7 +268,10 @@ def emit_bidirectional(ctx: Any, layer: Any, x: str, mask: str | None,
         check_recurrent(half, f"{layer.name}/{half.name}")
     n = len(fwd.cell.state_size)
     given = [None, None] if initial is None else [list(initial[:n]), list(initial[n:])]
-    dirs = [Direction(h, h.go_backwards, ctx.initial_states(h, s)) for h, s in zip((fwd, bwd), given)]
+    dirs = [
+        Direction(half, half.go_backwards, ctx.initial_states(half, s))
+        for half, s in zip((fwd, bwd), given)
+    ]
     plan = ctx.mask_plan(mask)
     seq = layer.return_sequences
     if not fwd.go_backwards and same_operator(fwd, bwd):
