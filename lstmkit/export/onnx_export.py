@@ -146,8 +146,14 @@ def _emit_model(ctx: _Context, model: Model, inputs: list[Value]) -> list[Value]
     return [values[id(t)] for t in model.outputs]
 
 
-def _dim(d: Any, axis: int) -> Any:
-    return ("batch", "time")[axis] if axis < 2 else (d if d is not None else f"dim{axis}")
+def _dims(shape: tuple, prefix: str | None) -> list:
+    """ONNX dims: "batch" (shared by every input and output), the others fixed or dynamic;
+    an input's dynamic axes get its own names (inputs may differ in time length)."""
+    dims: list[Any] = ["batch"]
+    for axis, d in enumerate(shape[1:], start=1):
+        named = "time" if axis == 1 else f"axis{axis}"
+        dims.append(d if d is not None else (f"{prefix}_{named}" if prefix else None))
+    return dims
 
 
 def build_onnx(model: Any, opset: int = DEFAULT_OPSET, streaming: bool | None = None) -> Any:
@@ -160,8 +166,8 @@ def build_onnx(model: Any, opset: int = DEFAULT_OPSET, streaming: bool | None = 
     ctx = _Context(g, bool(streaming))
     inputs = []
     for t in model.inputs:
-        shape = [_dim(d, i) for i, d in enumerate(t.shape)]
-        name = g.add_input(t.node.layer.name, t.dtype, shape)
+        name = t.node.layer.name
+        g.add_input(name, t.dtype, _dims(t.shape, name))
         ctx._dtypes[name] = t.dtype
         inputs.append(Value(name))
     outputs = _emit_model(ctx, model, inputs)
@@ -171,8 +177,7 @@ def build_onnx(model: Any, opset: int = DEFAULT_OPSET, streaming: bool | None = 
         while name in taken:
             name += "_"
         taken.add(name)
-        shape = [_dim(d, i) for i, d in enumerate(t.shape)]
-        g.add_output(v.name, name, t.dtype, shape)
+        g.add_output(v.name, name, t.dtype, _dims(t.shape, None))
     ctx.finish()
     proto = g.model(model.name)
     g.onnx.checker.check_model(proto)
