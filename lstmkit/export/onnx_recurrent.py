@@ -28,7 +28,7 @@ import numpy as np
 
 from lstmkit.export.onnx_graph import ExportError, Graph
 from lstmkit.kernels import activations as A
-from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell
+from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 
 OP_OF = {LSTMCell: "LSTM", GRUCell: "GRU", SimpleRNNCell: "RNN"}
 LSTM_BLOCKS = [0, 3, 1, 2]  # ONNX's i, o, f, c from Keras's i, f, c, o
@@ -71,10 +71,15 @@ class DirectionOut:
 def check_recurrent(layer: Any, where: str) -> None:
     """Refuse what the native operators cannot express, naming the layer and why."""
     cell = layer.cell
+    if isinstance(cell, StackedRNNCells):
+        raise ExportError(
+            f"to_onnx: layer '{where}' runs a list of cells inside Bidirectional; export a "
+            "Bidirectional over LSTM, GRU or SimpleRNN (or stack Bidirectional layers)."
+        )
     if type(cell) not in OP_OF:
         raise ExportError(
             f"to_onnx: layer '{where}' runs a {type(cell).__name__}; only LSTMCell, GRUCell and "
-            "SimpleRNNCell (one cell, not a stacked list) map to ONNX's LSTM/GRU/RNN operators."
+            "SimpleRNNCell (alone or in a list) map to ONNX's LSTM/GRU/RNN operators."
         )
     names = [("activation", cell.activation)]
     if not isinstance(cell, SimpleRNNCell):
@@ -243,19 +248,55 @@ def _flip_if(g: Graph, seq: str | None, flip: bool) -> str | None:
     return g.flip_time(seq) if seq is not None and flip else seq
 
 
+@dataclass
+class CellLayer:
+    """One cell of an `RNN` over a list of cells (StackedRNNCells), seen as a layer of its own:
+    the stack runs cell after cell over the whole sequence, each skipping the same masked steps,
+    which is what Keras's stacked step computes."""
+
+    name: str
+    cell: Any
+    params: dict
+    go_backwards: bool
+    zero_output_for_mask: bool
+
+
+def _cell_layers(layer: Any) -> list:
+    if not isinstance(layer.cell, StackedRNNCells):
+        return [layer]
+    return [
+        CellLayer(
+            f"{layer.name}_cell_{k}",
+            cell,
+            {"cell": layer.params["cell"][f"cell_{k}"]},
+            layer.go_backwards,
+            layer.zero_output_for_mask,
+        )  # fmt: skip
+        for k, cell in enumerate(layer.cell.cells)
+    ]
+
+
 def emit_rnn(ctx: Any, layer: Any, x: str, mask: str | None, initial: list[str] | None) -> list:
     """An LSTM/GRU/SimpleRNN layer -> [output, *final states] as (name, mask) pairs.
     With go_backwards Keras returns the sequence in processing order: reversed."""
-    check_recurrent(layer, layer.name)
     g = ctx.g
-    initial = ctx.initial_states(layer, initial)
+    parts = _cell_layers(layer)
     plan = ctx.mask_plan(mask)
-    (out,) = run_operator(g, [Direction(layer, layer.go_backwards, initial)], x, plan,
-                          layer.return_sequences)  # fmt: skip
-    ctx.final_states(layer, out.states)
+    states: list[str] = []
+    for k, part in enumerate(parts):
+        check_recurrent(part, layer.name)
+        n = len(part.cell.state_size)
+        given = None if initial is None else list(initial[len(states) : len(states) + n])
+        top = k == len(parts) - 1
+        want_sequence = layer.return_sequences or not top
+        direction = Direction(part, layer.go_backwards, ctx.initial_states(part, given))
+        (out,) = run_operator(g, [direction], x, plan, want_sequence)
+        ctx.final_states(part, out.states)
+        states += out.states
+        x = out.sequence  # the next cell's input, in input time order
     y = _flip_if(g, out.sequence, layer.go_backwards) if layer.return_sequences else out.last
     result = [(y, mask if layer.return_sequences else None)]
-    return result + [(s, None) for s in out.states] if layer.return_state else result
+    return result + [(s, None) for s in states] if layer.return_state else result
 
 
 def emit_bidirectional(ctx: Any, layer: Any, x: str, mask: str | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -33,7 +34,7 @@ def run(sess: ort.InferenceSession, *inputs) -> list[np.ndarray]:
 def assert_matches(sess, model, *inputs) -> None:
     """ONNX Runtime's outputs equal lstmkit's (its own call on the same inputs) within TOL."""
     want = model(list(inputs) if len(inputs) > 1 else inputs[0])
-    want = [np.asarray(w) for w in (want if isinstance(want, (list, tuple)) else [want])]
+    want = [np.asarray(w) for w in jax.tree_util.tree_leaves(want)]  # nested states: flat
     got = run(sess, *inputs)
     assert len(got) == len(want)
     for g, w in zip(got, want):

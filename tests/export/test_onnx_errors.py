@@ -15,6 +15,10 @@ from lstmkit.export import ExportError, to_onnx
 L = lstmkit.layers
 
 
+class MyCell(lstmkit.layers.LSTMCell):
+    """A custom cell: its step may differ from LSTMCell's, so it has no mapping."""
+
+
 class Doubler(lstmkit.layers.Layer):
     def call(self, inputs):
         return 2 * inputs
@@ -26,7 +30,7 @@ def _custom_activation(x):
 
 def _models():
     x = lstmkit.Input((None, 3))
-    stacked = L.RNN([L.LSTMCell(2), L.LSTMCell(2)])
+    custom_cell = L.RNN(MyCell(2), name="mine")
     return {
         "custom layer": (
             lstmkit.Model(x, Doubler(name="doubler")(x)),
@@ -44,7 +48,11 @@ def _models():
             ),  # fmt: skip
             "layer 'head' uses the activation",
         ),
-        "stacked cells": (lstmkit.Model(x, stacked(x)), "runs a StackedRNNCells"),
+        "custom cell": (lstmkit.Model(x, custom_cell(x)), "layer 'mine' runs a MyCell"),
+        "stacked cells in Bidirectional": (
+            lstmkit.Model(x, L.Bidirectional(L.RNN([L.GRUCell(2)]), name="bi")(x)),
+            "runs a list of cells inside Bidirectional",
+        ),
     }
 
 

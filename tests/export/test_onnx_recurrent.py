@@ -134,3 +134,16 @@ def test_stacked_layers_return_state_and_initial_state():
         a = rng.normal(size=(batch, t_enc, FEATURES)).astype("float32")
         b = rng.normal(size=(batch, t_dec, 2)).astype("float32")
         assert_matches(sess, model, a, b)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_rnn_over_a_list_of_cells(go_backwards):
+    """RNN([LSTMCell, GRUCell]): one operator per cell, every state returned, masks of any shape."""
+    x = lstmkit.Input((None, FEATURES))
+    cells = [L.LSTMCell(UNITS), L.GRUCell(2, reset_after=False)]
+    outs = L.RNN(cells, return_sequences=True, return_state=True, go_backwards=go_backwards)(
+        L.Masking()(x)
+    )
+    model = lstmkit.Model(x, outs)
+    randomize(model, seed=5)
+    assert_matches(session(model), model, inputs("mixed", batch=4, time=5, seed=2))
