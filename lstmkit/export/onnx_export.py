@@ -43,6 +43,9 @@ class _Context:
     def dtype(self, value: Value) -> str:
         return self._dtypes.get(value.name, "float32")
 
+    def set_dtype(self, name: str, dtype: str) -> None:
+        self._dtypes[name] = dtype
+
     def mask_plan(self, mask: str | None) -> onnx_recurrent.MaskPlan | None:
         if mask is None:
             return None
@@ -111,7 +114,7 @@ def _emit_node(ctx: _Context, node: Any, values: dict[int, Value]) -> list[Value
         raise ExportError(f"to_onnx: layer '{layer.name}' takes {len(ins)} inputs; no mapping.")
     x = Value(x.name, mask)
     if isinstance(layer, TimeDistributed):
-        return [onnx_layers._time_distributed(ctx, layer, x, tree_leaves(node.inputs)[0].shape)]
+        return [onnx_layers.time_distributed(ctx, layer, x, tree_leaves(node.inputs)[0].shape)]
     emit = onnx_layers.MAPPINGS.get(type(layer))
     if emit is None:
         raise ExportError(
@@ -142,7 +145,7 @@ def _emit_model(ctx: _Context, model: Model, inputs: list[Value]) -> list[Value]
             )
         for t, v in zip(leaves, outs):
             values[id(t)] = v
-            ctx._dtypes[v.name] = t.dtype
+            ctx.set_dtype(v.name, t.dtype)
     return [values[id(t)] for t in model.outputs]
 
 
@@ -168,7 +171,7 @@ def build_onnx(model: Any, opset: int = DEFAULT_OPSET, streaming: bool | None = 
     for t in model.inputs:
         name = t.node.layer.name
         g.add_input(name, t.dtype, _dims(t.shape, name))
-        ctx._dtypes[name] = t.dtype
+        ctx.set_dtype(name, t.dtype)
         inputs.append(Value(name))
     outputs = _emit_model(ctx, model, inputs)
     taken: set[str] = set()

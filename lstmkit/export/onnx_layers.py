@@ -118,7 +118,7 @@ def _reshape(ctx, layer, x: Value) -> Value:
     return Value(g.op("Reshape", [x.name, g.ints(0, *layer.target_shape)]))
 
 
-def _time_distributed(ctx, layer, x: Value, in_shape: tuple) -> Value:
+def time_distributed(ctx, layer, x: Value, in_shape: tuple) -> Value:
     """The inner layer on (batch * time, ...), reshaped back to (batch, time, ...)."""
     g = ctx.g
     inner = layer.layer

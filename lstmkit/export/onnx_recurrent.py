@@ -222,13 +222,16 @@ def run_operator(
         inputs.pop()
     n_out = 1 + 1 + (n_states == 2)
     outs = g.op(op_type, inputs, n_out=n_out, hint=hint, **attrs)
+    if not want_sequence:
+        g.nodes[-1].output[0] = ""  # Y not asked for: the runtime need not write it
     y, finals = outs[0], outs[1:]  # Y (time, dirs, batch, u); Y_h, Y_c (dirs, batch, u)
     y = g.op("Transpose", [y], perm=[1, 2, 0, 3]) if want_sequence else None  # (dirs, b, t, u)
     results = []
     for i, d in enumerate(dirs):
-        pick = lambda v: g.op("Gather", [v, g.const(np.int64(i))], axis=0)  # noqa: E731, B023
-        states = [pick(s) for s in finals]  # (batch, u) each
-        seq = pick(y) if want_sequence else None  # (batch, time, u), input time order
+        index = g.const(np.int64(i))
+        states = [g.op("Gather", [s, index], axis=0) for s in finals]  # (batch, u) each
+        # (batch, time, u), input time order
+        seq = g.op("Gather", [y, index], axis=0) if want_sequence else None
         last = states[0]
         zero = d.layer.zero_output_for_mask
         if mask is not None:
