@@ -11,6 +11,7 @@ axes; `test_stacked_layers_return_state_and_initial_state` runs one at several s
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -100,7 +101,9 @@ def test_recurrent_layer_matches_lstmkit(case: Case):
     h = L.Masking(0.0)(x) if case.mask else x
     y = _layer(case)(h)
     model = lstmkit.Model(x, y)
-    randomize(model, seed=len(str(case)))
+    # A linear activation lets the states grow without bound: smaller weights keep them near 1,
+    # where float32 rounding stays far below the tolerance.
+    randomize(model, seed=len(str(case)), scale=0.25 if "linear" in case.activations else 0.5)
     sess = session(model)
     assert_matches(sess, model, inputs(case.mask, batch=4, time=6, seed=1))
 
@@ -147,3 +150,25 @@ def test_rnn_over_a_list_of_cells(go_backwards):
     model = lstmkit.Model(x, outs)
     randomize(model, seed=5)
     assert_matches(session(model), model, inputs("mixed", batch=4, time=5, seed=2))
+
+
+def _exhaustive() -> list[Case]:
+    cases = []
+    for i, (kind, back, seq, mask, flag) in enumerate(
+        itertools.product(LAYERS, (False, True), (False, True), MASKS, (False, True))
+    ):
+        act = ACTIVATIONS[i % len(ACTIVATIONS)]
+        cases.append(Case(kind, back, seq, act, use_bias=flag or kind == "simple",
+                          unit_forget_bias=flag, reset_after=flag, mask=mask))  # fmt: skip
+    for mode, seq, mask, inner in itertools.product(
+        ("concat", "sum", "mul", "ave", None), (False, True), MASKS, LAYERS
+    ):
+        cases.append(Case(inner, return_sequences=seq, mask=mask, merge_mode=mode))
+    return cases
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", _exhaustive(), ids=str)
+def test_exhaustive(case: Case):
+    """`-m slow`: the full product of layer kind, direction, sequences, mask and the flags."""
+    test_recurrent_layer_matches_lstmkit(case)
