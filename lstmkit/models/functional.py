@@ -305,6 +305,25 @@ class Model(Layer):
         """Load a `.weights.h5` or `.keras` file's weights; all are checked before any changes."""
         file_function("load_weights")(self, filepath, skip_mismatch=skip_mismatch)
 
+    def export(self, filepath: Any, format: str = "onnx", verbose: Any = None,
+               input_signature: Any = None, **kwargs: Any) -> None:  # fmt: skip
+        """Export for inference; `format="onnx"` (the only one here) writes an ONNX file with
+        native LSTM/GRU/RNN operators (lstmkit/export/; `opset_version=`, `streaming=`)."""
+        if format != "onnx":
+            raise ValueError(
+                f"Model.export: format={format!r} is not supported by lstmkit; use format='onnx'."
+            )
+        if input_signature is not None:
+            raise ValueError(
+                "Model.export: `input_signature` is not supported; the ONNX graph takes the "
+                "model's Input shapes, with dynamic batch and time axes."
+            )
+        opset = kwargs.pop("opset_version", None) or kwargs.pop("opset", None)
+        opset_kw = {} if opset is None else {"opset": opset}
+        file_function("export_onnx")(self, filepath, **opset_kw, **kwargs)
+        if verbose:
+            print(f"Saved ONNX model to {filepath}")
+
 
 def _fill(structure: Any, values: dict, which: int) -> Any:
     """Replace symbolic tensors in `structure` by their values (which=0) or masks (which=1)."""
