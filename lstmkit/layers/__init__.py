@@ -19,10 +19,30 @@ from lstmkit.layers.core import (
     Masking,
     Reshape,
 )
+from lstmkit.layers.lambda_layer import Lambda
+from lstmkit.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from lstmkit.layers.normalization import BatchNormalization, LayerNormalization
 from lstmkit.layers.pooling import AveragePooling1D, AvgPool1D, MaxPool1D, MaxPooling1D
 from lstmkit.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from lstmkit.layers.regularization import GaussianNoise, SpatialDropout1D
+from lstmkit.layers.reshaping import Permute, RepeatVector
 from lstmkit.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -33,4 +53,16 @@ __all__ = [
 ] + [
     "AveragePooling1D", "AvgPool1D", "BatchNormalization", "Conv1D", "GaussianNoise",
     "LayerNormalization", "MaxPool1D", "MaxPooling1D", "SpatialDropout1D",
+]  # fmt: skip
+
+# Preprocessing layers (numpy, run on the host before the model): text branch.
+from lstmkit.layers.index_lookup import IntegerLookup, StringLookup  # noqa: E402
+from lstmkit.layers.text_vectorization import TextVectorization  # noqa: E402
+
+__all__ += ["IntegerLookup", "StringLookup", "TextVectorization"]
+
+__all__ += [
+    "Add", "Average", "Concatenate", "Dot", "Lambda", "Maximum", "Minimum", "Multiply", "Permute",
+    "RepeatVector", "Subtract", "add", "average", "concatenate", "dot", "maximum", "minimum",
+    "multiply", "subtract",
 ]  # fmt: skip
