@@ -40,7 +40,7 @@ _MODE = ["auto"]  # "auto": on a GPU with cuDNN; "on": always (lstm_ref off a GP
 
 
 def set_mode(mode: str) -> None:
-    """"auto" (the default: cuDNN on a CUDA GPU), "on" (forced; off a GPU the packed weights run
+    """ "auto" (the default: cuDNN on a CUDA GPU), "on" (forced; off a GPU the packed weights run
     through `jax.experimental.rnn.lstm_ref`, for tests) or "off"."""
     if mode not in ("auto", "on", "off"):
         raise ValueError(f"cudnn.set_mode: expected 'auto', 'on' or 'off', got {mode!r}.")

@@ -88,7 +88,8 @@ def test_cudnn_path_matches_reference_scan(case):
     mask = None if mask is None else jnp.asarray(mask)
     got, got_g = _run(layer, params, x, mask, init, stateful, "on")
     want, want_g = _run(layer, params, x, mask, init, stateful, "off")
-    for g, w in zip(jax.tree_util.tree_leaves((got, got_g)), jax.tree_util.tree_leaves((want, want_g))):
+    leaves = jax.tree_util.tree_leaves
+    for g, w in zip(leaves((got, got_g)), leaves((want, want_g))):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
 
 
