@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lstmkit import legacy, regularizers
+from lstmkit import legacy, mixed_precision, regularizers
 from lstmkit.kernels.cudnn import try_cudnn_lstm
 from lstmkit.kernels.fused import try_fused_rnn
 from lstmkit.kernels.recurrent import rnn_scan
@@ -114,7 +114,7 @@ class RNN(Layer):
                     "first layer `Input(batch_shape=(batch, time, features))` (or "
                     "`batch_input_shape=`)."
                 )
-            self._state["states"] = zero_states(self.cell.state_size, batch, self.dtype)
+            self._state["states"] = zero_states(self.cell.state_size, batch, self.compute_dtype)
 
     def _state_shapes(self, batch: Any) -> Any:
         return jax.tree_util.tree_map(lambda n: (batch, n), self.cell.state_size)
@@ -147,7 +147,7 @@ class RNN(Layer):
             return
         leaves, treedef = jax.tree_util.tree_flatten(current)
         values = states if isinstance(states, (list, tuple)) else [states]
-        values = [jnp.asarray(v, dtype=self.dtype) for v in jax.tree_util.tree_leaves(values)]
+        values = [jnp.asarray(v, dtype=self.compute_dtype) for v in jax.tree_util.tree_leaves(values)]
         if [v.shape for v in values] != [v.shape for v in leaves]:
             raise ValueError(
                 f"Layer '{self.name}': reset_state expected states shaped "
@@ -195,9 +195,9 @@ class RNN(Layer):
         States carried in `state["states"]` (a stateful layer's, or ones a streamer put there)
         start the scan, and their final values come back in the new state.
         """
-        x = inputs  # (batch, time, features)
-        if not jnp.issubdtype(x.dtype, jnp.floating):
-            x = x.astype(self.dtype)  # integer data run in the layer's dtype, as in Keras
+        cell_params, x = mixed_precision.autocast(self.cell.dtype_policy, params["cell"], inputs)
+        if not jnp.issubdtype(x.dtype, jnp.floating):  # (batch, time, features)
+            x = x.astype(self.compute_dtype)  # integer data run in the layer's dtype, as in Keras
         self.check_input(tuple(x.shape))
         batch = x.shape[0]
         if "states" in state:
@@ -214,7 +214,6 @@ class RNN(Layer):
                 f" got {tuple(mask.shape)}."
             )
         init = self._initial_state(state, batch, initial_state, x.dtype)
-        cell_params = params["cell"]
         masks = self.cell.dropout_masks(key if training else None, batch, x.shape[-1], x.dtype)
         record = _step_records[-1] if _step_records else None
         kind = _FUSED_KINDS.get(type(self.cell))
