@@ -131,7 +131,8 @@ def _cast_floats(tree: Any, dtype: str, only_half: bool) -> Any:
     def cast(a: Any) -> Any:
         if not hasattr(a, "dtype") or not jnp.issubdtype(a.dtype, jnp.floating):
             return a
-        if str(a.dtype) == dtype or (only_half and str(a.dtype) not in _HALF and dtype not in _HALF):
+        full = str(a.dtype) not in _HALF and dtype not in _HALF  # float64 data, float32 layer
+        if str(a.dtype) == dtype or (only_half and full):
             return a
         return jnp.asarray(a, dtype)
 

@@ -61,10 +61,12 @@ def _same_layer(cls, kwargs, x):
 
 @pytest.mark.parametrize(
     "cls, kwargs",
-    [("Dense", {"units": 5, "activation": "tanh"}),
-     ("LSTM", {"units": 5, "return_sequences": True}),
-     ("GRU", {"units": 5, "return_sequences": True}),
-     ("Embedding", {"input_dim": 7, "output_dim": 3})],  # fmt: skip
+    [
+        ("Dense", {"units": 5, "activation": "tanh"}),
+        ("LSTM", {"units": 5, "return_sequences": True}),
+        ("GRU", {"units": 5, "return_sequences": True}),
+        ("Embedding", {"input_dim": 7, "output_dim": 3}),
+    ],  # fmt: skip
 )
 def test_layer_matches_keras(mixed, cls, kwargs):
     rng = np.random.default_rng(0)

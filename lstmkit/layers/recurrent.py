@@ -147,7 +147,8 @@ class RNN(Layer):
             return
         leaves, treedef = jax.tree_util.tree_flatten(current)
         values = states if isinstance(states, (list, tuple)) else [states]
-        values = [jnp.asarray(v, dtype=self.compute_dtype) for v in jax.tree_util.tree_leaves(values)]
+        dtype = self.compute_dtype
+        values = [jnp.asarray(v, dtype=dtype) for v in jax.tree_util.tree_leaves(values)]
         if [v.shape for v in values] != [v.shape for v in leaves]:
             raise ValueError(
                 f"Layer '{self.name}': reset_state expected states shaped "
