@@ -76,6 +76,16 @@ def is_right_padded(mask: Array) -> Array:
     return jnp.all(mask == (jnp.arange(mask.shape[1])[None, :] < lengths[:, None]))
 
 
+def _cudnn_precision() -> Any:
+    """lstmkit's setting for cuDNN: HIGHEST (no TF32), HIGH (TF32), or None (cuDNN's default,
+    TF32) where the setting leaves it to JAX and JAX says DEFAULT, which cuDNN's wrapper
+    rejects for float32."""
+    traced = precision.traced_precision()
+    if isinstance(traced, tuple) and traced[0] in (lax.Precision.HIGHEST, lax.Precision.HIGH):
+        return traced
+    return None
+
+
 def _run(x, h0, c0, weights, lengths, use_primitive: bool) -> tuple[Array, Array, Array]:
     """One cuDNN LSTM layer: (outputs (batch, time, units), h_n, c_n), rows run `lengths` steps."""
     features, units = x.shape[-1], h0.shape[-1]
@@ -83,7 +93,7 @@ def _run(x, h0, c0, weights, lengths, use_primitive: bool) -> tuple[Array, Array
         y, h_n, c_n = rnn.lstm(
             x, h0[None], c0[None], weights, lengths, input_size=features, hidden_size=units,
             num_layers=1, dropout=0.0, bidirectional=False,
-            precision=precision.traced_precision(),  # HIGHEST: cuDNN without TF32
+            precision=_cudnn_precision(),
         )  # fmt: skip
     else:
         w_ih, w_hh, b_ih, b_hh = rnn.unpack_lstm_weights(weights, features, units, 1, False)
