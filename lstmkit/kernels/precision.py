@@ -7,9 +7,9 @@ call, the streamer, the glass box) runs under `jax.default_matmul_precision(...)
 setting chosen here, "highest" unless the user chose otherwise. On a CPU every setting gives the
 same numbers.
 
-The context is entered around the call of the jitted function, not inside it: JAX keys its
-compilation cache on that setting, so changing it recompiles instead of reusing a stale program,
-and every product traced inside (the loss, the optimizer, a custom VJP's backward) records it.
+The setting is a static argument of the jitted function and its context is entered while
+tracing: changing it recompiles instead of reusing a stale program, and every product traced
+inside (the loss, the optimizer, a custom VJP's backward) records it.
 """
 
 from __future__ import annotations
@@ -77,9 +77,22 @@ def traced_precision() -> Any:
 
 
 def jit(fn: Callable, **jit_kwargs: Any) -> Callable:
-    """`jax.jit(fn)`, called under lstmkit's float32 matmul precision."""
-    call = scoped(jax.jit(fn, **jit_kwargs))
-    call.compiled = call.__wrapped__  # the jax.jit object (lower, trace) for whoever needs it
+    """`jax.jit(fn)` under lstmkit's float32 matmul precision. The setting enters as a static
+    argument, so the context is entered only while tracing (a call pays no context switch)
+    and each setting gets its own compiled program."""
+
+    def traced(setting: str | None, *args: Any, **kwargs: Any) -> Any:
+        if setting is None:
+            return fn(*args, **kwargs)
+        with jax.default_matmul_precision(setting):
+            return fn(*args, **kwargs)
+
+    compiled = jax.jit(traced, static_argnums=0, **jit_kwargs)
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return compiled(_CHOICES[_current[0]], *args, **kwargs)
+
     return call
 
 
