@@ -18,7 +18,7 @@ set -u
 cd "$(dirname "$0")/.."
 OUT="${OUT:-gpu_check_out}"
 mkdir -p "$OUT"
-export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 KERAS_BACKEND=jax
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 KERAS_BACKEND=jax
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl && export PYTHONPATH="$PYTHONPATH:/tmp/site"
@@ -43,7 +43,8 @@ stage() {  # stage NAME SECONDS COMMAND...: run with a time limit, log to $OUT/N
 
 # 1. The whole suite on the GPU, exact by default: every test, the 1e-5 Keras/PyTorch/float64
 #    comparisons included; tests/kernels/test_cudnn.py runs the real cuDNN primitive here.
-stage tests 240 python3 -m pytest -n 8 -x -q -p no:cacheprovider
+#    Eight JAX processes share the GPU: none may take JAX's default 75 % of its memory.
+XLA_PYTHON_CLIENT_PREALLOCATE=false stage tests 240 python3 -m pytest -n 8 -x -q -p no:cacheprovider
 # 2. The benchmark, one round each (the device is quiet): exact float32 on the four GPU shapes;
 #    TF32 and lstmkit's scan without cuDNN on the smallest and the largest-H shape.
 TWO="32,80,128,128;64,100,256,1024"
