@@ -11,6 +11,7 @@ import pytest
 import lstmkit
 from lstmkit import layers as L
 from lstmkit import mixed_precision as mp
+from lstmkit.saving.config import keras_layer_config
 
 
 @pytest.fixture
@@ -48,6 +49,12 @@ def test_global_policy_and_errors():
         mp.set_global_policy("mixed_int8")
     with pytest.raises(ValueError, match="set_global_policy: expected a policy name"):
         mp.set_global_policy(3)
+
+
+def test_policy_saved_and_read_back():
+    config = keras_layer_config(L.LSTM(2, dtype="mixed_bfloat16"))
+    assert config["dtype"]["config"]["name"] == "mixed_bfloat16"  # as Keras writes it
+    assert L.LSTM.from_config(config).cell.compute_dtype == "bfloat16"
 
 
 def _same_layer(cls, kwargs, x):
