@@ -139,12 +139,15 @@ def _cast_floats(tree: Any, dtype: str, only_half: bool) -> Any:
     return jax.tree_util.tree_map(cast, tree)
 
 
-def autocast(policy: DTypePolicy, params: Any, inputs: Any) -> tuple[Any, Any]:
+def autocast(policy: DTypePolicy, params: Any, inputs: Any, deep: bool = False) -> tuple[Any, Any]:
     """What a layer computes on: its floating inputs in the compute dtype (where either dtype is
     a half type: float64 data into a float32 layer stays as it was), and under a mixed policy
-    its own weights (the non-dict entries of `params`; sub-layers cast their own) too."""
+    its own weights (the non-dict entries of `params`; sub-layers cast their own), or with
+    `deep` all of them (an RNN's cell, stacked cells included, which it runs itself)."""
     inputs = _cast_floats(inputs, policy.compute_dtype, only_half=True)
-    if policy.is_mixed and isinstance(params, dict):
+    if policy.is_mixed and deep:
+        params = _cast_floats(params, policy.compute_dtype, False)
+    elif policy.is_mixed and isinstance(params, dict):
         params = {
             k: v if isinstance(v, dict) else _cast_floats(v, policy.compute_dtype, False)
             for k, v in params.items()

@@ -42,6 +42,8 @@ def test_global_policy_and_errors():
         assert L.LSTM(2).dtype_policy.name == "mixed_bfloat16"
         assert L.LSTM(2, dtype="float32").cell.compute_dtype == "float32"
         assert mp.DTypePolicy().name == "mixed_bfloat16"
+        stacked = L.RNN([L.LSTMCell(3), L.GRUCell(2)], return_sequences=True)
+        assert str(stacked(np.ones((2, 4, 5), "float32")).dtype) == "bfloat16"
     finally:
         mp.set_global_policy("float32")
     assert L.Dense(2).compute_dtype == "float32"

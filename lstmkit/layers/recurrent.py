@@ -196,7 +196,8 @@ class RNN(Layer):
         States carried in `state["states"]` (a stateful layer's, or ones a streamer put there)
         start the scan, and their final values come back in the new state.
         """
-        cell_params, x = mixed_precision.autocast(self.cell.dtype_policy, params["cell"], inputs)
+        policy = self.cell.dtype_policy
+        cell_params, x = mixed_precision.autocast(policy, params["cell"], inputs, deep=True)
         if not jnp.issubdtype(x.dtype, jnp.floating):  # (batch, time, features)
             x = x.astype(self.compute_dtype)  # integer data run in the layer's dtype, as in Keras
         self.check_input(tuple(x.shape))
