@@ -1,7 +1,7 @@
 """One LSTM layer on lstmkit, PyTorch and Keras 3, each system in its own process.
 
-    python bench/run.py [--quick] [--gpu] [--tf32] [--rounds N] [--repeats N] [--no-write]
-                        [--torch-spin]
+    python bench/run.py [--quick] [--gpu] [--tf32] [--no-cudnn] [--rounds N] [--repeats N]
+                        [--no-write] [--torch-spin]
 
 Workload (issue 8): (batch, time, features) -> LSTM(units, return_sequences=True), mean-squared
 error over the whole sequence, SGD. "train" = forward + backward + update, "infer" = forward.
@@ -19,7 +19,9 @@ step's FLOPs), `predict_on_batch` latency of LSTM(1) on (1, 3, 1), and the first
 
 Writes its section of bench/results.md (between `<!-- bench:lstm -->` markers) and leaves the
 other sections alone. `--gpu` runs JAX and PyTorch on the GPU, exact float32 (JAX
-precision "highest", PyTorch TF32 off) unless `--tf32`.
+precision "highest", PyTorch TF32 off) unless `--tf32`; there lstmkit's LSTM runs on cuDNN
+(kernels/cudnn.py) unless `--no-cudnn` (the fused XLA scan). The GPU variants write their own
+sections (`bench:lstm-gpu`, `bench:lstm-gpu-tf32`, `-scan` with `--no-cudnn`).
 """
 
 from __future__ import annotations
@@ -86,7 +88,11 @@ def work_lstmkit(shape, repeats, gpu, tf32):
 
     _jax_precision(tf32)
     import lstmkit
+    from lstmkit.kernels import cudnn
 
+    # lstmkit applies its own float32 matmul precision (exact unless switched), over JAX's flag.
+    lstmkit.backend.set_float32_matmul_precision("tf32" if tf32 else "highest")
+    cudnn.set_mode("off" if os.environ.get("BENCH_NO_CUDNN") else "auto")
     x, y = _data(shape)
     model = lstmkit.Sequential(
         [lstmkit.Input(shape=x.shape[1:]), lstmkit.layers.LSTM(shape[3], return_sequences=True)]
@@ -97,7 +103,9 @@ def work_lstmkit(shape, repeats, gpu, tf32):
     # predict() with the whole batch as one: lstmkit's predict_on_batch splits 64 rows into two
     # batches of 32 (its default batch size), which doubles the time of the larger shapes.
     infer = _timed(lambda: model.predict(xd, batch_size=len(x), verbose=0), repeats)
-    return {"train": train, "infer": infer, "version": f"lstmkit (jax {jax.__version__})"}
+    path = "cuDNN" if cudnn.gpu_available() and cudnn.get_mode() == "auto" else "XLA scan"
+    version = f"lstmkit (jax {jax.__version__}, {path})"
+    return {"train": train, "infer": infer, "version": version}
 
 
 def work_keras(shape, repeats, gpu, tf32):
@@ -210,6 +218,8 @@ WORKERS = {"lstm": {"lstmkit": work_lstmkit, "torch": work_torch, "keras": work_
 def worker_main(args) -> None:
     _setup_env(args.gpu)
     os.environ["BENCH_SYSTEM"] = args.system
+    if args.no_cudnn:
+        os.environ["BENCH_NO_CUDNN"] = "1"
     if not args.torch_spin:
         # OpenMP's default active wait spins on a shared machine: PyTorch's train step was
         # measured 50x slower (5.1 s vs 92 ms, load 17 on 2 cores). Passive wait for everyone.
@@ -235,6 +245,7 @@ def spawn(task: str, system: str, shape, args) -> dict | None:
     ]
     cmd += ["--shape", ",".join(map(str, shape))] if shape else []
     cmd += ["--gpu"] * args.gpu + ["--tf32"] * args.tf32 + ["--torch-spin"] * args.torch_spin
+    cmd += ["--no-cudnn"] * args.no_cudnn
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     for line in proc.stdout.splitlines():
@@ -298,7 +309,7 @@ def driver(args) -> None:
     text = report(shapes, runs, versions, extras, args, loads)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(text, args)
 
 
 def _cell(r: dict | None, cpu: bool = True) -> str:
@@ -313,9 +324,12 @@ def _ratio(a: dict | None, b: dict | None, key: str = "ms") -> str:
 
 def report(shapes, runs, versions, extras, args, loads) -> str:
     mode = "GPU, " + ("TF32" if args.tf32 else "exact float32") if args.gpu else "CPU"
+    mode += ", lstmkit without cuDNN" if args.no_cudnn else ""
+    flags = " --gpu" * args.gpu + " --tf32" * args.tf32 + " --no-cudnn" * args.no_cudnn
+    begin, _ = markers(args)
     lines = [
-        BEGIN,
-        f"## One LSTM layer ({mode}): `python bench/run.py{' --gpu' * args.gpu}`",
+        begin,
+        f"## One LSTM layer ({mode}): `python bench/run.py{flags}`",
         "",
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}; "
         + ", ".join(versions.get(s, s) for s in SYSTEMS)
@@ -356,14 +370,23 @@ def report(shapes, runs, versions, extras, args, loads) -> str:
         )  # fmt: skip
         lines += ["", "First `fit` step, compilation included, Embedding(65, 64) → LSTM(128) → "
                   f"Dense(65), batch 32 × time 100: {cells} (target ≤ 2 s)."]  # fmt: skip
-    lines.append(END)
+    lines.append(markers(args)[1])
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
+def markers(args) -> tuple[str, str]:
+    """The section's markers: the CPU run's, or one section per GPU variant."""
+    if not args.gpu:
+        return BEGIN, END
+    name = "lstm-gpu" + "-tf32" * args.tf32 + "-scan" * args.no_cudnn
+    return f"<!-- bench:{name} begin -->", f"<!-- bench:{name} end -->"
+
+
+def write_section(text: str, args) -> None:
+    begin, end = markers(args)
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in old and END in old:
-        new = old[: old.index(BEGIN)] + text + old[old.index(END) + len(END) :]
+    if begin in old and end in old:
+        new = old[: old.index(begin)] + text + old[old.index(end) + len(end) :]
     else:
         new = old.rstrip("\n") + "\n\n" + text + "\n"
     RESULTS.write_text(new)
@@ -375,6 +398,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="smallest shape only, no extras")
     p.add_argument("--gpu", action="store_true", help="JAX and PyTorch on the GPU")
     p.add_argument("--tf32", action="store_true", help="allow TF32 products (default: exact)")
+    p.add_argument("--no-cudnn", action="store_true", help="lstmkit's LSTM without cuDNN")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--torch-spin", action="store_true", help="leave OpenMP's active wait on")

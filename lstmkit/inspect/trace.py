@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lstmkit.kernels import precision
 from lstmkit.layers.base import Layer, to_arrays
 from lstmkit.layers.recurrent import RNN, record_steps
 from lstmkit.layers.wrappers import Bidirectional
@@ -74,7 +74,7 @@ def trace(
         raise ValueError(f"trace: no recurrent layer named {layer!r}; the model has {names}.")
     extra = {} if initial_state is None else {"initial_state": to_arrays(initial_state)}
 
-    @jax.jit
+    @precision.jit
     def run(params, state, inputs, mask, extra):
         with record_steps() as record:
             target.apply(params, state, inputs, mask=mask, **extra)

@@ -18,13 +18,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstmkit import legacy
+from lstmkit import legacy, mixed_precision
 from lstmkit import regularizers as regularizers_mod
 from lstmkit.layers import calling
 from lstmkit.layers.naming import peek_name, reset_names, unique_name
 from lstmkit.layers.symbolic import any_symbolic
 from lstmkit.layers.tree import (
-    dtype_name,
     is_shape,
     ordered_leaves,
     ordered_unflatten,
@@ -73,7 +72,8 @@ class Layer:
         if kwargs:
             raise TypeError(f"{cls}: unexpected keyword argument(s) {sorted(kwargs)}.")
         self.name = name or unique_name(to_snake_case(cls))
-        self.dtype = dtype_name(dtype)
+        self.dtype_policy = mixed_precision.get(dtype)  # Keras's: a name, a policy, or global
+        self.dtype = self.dtype_policy.variable_dtype  # Keras's layer.dtype: the weights' dtype
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
         self.built = False
         self._weights: dict[str, jax.Array] = {}
@@ -168,6 +168,14 @@ class Layer:
             self._state[k] = state[k]
         for k, sub in self._sublayers.items():
             sub.set_state(state[k])
+
+    @property
+    def compute_dtype(self) -> str:
+        return self.dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self.dtype_policy.variable_dtype
 
     @property
     def trainable(self) -> bool:
@@ -301,6 +309,7 @@ class Layer:
 
     def apply(self, params, state, inputs, *, training=False, mask=None, key=None, **kwargs):
         """Pure: (params, state, inputs) -> (outputs, new_state)."""
+        params, inputs = mixed_precision.autocast(self.dtype_policy, params, inputs)
         if self.keras_style:
             return calling.stateless_apply(self, params, state, inputs, training=training,
                                              mask=mask, key=key, extra=kwargs)  # fmt: skip
@@ -316,7 +325,7 @@ class Layer:
         return jax.tree_util.tree_map(lambda s: s[0], spec, is_leaf=calling.is_spec)
 
     def output_dtype(self, input_dtype: str) -> str:
-        return self.dtype
+        return self.compute_dtype
 
     def compute_mask(self, inputs: Any, mask: Any) -> Any:
         """The mask that flows on to the next layer: kept by masking-aware layers, else dropped."""

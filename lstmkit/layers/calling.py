@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lstmkit import utils
+from lstmkit.kernels import precision
 from lstmkit.layers.symbolic import Node, SymbolicTensor, tree_leaves
 from lstmkit.layers.tree import to_arrays
 from lstmkit.layers.variables import StatelessScope, Variable
@@ -282,7 +283,7 @@ def call_eager(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
             layer._jitted[("assigns", cache_key)] = bool(scope.assigned)  # known when traced
             return out, new_state, scope.params_of(layer)
 
-        fn = layer._jitted[cache_key] = jax.jit(run)
+        fn = layer._jitted[cache_key] = precision.jit(run)
     outputs, new_state, new_params = fn(layer.params, layer.state, inputs, mask, key, extra)
     layer.set_state(new_state)
     if layer._jitted.get(("assigns", cache_key)):

@@ -9,7 +9,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lstmkit import legacy, regularizers
+from lstmkit import legacy, mixed_precision, regularizers
+from lstmkit.kernels.cudnn import try_cudnn_lstm
 from lstmkit.kernels.fused import try_fused_rnn
 from lstmkit.kernels.recurrent import rnn_scan
 from lstmkit.layers.base import Layer, is_shape, peek_name
@@ -65,7 +66,12 @@ class RNN(Layer):
         **kwargs: Any,
     ):
         kwargs.pop("time_major", None)
-        kwargs.pop("use_cudnn", None)  # accepted and ignored: the CPU path is the only path here
+        use_cudnn = kwargs.pop("use_cudnn", "auto")  # False: never cuDNN (kernels/cudnn.py)
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(
+                f"{type(self).__name__}: `use_cudnn` must be 'auto', True or False, "
+                f"got {use_cudnn!r}."
+            )
         shape_args = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "input_length")
         declared = legacy.declared_batch_shape(  # Keras 2: input_dim, input_length are axes 2, 1
             type(self).__name__, *(kwargs.pop(k, None) for k in shape_args), sequence=True
@@ -86,6 +92,7 @@ class RNN(Layer):
         self.stateful = bool(stateful)
         self.unroll = unroll
         self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.use_cudnn = use_cudnn  # True acts as "auto": off a GPU lstmkit falls back quietly
 
     # ----- shapes ------------------------------------------------------------------------------
     def check_input(self, shape: Any) -> None:
@@ -107,7 +114,7 @@ class RNN(Layer):
                     "first layer `Input(batch_shape=(batch, time, features))` (or "
                     "`batch_input_shape=`)."
                 )
-            self._state["states"] = zero_states(self.cell.state_size, batch, self.dtype)
+            self._state["states"] = zero_states(self.cell.state_size, batch, self.compute_dtype)
 
     def _state_shapes(self, batch: Any) -> Any:
         return jax.tree_util.tree_map(lambda n: (batch, n), self.cell.state_size)
@@ -140,7 +147,8 @@ class RNN(Layer):
             return
         leaves, treedef = jax.tree_util.tree_flatten(current)
         values = states if isinstance(states, (list, tuple)) else [states]
-        values = [jnp.asarray(v, dtype=self.dtype) for v in jax.tree_util.tree_leaves(values)]
+        dtype = self.compute_dtype
+        values = [jnp.asarray(v, dtype=dtype) for v in jax.tree_util.tree_leaves(values)]
         if [v.shape for v in values] != [v.shape for v in leaves]:
             raise ValueError(
                 f"Layer '{self.name}': reset_state expected states shaped "
@@ -188,9 +196,10 @@ class RNN(Layer):
         States carried in `state["states"]` (a stateful layer's, or ones a streamer put there)
         start the scan, and their final values come back in the new state.
         """
-        x = inputs  # (batch, time, features)
-        if not jnp.issubdtype(x.dtype, jnp.floating):
-            x = x.astype(self.dtype)  # integer data run in the layer's dtype, as in Keras
+        policy = self.cell.dtype_policy
+        cell_params, x = mixed_precision.autocast(policy, params["cell"], inputs, deep=True)
+        if not jnp.issubdtype(x.dtype, jnp.floating):  # (batch, time, features)
+            x = x.astype(self.compute_dtype)  # integer data run in the layer's dtype, as in Keras
         self.check_input(tuple(x.shape))
         batch = x.shape[0]
         if "states" in state:
@@ -207,35 +216,33 @@ class RNN(Layer):
                 f" got {tuple(mask.shape)}."
             )
         init = self._initial_state(state, batch, initial_state, x.dtype)
-        cell_params = params["cell"]
         masks = self.cell.dropout_masks(key if training else None, batch, x.shape[-1], x.dtype)
         record = _step_records[-1] if _step_records else None
         kind = _FUSED_KINDS.get(type(self.cell))
-        # The fused CPU path (kernels/fused.py) runs whenever the semantics allow; the glass box
-        # and every other case take the reference scan.
-        fused = None
+        # On a GPU an LSTM runs on cuDNN where the semantics allow (kernels/cudnn.py); else the
+        # fused path (kernels/fused.py) whenever they allow; the glass box and every other case
+        # take the reference scan.
+        fast = None
         if record is None and kind is not None:
             in_mask, rec_mask = masks if masks is not None else (None, None)
-            fused = try_fused_rnn(
-                kind, self.cell, cell_params, x, init, in_mask=in_mask, rec_mask=rec_mask,
-                mask=mask, go_backwards=self.go_backwards,
-                zero_output_for_mask=self.zero_output_for_mask,
-                return_sequences=self.return_sequences,
-            )  # fmt: skip
-        if fused is not None:
-            last, outputs, final = fused
+            opts = dict(in_mask=in_mask, rec_mask=rec_mask, mask=mask,
+                        go_backwards=self.go_backwards,
+                        zero_output_for_mask=self.zero_output_for_mask,
+                        return_sequences=self.return_sequences)  # fmt: skip
+
+            def fused_or_scan():
+                fused = try_fused_rnn(kind, self.cell, cell_params, x, init, **opts)
+                return fused or self._scan(cell_params, x, init, masks, mask, None)[:3]
+
+            if kind == "lstm" and self.use_cudnn is not False:
+                fast = try_cudnn_lstm(self.cell, cell_params, x, init, unroll=self.unroll,
+                                      fallback=fused_or_scan, **opts)  # fmt: skip
+            if fast is None:
+                fast = try_fused_rnn(kind, self.cell, cell_params, x, init, **opts)
+        if fast is not None:
+            last, outputs, final = fast
         else:
-            last, outputs, final, *extras = rnn_scan(
-                lambda x_t, s: self.cell.step(cell_params, x_t, s, masks),
-                x,
-                init,
-                mask=mask,
-                go_backwards=self.go_backwards,
-                unroll=self.unroll,
-                zero_output_for_mask=self.zero_output_for_mask,
-                return_sequences=self.return_sequences or record is not None,
-                return_extras=record is not None,
-            )
+            last, outputs, final, *extras = self._scan(cell_params, x, init, masks, mask, record)
             if record is not None:
                 record[id(self)] = self._name_steps(outputs, *extras)
         out = outputs if self.return_sequences else last
@@ -243,6 +250,20 @@ class RNN(Layer):
         if self.return_state:
             return [out, *final], new_state
         return out, new_state
+
+    def _scan(self, cell_params, x, init, masks, mask, record) -> tuple:
+        """The reference scan over the cell's step (with the glass box's extras if `record`)."""
+        return rnn_scan(
+            lambda x_t, s: self.cell.step(cell_params, x_t, s, masks),
+            x,
+            init,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_sequences=self.return_sequences or record is not None,
+            return_extras=record is not None,
+        )
 
     def _name_steps(self, outputs: jax.Array, extras: tuple) -> list[dict[str, jax.Array]]:
         """The scan's per-step extras by quantity, one dict per cell (stacked cells in order);

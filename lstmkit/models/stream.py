@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lstmkit.kernels import precision
 from lstmkit.layers.base import Layer, ordered_leaves, ordered_unflatten
 from lstmkit.layers.cells import zero_states
 from lstmkit.layers.recurrent import RNN
@@ -87,7 +88,7 @@ class Streamer:
         self._params = model.params
         self._base_state = model.state
         self._key = jax.random.key(0)
-        self._compiled = jax.jit(self._pure_step)
+        self._compiled = precision.jit(self._pure_step)
         self.reset()
 
     def _pure_step(self, params: dict, state: dict, x_t: Any) -> tuple[Any, dict]:

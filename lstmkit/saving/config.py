@@ -111,6 +111,8 @@ def keras_layer_config(layer: Layer) -> dict[str, Any]:
                 "ragged": False, "name": layer.name, "optional": False}  # fmt: skip
     config = dict(layer.get_config())
     config["dtype"] = dtype_policy(str(config.get("dtype") or layer.dtype))
+    if layer.dtype_policy.is_mixed:  # "mixed_bfloat16": get_config's dtype is the weights'
+        config["dtype"] = dtype_policy(layer.dtype_policy.name)
     if cls == "Dense":
         if config.get("activity_regularizer") is None:
             config.pop("activity_regularizer", None)

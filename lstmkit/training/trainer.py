@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lstmkit.kernels import precision
 from lstmkit.metrics.core import Mean
 
 
@@ -65,7 +66,7 @@ class Trainer:
         self.metrics, self.output_names = metrics, output_names
         self.loss_tracker = Mean(name="loss")
         self.trace_counts: Counter = Counter()  # how often each step was traced (compiled)
-        wrap = jax.jit if jit else (lambda f: f)
+        wrap = precision.jit if jit else precision.scoped  # exact float32 by default
         self.train_step = wrap(self._train_step)
         self.train_steps = wrap(self._train_steps)
         self.test_step = wrap(self._test_step)
