@@ -1,5 +1,7 @@
 """Keras-named layers (`lstmkit.layers.LSTM` is `keras.layers.LSTM`)."""
 
+# attention and convolutional recurrent layers
+from lstmkit.layers.attention import AdditiveAttention, Attention, Softmax
 from lstmkit.layers.base import Layer
 from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from lstmkit.layers.core import (
@@ -18,6 +20,8 @@ from lstmkit.layers.core import (
     Masking,
     Reshape,
 )
+from lstmkit.layers.einsum_dense import EinsumDense
+from lstmkit.layers.multi_head_attention import MultiHeadAttention
 from lstmkit.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from lstmkit.layers.wrappers import Bidirectional, TimeDistributed
 
@@ -27,3 +31,4 @@ __all__ = [
     "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "LSTMCell", "Layer", "Masking", "RNN",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
 ]  # fmt: skip
+__all__ += ["AdditiveAttention", "Attention", "EinsumDense", "MultiHeadAttention", "Softmax"]

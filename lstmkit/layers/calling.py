@@ -245,6 +245,9 @@ def call_symbolic(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
     else:
         shape_kwargs = {k: shapes_of(v) for k, v in kwargs.items()
                         if k == "initial_state"}  # fmt: skip
+        # Options that change the outputs' structure (Attention's return_attention_scores).
+        shape_kwargs.update({k: kwargs[k] for k in getattr(layer, "output_shape_kwargs", ())
+                             if k in kwargs})  # fmt: skip
         out_shape = layer.compute_output_shape(shape, **shape_kwargs)
         dtype = layer.output_dtype(in_dtype)
         spec = map_shapes(lambda s: (s, dtype), out_shape)
@@ -264,23 +267,28 @@ def call_eager(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
     training = bool(kwargs.pop("training", False) or False)
     mask = kwargs.pop("mask", None)
     mask = None if mask is None else to_arrays(mask)
-    extra = {k: to_arrays(v) for k, v in kwargs.items() if v is not None}
+    # Python options (return_attention_scores=True) stay static: part of the compiled function.
+    static = tuple(sorted((k, v) for k, v in kwargs.items() if isinstance(v, (bool, str))))
+    extra = {k: to_arrays(v) for k, v in kwargs.items()
+             if v is not None and not isinstance(v, (bool, str))}  # fmt: skip
     first = not layer.built
     layer.maybe_build(shapes_of(inputs))
     if first and layer.keras_style:
         output_spec(layer, inputs, extra)  # builds sub-layers (Keras: build by run)
     layer.check_values(inputs)
     key = utils.next_key() if training else None
-    fn = layer._jitted.get(training)
+    cache = (training, static) if static else training
+    fn = layer._jitted.get(cache)
     if fn is None:
 
         def run(p, s, x, m, k, kw):
             with StatelessScope(layer, p, s, training=training, key=k) as scope:
-                out, new_state = layer.apply(p, s, x, training=training, mask=m, key=k, **kw)
+                out, new_state = layer.apply(p, s, x, training=training, mask=m, key=k, **kw,
+                                             **dict(static))  # fmt: skip
             layer._jitted[("assigns", training)] = bool(scope.assigned)  # known when traced
             return out, new_state, scope.params_of(layer)
 
-        fn = layer._jitted[training] = jax.jit(run)
+        fn = layer._jitted[cache] = jax.jit(run)
     outputs, new_state, new_params = fn(layer.params, layer.state, inputs, mask, key, extra)
     layer.set_state(new_state)
     if layer._jitted.get(("assigns", training)):

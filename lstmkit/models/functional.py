@@ -183,7 +183,8 @@ class Model(Layer):
             kw = {k: _fill(v, values, 0) for k, v in node.kwargs.items() if k != "training"}
             node_mask = kw.pop("mask", None)
             if node_mask is None:
-                node_mask = in_mask if not isinstance(in_mask, list) else in_mask[0]
+                several = isinstance(in_mask, list) and not getattr(layer, "list_masks", False)
+                node_mask = in_mask[0] if several else in_mask  # Attention: one mask per input
             if record is not None:
                 record[layer.name] = (layer, x, node_mask, kw)
             out, new_state[layer.name] = layer.apply(
