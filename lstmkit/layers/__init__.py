@@ -4,6 +4,7 @@
 from lstmkit.layers.attention import AdditiveAttention, Attention, Softmax
 from lstmkit.layers.base import Layer
 from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from lstmkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from lstmkit.layers.core import (
     Activation,
     Dense,
@@ -31,4 +32,5 @@ __all__ = [
     "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "LSTMCell", "Layer", "Masking", "RNN",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
 ]  # fmt: skip
-__all__ += ["AdditiveAttention", "Attention", "EinsumDense", "MultiHeadAttention", "Softmax"]
+__all__ += ["AdditiveAttention", "Attention", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
+            "EinsumDense", "MultiHeadAttention", "Softmax"]  # fmt: skip

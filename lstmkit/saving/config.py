@@ -29,7 +29,8 @@ KERAS_ONLY_DEFAULTS = {"quantization_config": None, "activity_regularizer": None
                        "optional": False, "lora_rank": None, "lora_alpha": None,
                        "sparse": False}  # fmt: skip
 # lstmkit layers that do take `activity_regularizer` (so a non-None value is kept).
-TAKES_ACTIVITY_REGULARIZER = {"Dense", "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN"}
+TAKES_ACTIVITY_REGULARIZER = {"Dense", "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN",
+                              "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "EinsumDense"}  # fmt: skip
 NESTED_KEYS = ("layer", "backward_layer", "cell", "cells")
 REFUSED_CLASSES = {"Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda"}
 
@@ -73,6 +74,8 @@ def serialize_layer(layer: Any) -> dict[str, Any]:
     shape = getattr(layer, "_build_shape", None)
     if layer.built and (layer.params or cls == "Flatten" or not builtin) and is_shape(shape):
         entry["build_config"] = {"input_shape": list(shape)}
+    if layer.built and hasattr(layer, "keras_build_config"):  # build(query_shape, value_shape)
+        entry["build_config"] = layer.keras_build_config()
     return entry
 
 
@@ -107,7 +110,7 @@ def keras_layer_config(layer: Layer) -> dict[str, Any]:
     elif cls == "Embedding":
         config.setdefault("activity_regularizer", None)
         config.setdefault("quantization_config", None)
-    elif cls in ("LSTM", "GRU", "SimpleRNN"):
+    elif cls in ("LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"):
         config.setdefault("activity_regularizer", None)
         if cls == "SimpleRNN" and config.get("seed") is None:
             config.pop("seed", None)  # Keras's SimpleRNN config has no seed
@@ -120,6 +123,8 @@ def keras_layer_config(layer: Layer) -> dict[str, Any]:
         config["backward_layer"] = serialize_layer(layer.backward_layer)
     elif cls == "TimeDistributed":
         config["layer"] = serialize_layer(layer.layer)
+    elif cls == "EinsumDense":
+        config.setdefault("quantization_config", None)
     elif cls == "Flatten" and config.get("data_format") is None:
         config["data_format"] = "channels_last"
     return jsonable(config)

@@ -26,10 +26,12 @@ from lstmkit.saving.ops_layers import AnyOp, NotEqualOp, is_op
 
 # Keras layers whose `call` takes `mask=` (Keras fills it in from the input's mask).
 MASK_ARG_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDistributed",
-                   "GlobalAveragePooling1D"}  # fmt: skip
+                   "GlobalAveragePooling1D", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}  # fmt: skip
 # Keras layers that pass the previous mask on unchanged.
 PASS_MASK_LAYERS = {"Dense", "Dropout", "Activation", "TimeDistributed"}
-RNN_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN"}
+RNN_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
+# Layers whose output carries the mask of their first (query) input.
+QUERY_MASK_LAYERS = {"Attention", "AdditiveAttention", "MultiHeadAttention"}
 # Layers whose Keras `call(..., training=False)` default Keras writes into the node's kwargs.
 TRAINING_FALSE_LAYERS = RNN_LAYERS | {"Dropout"}
 
@@ -113,6 +115,8 @@ def _output_masks(layer: Any, node: Any, previous: Any, n_out: int) -> list:
         out = _first_mask(previous) if layer.return_sequences else None
         n_seq = 2 if cls == "Bidirectional" and layer.merge_mode is None else 1
         return [out] * n_seq + [None] * (n_out - n_seq)
+    if cls in QUERY_MASK_LAYERS:
+        return [_first_mask(previous)] + [None] * (n_out - 1)
     if cls in PASS_MASK_LAYERS or (layer.keras_style and layer.supports_masking
                                    and type(layer).compute_mask is Layer.compute_mask):  # fmt: skip
         return [_first_mask(previous)] + [None] * (n_out - 1)
