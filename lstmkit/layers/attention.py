@@ -123,6 +123,10 @@ class Attention(Layer):
             return [out, (*q_shape[:-1], k_shape[-2])]
         return out
 
+    def keras_build_config(self) -> dict[str, Any]:
+        """Keras records the list of input shapes it was built for."""
+        return {"input_shape": [list(s) for s in self._build_shape]}
+
     def compute_mask(self, inputs: Any, mask: Any) -> Any:
         if mask is None or not isinstance(mask, (list, tuple)) or mask[0] is None:
             return None
