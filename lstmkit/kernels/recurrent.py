@@ -58,7 +58,15 @@ def lstm_gates(
 ) -> dict[str, Array]:
     """Every internal quantity of one LSTM step (gate order i, f, c, o as Keras stores them)."""
     z = x_proj_t + masked_matmul(h, recurrent_kernel, rec_mask)  # (batch, 4*units)
-    z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=-1)  # each (batch, units)
+    return lstm_gates_from(z, c, activation, recurrent_activation)
+
+
+def lstm_gates_from(
+    z: Array, c: Array, activation: Activation, recurrent_activation: Activation, axis: int = -1
+) -> dict[str, Array]:
+    """The LSTM equations on the summed pre-activations `z` (the four gates i, f, c, o stacked
+    along `axis`) and the previous cell state: ConvLSTM's convolutions end here too."""
+    z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=axis)  # each (batch, ..., units)
     i = recurrent_activation(z_i)
     f = recurrent_activation(z_f)
     c_tilde = activation(z_c)

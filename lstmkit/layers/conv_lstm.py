@@ -17,6 +17,7 @@ from jax import lax
 
 from lstmkit import constraints, initializers, regularizers
 from lstmkit.kernels import activations
+from lstmkit.kernels import recurrent as rec
 from lstmkit.layers.base import Layer
 from lstmkit.layers.cells import check_rate, dropout_mask, resolve
 from lstmkit.layers.recurrent import RNN
@@ -183,7 +184,9 @@ class ConvLSTMCell(Layer):
         return in_mask, rec_mask
 
     def step(self, params: dict, x_t: jax.Array, states: list, masks: Any = None) -> tuple:
-        """(batch, *step) and [h, c] -> (h, [h, c], every gate by name)."""
+        """(batch, *step) and [h, c] -> (h, [h, c], every gate by name): four convolutions per
+        product (one per gate, each with its own dropout mask, as Keras), then the LSTM
+        equations of kernels/recurrent.py."""
         in_mask, rec_mask = masks if masks is not None else (None, None)
         h, c = states
         kernels = jnp.split(params["kernel"], 4, axis=-1)  # each (*k, in, filters)
@@ -198,14 +201,10 @@ class ConvLSTMCell(Layer):
                 b = jnp.split(params["bias"], 4)[g]
                 zx = zx + (b if self.channels_last else b.reshape((-1,) + ones))
             z.append(zx + self._conv(h_g, rec_kernels[g], ones, "same", ones))
-        i = self.recurrent_activation(z[0])  # (batch, *spatial_out, filters)
-        f = self.recurrent_activation(z[1])
-        c_tilde = self.activation(z[2])
-        c_new = f * c + i * c_tilde
-        o = self.recurrent_activation(z[3])
-        h_new = o * self.activation(c_new)
-        gates = {"input_gate": i, "forget_gate": f, "candidate": c_tilde, "output_gate": o,
-                 "cell_state": c_new, "hidden_state": h_new}  # fmt: skip
+        axis = -1 if self.channels_last else 1  # the gates stacked on the channel axis
+        gates = rec.lstm_gates_from(jnp.concatenate(z, axis=axis), c, self.activation,
+                                    self.recurrent_activation, axis=axis)  # fmt: skip
+        h_new, c_new = gates["hidden_state"], gates["cell_state"]  # (batch, *spatial, filters)
         return h_new, [h_new, c_new], gates
 
     def get_config(self) -> dict[str, Any]:
