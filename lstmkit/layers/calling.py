@@ -25,10 +25,26 @@ from lstmkit.layers.variables import StatelessScope, Variable
 
 class CallArgs(tuple):
     """Several positional inputs of one call (`layer(query, values)`), kept apart from a single
-    input that is a tuple, so that `call(*args)` gets them back as separate arguments."""
+    input that is a tuple, so that `call(*args)` gets them back as separate arguments.
+    `keywords` names the last ones when they were given by keyword (`mha(query=q, value=v)`),
+    so that a saved graph records the call as Keras does."""
+
+    keywords: tuple[str, ...] = ()
+
+    def __new__(cls, items: Any = (), keywords: tuple[str, ...] = ()) -> CallArgs:
+        obj = super().__new__(cls, items)
+        obj.keywords = tuple(keywords)
+        return obj
+
+    def split(self) -> tuple[list, dict]:
+        """(positional inputs, keyword inputs by name)."""
+        n = len(self) - len(self.keywords)
+        return list(self[:n]), dict(zip(self.keywords, self[n:]))
 
 
-jax.tree_util.register_pytree_node(CallArgs, lambda t: (tuple(t), None), lambda _, c: CallArgs(c))
+jax.tree_util.register_pytree_node(
+    CallArgs, lambda t: (tuple(t), t.keywords), lambda k, c: CallArgs(c, k)
+)
 
 
 def invoke(layer: Any, inputs: Any, kw: dict[str, Any]) -> Any:
@@ -137,7 +153,7 @@ def shapes_of(tree: Any) -> Any:
 def _spec(tree: Any, size: int) -> Any:
     """SymbolicTensors (or arrays) -> ShapeDtypeStructs, unknown dims set to `size`."""
     if isinstance(tree, CallArgs):
-        return CallArgs(_spec(t, size) for t in tree)
+        return CallArgs((_spec(t, size) for t in tree), tree.keywords)
     if isinstance(tree, (list, tuple)):
         return [_spec(t, size) for t in tree]
     if tree is None or not hasattr(tree, "shape"):
@@ -263,7 +279,7 @@ def call_eager(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
     """`layer(arrays)`: build if needed, run `apply` jitted, keep the new state and any
     weight assigned in `call`."""
     several = isinstance(inputs, CallArgs)
-    inputs = CallArgs(to_arrays(list(inputs))) if several else to_arrays(inputs)
+    inputs = CallArgs(to_arrays(list(inputs)), inputs.keywords) if several else to_arrays(inputs)
     training = bool(kwargs.pop("training", False) or False)
     mask = kwargs.pop("mask", None)
     mask = None if mask is None else to_arrays(mask)

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from lstmkit import constraints, initializers, regularizers
 from lstmkit.layers.attention import Softmax
 from lstmkit.layers.base import Layer
+from lstmkit.layers.calling import CallArgs
 from lstmkit.layers.cells import check_rate
 from lstmkit.layers.core import Dropout
 from lstmkit.layers.einsum_dense import EinsumDense, _ser
@@ -175,11 +176,18 @@ class MultiHeadAttention(Layer):
     def check_input(self, shape: Any) -> None:
         self._shapes(shape)
 
-    def __call__(self, query: Any = None, value: Any = None, key: Any = None, **kwargs: Any):
-        """Keras's calling forms: (query, value[, key]) by position or by keyword."""
-        if query is None or value is None:
-            raise ValueError(f"Layer '{self.name}': give both `query` and `value`.")
-        return super().__call__(query, value, *([] if key is None else [key]), **kwargs)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Keras's calling forms: (query, value[, key]), each by position or by keyword."""
+        names = [n for n in ("query", "value", "key")[len(args) :] if kwargs.get(n) is not None]
+        inputs = [*args, *(kwargs.pop(n) for n in names)]
+        kwargs.pop("key", None)
+        if len(inputs) < 2 or len(args) > 3:
+            raise ValueError(
+                f"Layer '{self.name}': call it as layer(query, value) or layer(query, value, "
+                f"key) (by position or keyword); got {len(args)} positional input(s) and "
+                f"keywords {names}."
+            )
+        return super().__call__(CallArgs(inputs, tuple(names)), **kwargs)
 
     # ----- the computation ---------------------------------------------------------------------
     def attention_mask(self, t: int, s: int, query_mask: Any, value_mask: Any, key_mask: Any,

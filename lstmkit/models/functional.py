@@ -302,7 +302,7 @@ def _fill(structure: Any, values: dict, which: int) -> Any:
     if is_symbolic(structure):
         return values[id(structure)][which]
     if isinstance(structure, CallArgs):  # several positional inputs stay several
-        return CallArgs(_fill(s, values, which) for s in structure)
+        return CallArgs((_fill(s, values, which) for s in structure), structure.keywords)
     if isinstance(structure, (list, tuple)):
         return [_fill(s, values, which) for s in structure]
     return structure if which == 0 else None

@@ -155,7 +155,10 @@ def keras_nodes(model: Any, ignore_masks: set[int] = frozenset()) -> list[KNode]
             previous = in_masks
         if type(layer).__name__ in TRAINING_FALSE_LAYERS and not tensor_kwargs:
             kwargs.setdefault("training", False)  # Keras records its call() default here
-        args = list(node.inputs) if isinstance(node.inputs, CallArgs) else [node.inputs]
+        args = [node.inputs]
+        if isinstance(node.inputs, CallArgs):  # mha(query, value=v): keyword inputs as kwargs
+            args, by_name = node.inputs.split()
+            kwargs = {**by_name, **kwargs}
         knode = KNode(layer, args, kwargs, outputs)
         rec.nodes.append(knode)
         for t, m in zip(outputs, _output_masks(layer, node, previous, len(outputs))):

@@ -187,3 +187,10 @@ def test_einsum_dense_matches_keras(equation, shape, bias):
     config = keras_config(theirs)
     config.pop("quantization_config")
     assert config == our_config(ours)
+
+
+def test_multi_head_attention_dropout_only_in_training():
+    layer = L.MultiHeadAttention(2, 3, dropout=0.5)
+    a, b = np.asarray(layer(Q, V, training=True)), np.asarray(layer(Q, V, training=True))
+    assert np.abs(a - b).max() > 1e-3  # a fresh dropout mask per call
+    np.testing.assert_array_equal(np.asarray(layer(Q, V)), np.asarray(layer(Q, V)))

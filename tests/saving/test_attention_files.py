@@ -34,7 +34,7 @@ def attention_zoo(lib):
     b = L.AdditiveAttention(name="add_att")([q, v, v])
     c, scores = L.MultiHeadAttention(2, 3, name="mha", **Z)(q, vm, use_causal_mask=True,
                                                        return_attention_scores=True)  # fmt: skip
-    d = L.MultiHeadAttention(1, 2, output_shape=4, name="mha_b", **Z)(a, b)
+    d = L.MultiHeadAttention(1, 2, output_shape=4, name="mha_b", **Z)(query=a, value=b)
     e = L.ConvLSTM1D(2, 3, padding="same", return_sequences=True, name="clstm1", **ZR)(frames)
     f = L.ConvLSTM2D(2, (2, 2), return_state=True, name="clstm2", **ZR)(images)
     return lib.Model([q, v, frames, images], [a, b, c, scores, d, e, *f], name="attention_zoo")
