@@ -58,7 +58,15 @@ def lstm_gates(
 ) -> dict[str, Array]:
     """Every internal quantity of one LSTM step (gate order i, f, c, o as Keras stores them)."""
     z = x_proj_t + masked_matmul(h, recurrent_kernel, rec_mask)  # (batch, 4*units)
-    z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=-1)  # each (batch, units)
+    return lstm_gates_from(z, c, activation, recurrent_activation)
+
+
+def lstm_gates_from(
+    z: Array, c: Array, activation: Activation, recurrent_activation: Activation, axis: int = -1
+) -> dict[str, Array]:
+    """The LSTM equations on the summed pre-activations `z` (the four gates i, f, c, o stacked
+    along `axis`) and the previous cell state: ConvLSTM's convolutions end here too."""
+    z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=axis)  # each (batch, ..., units)
     i = recurrent_activation(z_i)
     f = recurrent_activation(z_f)
     c_tilde = activation(z_c)
@@ -148,6 +156,11 @@ def _first_state(states: Sequence[Any]) -> Array:
     return states[-1][0] if isinstance(first, (list, tuple)) else first
 
 
+def _per_row(m_t: Array, like: Array) -> Array:
+    """A step's mask (batch,) shaped to broadcast over `like` (batch, ...): (batch, 1, ...)."""
+    return m_t.reshape(m_t.shape + (1,) * (like.ndim - 1))
+
+
 def rnn_scan(
     step: Callable[[Any, Any], tuple],
     xs: Any,
@@ -177,7 +190,7 @@ def rnn_scan(
     if go_backwards:
         xs_tm = jax.tree_util.tree_map(lambda a: jnp.flip(a, 0), xs_tm)
     if mask is not None:
-        mask_tm = jnp.swapaxes(mask.astype(bool), 0, 1)[:, :, None]  # (time, batch, 1)
+        mask_tm = jnp.swapaxes(mask.astype(bool), 0, 1)  # (time, batch)
         if go_backwards:
             mask_tm = jnp.flip(mask_tm, 0)
 
@@ -187,9 +200,9 @@ def rnn_scan(
         out, new_states, *extras = step(x_t, states)
         if m_t is not None:
             prev = jnp.zeros_like(out) if zero_output_for_mask else _first_state(states)
-            out = jnp.where(m_t, out, prev)
+            out = jnp.where(_per_row(m_t, out), out, prev)
             new_states = jax.tree_util.tree_map(
-                lambda new, old: jnp.where(m_t, new, old), new_states, states
+                lambda new, old: jnp.where(_per_row(m_t, new), new, old), new_states, states
             )
         step_extras = (extras[0] if extras else {}, new_states) if return_extras else None
         per_step = (out if return_sequences else None, step_extras)

@@ -1,7 +1,10 @@
 """Keras-named layers (`lstmkit.layers.LSTM` is `keras.layers.LSTM`)."""
 
+# attention and convolutional recurrent layers
+from lstmkit.layers.attention import AdditiveAttention, Attention, Softmax
 from lstmkit.layers.base import Layer
 from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from lstmkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from lstmkit.layers.convolutional import Conv1D
 from lstmkit.layers.core import (
     Activation,
@@ -19,6 +22,7 @@ from lstmkit.layers.core import (
     Masking,
     Reshape,
 )
+from lstmkit.layers.einsum_dense import EinsumDense
 from lstmkit.layers.lambda_layer import Lambda
 from lstmkit.layers.merging import (
     Add,
@@ -38,6 +42,7 @@ from lstmkit.layers.merging import (
     multiply,
     subtract,
 )
+from lstmkit.layers.multi_head_attention import MultiHeadAttention
 from lstmkit.layers.normalization import BatchNormalization, LayerNormalization
 from lstmkit.layers.pooling import AveragePooling1D, AvgPool1D, MaxPool1D, MaxPooling1D
 from lstmkit.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
@@ -66,3 +71,5 @@ __all__ += [
     "RepeatVector", "Subtract", "add", "average", "concatenate", "dot", "maximum", "minimum",
     "multiply", "subtract",
 ]  # fmt: skip
+__all__ += ["AdditiveAttention", "Attention", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
+            "EinsumDense", "MultiHeadAttention", "Softmax"]  # fmt: skip

@@ -302,6 +302,9 @@ class Layer:
             f"Layer '{self.name}' ({type(self).__name__}) defines neither call() nor pure_call()."
         )
 
+    # A built-in layer called with several positional inputs (MultiHeadAttention(query, value)).
+    positional_inputs = False
+
     @property
     def keras_style(self) -> bool:
         """Whether the layer's math is a Keras-style `call` (a user's layer or model)."""
@@ -374,7 +377,7 @@ class Layer:
         self.check_input(input_shape)
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        if args and self.keras_style:  # call(self, query, values): several positional inputs
+        if args and (self.keras_style or self.positional_inputs):  # call(query, value, ...)
             inputs = calling.CallArgs((inputs, *args))
         elif args:
             raise TypeError(

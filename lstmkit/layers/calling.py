@@ -26,10 +26,26 @@ from lstmkit.layers.variables import StatelessScope, Variable
 
 class CallArgs(tuple):
     """Several positional inputs of one call (`layer(query, values)`), kept apart from a single
-    input that is a tuple, so that `call(*args)` gets them back as separate arguments."""
+    input that is a tuple, so that `call(*args)` gets them back as separate arguments.
+    `keywords` names the last ones when they were given by keyword (`mha(query=q, value=v)`),
+    so that a saved graph records the call as Keras does."""
+
+    keywords: tuple[str, ...] = ()
+
+    def __new__(cls, items: Any = (), keywords: tuple[str, ...] = ()) -> CallArgs:
+        obj = super().__new__(cls, items)
+        obj.keywords = tuple(keywords)
+        return obj
+
+    def split(self) -> tuple[list, dict]:
+        """(positional inputs, keyword inputs by name)."""
+        n = len(self) - len(self.keywords)
+        return list(self[:n]), dict(zip(self.keywords, self[n:]))
 
 
-jax.tree_util.register_pytree_node(CallArgs, lambda t: (tuple(t), None), lambda _, c: CallArgs(c))
+jax.tree_util.register_pytree_node(
+    CallArgs, lambda t: (tuple(t), t.keywords), lambda k, c: CallArgs(c, k)
+)
 
 
 def invoke(layer: Any, inputs: Any, kw: dict[str, Any]) -> Any:
@@ -138,7 +154,7 @@ def shapes_of(tree: Any) -> Any:
 def _spec(tree: Any, size: int) -> Any:
     """SymbolicTensors (or arrays) -> ShapeDtypeStructs, unknown dims set to `size`."""
     if isinstance(tree, CallArgs):
-        return CallArgs(_spec(t, size) for t in tree)
+        return CallArgs((_spec(t, size) for t in tree), tree.keywords)
     if isinstance(tree, (list, tuple)):
         return [_spec(t, size) for t in tree]
     if tree is None or not hasattr(tree, "shape"):
@@ -246,6 +262,9 @@ def call_symbolic(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
     else:
         shape_kwargs = {k: shapes_of(v) for k, v in kwargs.items()
                         if k == "initial_state"}  # fmt: skip
+        # Options that change the outputs' structure (Attention's return_attention_scores).
+        shape_kwargs.update({k: kwargs[k] for k in getattr(layer, "output_shape_kwargs", ())
+                             if k in kwargs})  # fmt: skip
         out_shape = layer.compute_output_shape(shape, **shape_kwargs)
         dtype = layer.output_dtype(in_dtype)
         spec = map_shapes(lambda s: (s, dtype), out_shape)
@@ -261,25 +280,30 @@ def call_eager(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
     """`layer(arrays)`: build if needed, run `apply` jitted, keep the new state and any
     weight assigned in `call`."""
     several = isinstance(inputs, CallArgs)
-    inputs = CallArgs(to_arrays(list(inputs))) if several else to_arrays(inputs)
+    inputs = CallArgs(to_arrays(list(inputs)), inputs.keywords) if several else to_arrays(inputs)
     training = bool(kwargs.pop("training", False) or False)
     mask = kwargs.pop("mask", None)
     mask = None if mask is None else to_arrays(mask)
-    extra = {k: to_arrays(v) for k, v in kwargs.items() if v is not None}
+    # Python options (return_attention_scores=True) stay static: part of the compiled function.
+    static = tuple(sorted((k, v) for k, v in kwargs.items() if isinstance(v, (bool, str))))
+    extra = {k: to_arrays(v) for k, v in kwargs.items()
+             if v is not None and not isinstance(v, (bool, str))}  # fmt: skip
     first = not layer.built
     layer.maybe_build(shapes_of(inputs))
     if first and layer.keras_style:
         output_spec(layer, inputs, extra)  # builds sub-layers (Keras: build by run)
     layer.check_values(inputs)
     key = utils.next_key() if training else None
-    # Traced per trainable flags too: a frozen BatchNormalization runs in inference mode.
-    cache_key = (training, tuple(jax.tree_util.tree_leaves(layer.trainable_mask())))
+    # Traced per trainable flags too (a frozen BatchNormalization runs in inference mode) and
+    # per static keyword (bool/str options such as return_attention_scores).
+    cache_key = (training, tuple(jax.tree_util.tree_leaves(layer.trainable_mask())), static)
     fn = layer._jitted.get(cache_key)
     if fn is None:
 
         def run(p, s, x, m, k, kw):
             with StatelessScope(layer, p, s, training=training, key=k) as scope:
-                out, new_state = layer.apply(p, s, x, training=training, mask=m, key=k, **kw)
+                out, new_state = layer.apply(p, s, x, training=training, mask=m, key=k, **kw,
+                                             **dict(static))  # fmt: skip
             layer._jitted[("assigns", cache_key)] = bool(scope.assigned)  # known when traced
             return out, new_state, scope.params_of(layer)
 

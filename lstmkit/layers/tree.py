@@ -49,7 +49,7 @@ def to_arrays(tree: Any) -> Any:
     """numpy/python values -> jax arrays (floats as float32 unless already jax arrays)."""
 
     def convert(x):
-        if isinstance(x, jax.Array):
+        if x is None or isinstance(x, jax.Array):  # None: an absent mask in a list of masks
             return x
         a = np.asarray(x)
         if a.dtype == np.float64:

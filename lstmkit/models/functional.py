@@ -187,7 +187,9 @@ class Model(Layer):
             in_mask = _fill(node.inputs, values, 1)
             kw = {k: _fill(v, values, 0) for k, v in node.kwargs.items() if k != "training"}
             node_mask = kw.pop("mask", None)
-            if node_mask is None:  # one mask per input only for layers that merge inputs
+            if (
+                node_mask is None
+            ):  # one mask per input for layers that take several (merging, Attention)
                 several = isinstance(in_mask, list) and not getattr(layer, "masks_per_input", 0)
                 node_mask = in_mask[0] if several else in_mask
             if record is not None:
@@ -330,7 +332,7 @@ def _fill(structure: Any, values: dict, which: int) -> Any:
     if is_symbolic(structure):
         return values[id(structure)][which]
     if isinstance(structure, CallArgs):  # several positional inputs stay several
-        return CallArgs(_fill(s, values, which) for s in structure)
+        return CallArgs((_fill(s, values, which) for s in structure), structure.keywords)
     if isinstance(structure, (list, tuple)):
         return [_fill(s, values, which) for s in structure]
     return structure if which == 0 else None

@@ -34,8 +34,8 @@ KERAS_ONLY_DEFAULTS = {"quantization_config": None, "activity_regularizer": None
                        "optional": False, "lora_rank": None, "lora_alpha": None,
                        "sparse": False}  # fmt: skip
 # lstmkit layers that do take `activity_regularizer` (so a non-None value is kept).
-TAKES_ACTIVITY_REGULARIZER = {"Dense", "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN"}
-TAKES_ACTIVITY_REGULARIZER |= {"Conv1D"}
+TAKES_ACTIVITY_REGULARIZER = {"Dense", "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN", "Conv1D",
+                              "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "EinsumDense"}  # fmt: skip
 NESTED_KEYS = ("layer", "backward_layer", "cell", "cells")
 REFUSED_CLASSES = {"__lambda__", "TFOpLambda", "SlicingOpLambda"}
 LAMBDA_FUNCTION_KEYS = ("function", "output_shape", "mask")
@@ -84,6 +84,8 @@ def serialize_layer(layer: Any) -> dict[str, Any]:
     shapes = is_shape(shape) or (isinstance(shape, list) and all(map(is_shape, shape)))
     if layer.built and (layer.params or cls in WEIGHTLESS_BUILT or not builtin) and shapes:
         entry["build_config"] = {"input_shape": list(shape)}
+    if layer.built and hasattr(layer, "keras_build_config"):  # build(query_shape, value_shape)
+        entry["build_config"] = layer.keras_build_config()
     return entry
 
 
@@ -120,7 +122,7 @@ def keras_layer_config(layer: Layer) -> dict[str, Any]:
     elif cls == "Embedding":
         config.setdefault("activity_regularizer", None)
         config.setdefault("quantization_config", None)
-    elif cls in ("LSTM", "GRU", "SimpleRNN"):
+    elif cls in ("LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"):
         config.setdefault("activity_regularizer", None)
         if cls == "SimpleRNN" and config.get("seed") is None:
             config.pop("seed", None)  # Keras's SimpleRNN config has no seed
@@ -135,6 +137,8 @@ def keras_layer_config(layer: Layer) -> dict[str, Any]:
         config["layer"] = serialize_layer(layer.layer)
     elif cls == "SpatialDropout1D":
         config["dtype"] = layer.dtype  # Keras writes this layer's dtype as a plain name
+    elif cls == "EinsumDense":
+        config.setdefault("quantization_config", None)
     elif cls == "Flatten" and config.get("data_format") is None:
         config["data_format"] = "channels_last"
     return jsonable(config)

@@ -35,12 +35,14 @@ from lstmkit.saving.ops_layers import (
 
 # Keras layers whose `call` takes `mask=` (Keras fills it in from the input's mask).
 MASK_ARG_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDistributed",
-                   "GlobalAveragePooling1D"}  # fmt: skip
+                   "GlobalAveragePooling1D", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}  # fmt: skip
 # Keras layers that pass the previous mask on unchanged.
 PASS_MASK_LAYERS = {"Dense", "Dropout", "Activation", "TimeDistributed"}
-RNN_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN"}
+RNN_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
 # Merging layers whose output mask is the OR of their inputs' masks (recorded as logical_or ops).
 OR_MASK_LAYERS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}
+# Layers whose output carries the mask of their first (query) input.
+QUERY_MASK_LAYERS = {"Attention", "AdditiveAttention", "MultiHeadAttention"}
 # Layers whose Keras `call(..., training=False)` default Keras writes into the node's kwargs.
 TRAINING_FALSE_LAYERS = RNN_LAYERS | {"Dropout"}
 # normalization and noise layers (layers/normalization.py, layers/regularization.py)
@@ -168,6 +170,8 @@ def _output_masks(layer: Any, node: Any, previous: Any, n_out: int) -> list:
         out = _first_mask(previous) if layer.return_sequences else None
         n_seq = 2 if cls == "Bidirectional" and layer.merge_mode is None else 1
         return [out] * n_seq + [None] * (n_out - n_seq)
+    if cls in QUERY_MASK_LAYERS:
+        return [_first_mask(previous)] + [None] * (n_out - 1)
     if cls in PASS_MASK_LAYERS or (layer.keras_style and layer.supports_masking
                                    and type(layer).compute_mask is Layer.compute_mask):  # fmt: skip
         return [_first_mask(previous)] + [None] * (n_out - 1)
@@ -206,7 +210,10 @@ def keras_nodes(model: Any, ignore_masks: set[int] = frozenset()) -> list[KNode]
             previous = in_masks
         if type(layer).__name__ in TRAINING_FALSE_LAYERS and not tensor_kwargs:
             kwargs.setdefault("training", False)  # Keras records its call() default here
-        args = list(node.inputs) if isinstance(node.inputs, CallArgs) else [node.inputs]
+        args = [node.inputs]
+        if isinstance(node.inputs, CallArgs):  # mha(query, value=v): keyword inputs as kwargs
+            args, by_name = node.inputs.split()
+            kwargs = {**by_name, **kwargs}
         knode = KNode(layer, args, kwargs, outputs)
         rec.nodes.append(knode)
         for t, m in zip(outputs, _output_masks(layer, node, previous, len(outputs))):
