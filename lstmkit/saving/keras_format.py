@@ -28,6 +28,7 @@ from typing import Any
 
 import h5py
 
+from lstmkit.models import distributed
 from lstmkit.saving import h5_weights, model_config, optimizer_vars
 from lstmkit.saving.h5_weights import WeightFileError
 
@@ -111,6 +112,8 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, **kwargs: Any)
     path = _check_path(filepath, ".keras", "save")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save: {path!r} exists and overwrite=False.")
+    if not distributed.writes_files(model):  # several processes: process 0 writes
+        return
     config = json.dumps(model_config.serialize_model(model))
     metadata = json.dumps({
         "keras_version": KERAS_VERSION,
@@ -134,6 +137,8 @@ def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save_weights: {path!r} exists and overwrite=False.")
     _require_built(model, "save_weights")
+    if not distributed.writes_files(model):  # several processes: process 0 writes
+        return
     data = _weights_bytes(model)
     atomic_write(path, lambda f: f.write(data))
 
@@ -228,6 +233,7 @@ def _read_into(f: h5py.File, model: Any, where: str, skip_mismatch: bool = False
         model.set_weights(leaves)
         if opt is not None:
             optimizer_vars.assign(model, *opt)
+        distributed.distribute_model(model)  # replicated or split as a distribution says
 
     return assign
 
