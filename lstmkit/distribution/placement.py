@@ -75,6 +75,7 @@ class Placement:
         positions = {idx[axis] for idx, d in np.ndenumerate(self.mesh.devices) if d.id in local}
         self.split = max(len(positions), 1)
         self._opt_cache: dict = {}
+        self.moved = 0  # how many arrays of the model side were put on the mesh (not batches)
 
     # ----- batches ------------------------------------------------------------------------------
     def check_batch_size(self, n: int, batch_size: int, what: str) -> None:
@@ -136,9 +137,7 @@ class Placement:
         if not todo:
             return leaves
         leaves = list(leaves)
-        for i in todo:  # a layout that does not divide the array falls back to replication
-            if not _fits(np.shape(leaves[i]), targets[i]):
-                targets = [*targets[:i], self.replicated, *targets[i + 1 :]]
+        self.moved += len(todo)
         if not self.multi_process:
             for i, value in zip(todo, jax.device_put([leaves[i] for i in todo],
                                                      [targets[i] for i in todo])):  # fmt: skip
@@ -214,6 +213,9 @@ class Placement:
         [key,] batch arrays...)."""
         start, axis = _BATCH_ARGS[kind]
         args = list(args)
+        if kind == "predict":
+            args[2] = self._pad(args[2])
+        batches = [self.put_batch(a, axis) for a in args[start:]]  # first: checks the rows
         args[0] = self.put("params", args[0])
         args[1] = self.put("state", args[1])
         if kind.startswith("train"):
@@ -221,9 +223,7 @@ class Placement:
             args[3], args[4] = self.put("replicated", args[3]), self.put("replicated", args[4])
         elif kind == "test":
             args[2] = self.put("replicated", args[2])
-        else:
-            args[2] = self._pad(args[2])
-        return (*args[:start], *[self.put_batch(a, axis) for a in args[start:]])
+        return (*args[:start], *batches)
 
     def local_outputs(self, ys: list) -> list:
         """Predictions as this process's own rows (its share of the global batch)."""

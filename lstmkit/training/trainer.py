@@ -180,6 +180,7 @@ class Trainer:
             params = self.placement.constrain("params", params)
             new_state = self.placement.constrain("state", new_state)
             opt_state = self.placement.constrain("opt_state", opt_state, self.mask)
+            mstate, key = self.placement.constrain("replicated", (mstate, key))
         return params, new_state, opt_state, mstate, key, loss
 
     def _train_steps(self, params, state, opt_state, mstate, key, xs, ys_true, sw):

@@ -72,6 +72,12 @@ data_parallel = dl.DataParallel()
 with data_parallel.scope():
     dp.fit(X, Y, batch_size=8, epochs=2, shuffle=False, verbose=0)
     trainer = dp._trainer_cache[1]
+    # what was put on the mesh: everything once, and each epoch's fresh metric state
+    expected_moves = (
+        len(leaves(dp.params)) + len(leaves(dp.optimizer.opt_state)) + 1
+        + 2 * len(leaves(trainer.fresh_metric_state()))
+    )  # fmt: skip
+    moves = trainer.placement.moved
     batch = trainer.placement.put_batch([X[:8]])[0]
     results["dp"] = {
         "weights_diff": max_diff(one.get_weights(), dp.get_weights()),
@@ -84,6 +90,7 @@ with data_parallel.scope():
         "batch_spec": spec(batch),
         "batch_shard_rows": [s.data.shape[0] for s in batch.addressable_shards],
         "train_traces": trainer.trace_counts["train"],
+        "moves": [moves, expected_moves],
         "evaluate_diff": max_diff(
             dp.evaluate(X, Y, batch_size=8, verbose=0), one.evaluate(X, Y, batch_size=8, verbose=0)
         ),
@@ -183,6 +190,12 @@ model_parallel = dl.ModelParallel(layout_map=layout_map, batch_dim_name="batch")
 with model_parallel.scope():
     mp.fit(X, Y, batch_size=8, epochs=2, shuffle=False, verbose=0)
     kernel = mp.layers[0].params["cell"]["kernel"]
+    mp_trainer = mp._trainer_cache[1]
+    mp_moves = [
+        mp_trainer.placement.moved,
+        len(leaves(mp.params)) + len(leaves(mp.optimizer.opt_state)) + 1
+        + 2 * len(leaves(mp_trainer.fresh_metric_state())),
+    ]  # fmt: skip
     loaded = lstmkit.models.load_model(os.path.join(OUT, "dp.keras"))
     loaded_kernel = loaded.layers[0].params["cell"]["kernel"]
 results["mp"] = {
@@ -191,7 +204,8 @@ results["mp"] = {
     "kernel_spec": spec(kernel),
     "kernel_shard_shape": list(kernel.addressable_shards[0].data.shape),
     "bias_replicated": mp.layers[0].params["cell"]["bias"].sharding.is_fully_replicated,
-    "train_traces": mp._trainer_cache[1].trace_counts["train"],
+    "train_traces": mp_trainer.trace_counts["train"],
+    "moves": mp_moves,
     "loaded_kernel_spec": spec(loaded_kernel),
     "loaded_equal": max_diff(loaded.get_weights(), dp.get_weights()),
 }

@@ -50,6 +50,8 @@ def test_data_parallel_replicates_parameters_and_splits_batches(results):
     assert dp["batch_spec"] == ["batch", None, None]
     assert dp["batch_shard_rows"] == [2, 2, 2, 2]
     assert dp["train_traces"] == 1  # the results keep their layouts: one compiled step
+    moved, expected = dp["moves"]  # each array put once (metric state: once per epoch)
+    assert moved == expected
 
 
 def test_steps_per_execution_under_data_parallel(results):
@@ -70,6 +72,7 @@ def test_model_parallel_on_a_2x2_mesh_matches_one_device(results):
     assert mp["kernel_spec"] == [None, "model"]
     assert mp["kernel_shard_shape"] == [3, 8]  # (3, 16) split in two column blocks
     assert mp["bias_replicated"] and mp["train_traces"] == 1
+    assert mp["moves"][0] == mp["moves"][1]  # nothing moved back between steps
 
 
 def test_batches_that_do_not_split_evenly_say_which_sizes_work(results):
