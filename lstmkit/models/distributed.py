@@ -26,20 +26,29 @@ class _VariableInfo:
         self.path, self.shape = path, shape
 
 
+def _is_model(layer: Any) -> bool:
+    return hasattr(layer, "_graph_ready")
+
+
 def _paths(layer: Any, prefix: str) -> dict[str, Any]:
     own = {k: f"{prefix}/{k}" for k in layer._weights}
-    subs = {k: _paths(sub, f"{prefix}/{sub.name}") for k, sub in layer._sublayers.items()}
+    subs = {
+        # a nested model was built before it was nested: its paths are its own
+        k: variable_paths(sub) if _is_model(sub) else _paths(sub, f"{prefix}/{sub.name}")
+        for k, sub in layer._sublayers.items()
+    }
     return {**own, **subs}
 
 
 def variable_paths(model: Any) -> dict[str, Any]:
     """A pytree shaped like `model.params` holding each weight's Keras path."""
-    scoped = model.keras_style or type(model).__name__ == "Sequential"
-    paths = _paths(model, model.name)
-    if not scoped:  # a functional model: its layers' paths start at their own names
-        paths = {**{k: f"{model.name}/{k}" for k in model._weights},
-                 **{k: _paths(sub, sub.name) for k, sub in model._sublayers.items()}}  # fmt: skip
-    return paths
+    scoped = model.keras_style or any(c.__name__ == "Sequential" for c in type(model).__mro__)
+    if scoped:  # Keras builds these layers inside the model's name scope
+        return _paths(model, model.name)
+    # a functional model: its layers were built before the model existed, outside any scope
+    return {**{k: f"{model.name}/{k}" for k in model._weights},
+            **{k: variable_paths(sub) if _is_model(sub) else _paths(sub, sub.name)
+               for k, sub in model._sublayers.items()}}  # fmt: skip
 
 
 def _stateful(model: Any) -> bool:

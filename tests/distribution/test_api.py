@@ -195,7 +195,15 @@ def _models(lib):
 
     subclassed = Sub()
     subclassed(np.zeros((2, 3), np.float32))
-    return [functional, sequential, subclassed]
+    # nested models keep the paths they were built with (a Sequential with an Input: its own
+    # name; a functional model: none), the outer Sequential's own layers get its name
+    i = lib.Input((3,))
+    inner_fn = lib.Model(i, layers.Dense(2, name="d1")(i), name="inner_fn")
+    inner_seq = lib.Sequential([lib.Input((2,)), layers.Dense(2, name="d2")], name="inner_seq")
+    outer = lib.Sequential(
+        [lib.Input((3,)), inner_fn, inner_seq, layers.Dense(1, name="d3")], name="outer"
+    )
+    return [functional, sequential, subclassed, outer]
 
 
 def test_variable_paths_are_keras_variable_paths():
