@@ -135,7 +135,13 @@ def main() -> None:
         lines.append(f"| {label} | {r['step_ms']:.0f} | {r['cpu_ms']:.0f} | "
                      f"{B / r['step_ms'] * 1e3:.1f} | {base / r['step_ms']:.2f}× |")  # fmt: skip
     if first["platform"] == "cpu":
+        cpu = [best[c]["cpu_ms"] for c in configs]
         lines += [
+            "",
+            "Wall times are only as steady as the machine is quiet (see the load); CPU time per "
+            "step is steadier: " + ", ".join(f"{c:.0f}" for c in cpu) + " ms for the rows above "
+            "(one all-reduce of 5.2 M gradient values per step, and each simulated device's "
+            "smaller matrix products using the shared cores less well).",
             "",
             f"The CPU devices are simulated (`--xla_force_host_platform_device_count`) on this "
             f"{os.cpu_count()}-core machine: every simulated device shares the same cores, which "
