@@ -107,7 +107,18 @@ with data_parallel.scope():
             errors.append(None)
         except ValueError as e:
             errors.append(str(e))
+    try:
+        dp.fit(X, Y, batch_size=8, epochs=1, validation_data=(X[:6], Y[:6]), verbose=0)
+        errors.append(None)
+    except ValueError as e:
+        errors.append(str(e))
     results["divisibility_errors"] = errors
+    # validation inside fit runs on the mesh too: its loss is evaluate's on the final weights
+    history = dp.fit(X, Y, batch_size=8, epochs=1, validation_data=(X[:16], Y[:16]), verbose=0)
+    results["validation"] = [
+        history.history["val_loss"][-1],
+        dp.evaluate(X[:16], Y[:16], batch_size=8, verbose=0)[0],
+    ]
     # 5. saving under the distribution: the same file as one device
     dp.save(os.path.join(OUT, "dp.keras"))
 # the same model, its arrays brought back to one device, saved without a distribution

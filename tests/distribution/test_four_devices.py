@@ -76,10 +76,16 @@ def test_model_parallel_on_a_2x2_mesh_matches_one_device(results):
 
 
 def test_batches_that_do_not_split_evenly_say_which_sizes_work(results):
-    whole, last = results["divisibility_errors"]
+    whole, last, validation = results["divisibility_errors"]
     assert "batch_size=6 cannot be split evenly over the 4 devices" in whole
     assert "multiple of 4: 4, 8, 12, 16" in whole
     assert "last batch of the 30 samples holds 6" in last and "28 or 32 samples" in last
+    assert validation.startswith("fit (validation data): the last batch of the 6 samples")
+
+
+def test_validation_inside_fit_runs_on_the_mesh(results):
+    val_loss, evaluated = results["validation"]
+    assert abs(val_loss - evaluated) <= 1e-6 * max(1.0, abs(evaluated))
 
 
 def test_saving_under_a_distribution_writes_the_one_device_file(results):
