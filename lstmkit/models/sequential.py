@@ -27,6 +27,7 @@ class Sequential(Model):
         self._stack: list[Layer] = []
         self._input_batch_shape: tuple | None = None
         self._input_dtype = "float32"
+        self._input_name: str | None = None  # an Input's name is kept, as Keras keeps it
         for layer in layers or []:
             self.add(layer)
 
@@ -36,6 +37,7 @@ class Sequential(Model):
                 raise ValueError(f"Sequential '{self.name}': an Input must come first.")
             self._input_batch_shape = layer.shape
             self._input_dtype = layer.dtype
+            self._input_name = layer.node.layer.name
             self._rebuild()
             return
         if isinstance(layer, InputLayer):
@@ -67,7 +69,9 @@ class Sequential(Model):
         self._graph_ready = False
         if self._input_batch_shape is None or not self._stack:
             return
-        x = inputs = Input(batch_shape=self._input_batch_shape, dtype=self._input_dtype)
+        x = inputs = Input(
+            batch_shape=self._input_batch_shape, dtype=self._input_dtype, name=self._input_name
+        )
         for layer in self._stack:
             x = layer(x)
             if isinstance(x, list):

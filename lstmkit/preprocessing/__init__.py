@@ -1,5 +1,6 @@
-"""Keras 2's `keras.preprocessing` import path, kept for tutorials (`preprocessing.sequence`)."""
+"""Keras 2's `keras.preprocessing` import paths, kept for tutorials (`preprocessing.sequence`,
+`preprocessing.text`)."""
 
-from lstmkit.preprocessing import sequence
+from lstmkit.preprocessing import sequence, text
 
-__all__ = ["sequence"]
+__all__ = ["sequence", "text"]

@@ -17,3 +17,21 @@ __all__ = [
     "timeseries_dataset_from_array",
     "to_categorical",
 ]
+
+# Datasets and diagrams (text branch): split_dataset, PyDataset / Sequence, plot_model.
+from lstmkit.utils import data_utils, vis_utils  # noqa: E402
+from lstmkit.utils.dataset_utils import split_dataset  # noqa: E402
+from lstmkit.utils.model_visualization import model_to_dot, plot_model  # noqa: E402
+from lstmkit.utils.py_dataset import PyDataset  # noqa: E402
+
+Sequence = PyDataset  # Keras 3 keeps the Keras 2 name as an alias
+
+__all__ += [
+    "PyDataset",
+    "Sequence",
+    "data_utils",
+    "model_to_dot",
+    "plot_model",
+    "split_dataset",
+    "vis_utils",
+]
