@@ -37,6 +37,7 @@ def initialize(
     *,
     initialization_timeout: int | None = None,
     heartbeat_timeout_seconds: int | None = None,
+    cluster_detection_method: str | None = None,
 ) -> None:
     """Join a multi-process (multi-host) run: `jax.distributed.initialize` under Keras's names.
 
@@ -44,10 +45,11 @@ def initialize(
     list of every process's address (the first one is used). Unset arguments come from
     `KERAS_DISTRIBUTION_JOB_ADDRESSES`, `KERAS_DISTRIBUTION_NUM_PROCESSES` and
     `KERAS_DISTRIBUTION_PROCESS_ID`, else from JAX's cluster detection (SLURM, Open MPI, cloud
-    TPU, Kubernetes). Call it first, before anything touches a device. lstmkit's two extras,
-    `initialization_timeout` and `heartbeat_timeout_seconds`, bound how long a process waits for
-    the others to join and how soon it stops (with JAX's error naming the lost process) after
-    another one died; JAX's defaults are 300 s and 100 s.
+    TPU, Kubernetes). Call it first, before anything touches a device. lstmkit's extras, passed
+    to JAX when given: `initialization_timeout` and `heartbeat_timeout_seconds` bound how long a
+    process waits for the others to join and how soon it stops (with JAX's error naming the
+    lost process) after another one died (JAX's defaults: 300 s and 100 s);
+    `cluster_detection_method="mpi4py"` reads ranks from any MPI launcher through mpi4py.
     """
     env = os.environ
     if job_addresses is None:
@@ -69,11 +71,12 @@ def initialize(
         raise ValueError(
             f"initialize: process_id must be in [0, {num_processes}), got {process_id}."
         )
-    timeouts = {
+    extras = {
         k: v
         for k, v in (
             ("initialization_timeout", initialization_timeout),
             ("heartbeat_timeout_seconds", heartbeat_timeout_seconds),
+            ("cluster_detection_method", cluster_detection_method),
         )
         if v is not None
     }
@@ -81,7 +84,7 @@ def initialize(
         coordinator_address=coordinator,
         num_processes=num_processes,
         process_id=process_id,
-        **timeouts,
+        **extras,
     )
 
 
