@@ -155,11 +155,13 @@ def fit(
         n = data_mod.check_lengths(xs, ys, sw)
     if xs is not None:
         bs = setup.batch_size_for(self, batch_size, n)
+        setup.check_distributed_batches(trainer, n, bs, "fit")
         rng = np.random.default_rng(int(np.random.randint(2**31)))
         stream = BatchStream(n, bs, shuffle, rng, steps_per_epoch, self.steps_per_execution)
     if validation is not None and val_stream is None:
         vbs = setup.batch_size_for(self, validation_batch_size or bs, None)
         nv = data_mod.check_lengths(*validation)
+        setup.check_distributed_batches(trainer, nv, vbs, "fit (validation data)")
         val_stream = BatchStream(nv, vbs, steps_per_epoch=validation_steps)
     cbs = setup.callback_list(
         self, callbacks, verbose, add_history=True, epochs=epochs, steps=stream.steps
@@ -226,6 +228,7 @@ def evaluate(
         xs, ys, sw, trainer = setup.training_data(self, "evaluate", x, y, sample_weight, None)
         n = data_mod.check_lengths(xs, ys, sw)
         stream = BatchStream(n, setup.batch_size_for(self, batch_size, n), steps_per_epoch=steps)
+        setup.check_distributed_batches(trainer, n, stream.batch_size, "evaluate")
     cbs = setup.callback_list(self, callbacks, verbose, steps=stream.steps)
     cbs.on_test_begin()
     link = setup.ModelLink(self)

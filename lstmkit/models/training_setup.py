@@ -18,6 +18,7 @@ from lstmkit import losses as losses_mod
 from lstmkit import metrics as metrics_mod
 from lstmkit.callbacks import CallbackList
 from lstmkit.layers.base import defer_write
+from lstmkit.models import distributed
 from lstmkit.training import data as data_mod
 from lstmkit.training.trainer import Trainer
 
@@ -94,6 +95,7 @@ def trainer_for(model: Any, y_shapes: list | None = None) -> Trainer:
     key = (*_mask_key(model), args.get("jit", True))
     cache = model._trainer_cache
     if cache is not None and cache[0][0] == key and shapes in (None, cache[0][1]):
+        cache[1].placement = distributed.placement_for(model)
         return cache[1]
     names = output_names(model)
     if args["loss"] is None:  # predict-only: no loss, no metrics, no optimizer
@@ -132,6 +134,7 @@ def trainer_for(model: Any, y_shapes: list | None = None) -> Trainer:
         jit=args.get("jit", True),
     )
     model._trainer_cache = ((key, shapes), trainer)
+    trainer.placement = distributed.placement_for(model)  # None without a distribution
     return trainer
 
 
@@ -244,3 +247,10 @@ def callback_list(model, callbacks, verbose, add_history=False, **params) -> Cal
         verbose=verbose,
         **params,
     )
+
+
+def check_distributed_batches(trainer: Trainer, n: int, batch_size: int, what: str) -> None:
+    """Under a distribution: a clear error before any step if a batch cannot be split evenly
+    over the data-parallel devices."""
+    if trainer.placement is not None:
+        trainer.placement.check_batch_size(n, batch_size, what)

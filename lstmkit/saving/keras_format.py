@@ -31,6 +31,7 @@ from typing import Any
 import h5py
 
 from lstmkit.layers.lambda_layer import safe_mode_scope
+from lstmkit.models import distributed
 from lstmkit.saving import h5_weights, model_config, optimizer_vars, preprocessing_files
 from lstmkit.saving.h5_weights import WeightFileError
 from lstmkit.utils.file_utils import atomic_write
@@ -68,6 +69,8 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, **kwargs: Any)
     path = _check_path(filepath, ".keras", "save")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save: {path!r} exists and overwrite=False.")
+    if not distributed.writes_files(model):  # several processes: process 0 writes
+        return
     metadata = json.dumps({
         "keras_version": KERAS_VERSION,
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
@@ -93,6 +96,8 @@ def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save_weights: {path!r} exists and overwrite=False.")
     _require_built(model, "save_weights")
+    if not distributed.writes_files(model):  # several processes: process 0 writes
+        return
     data = _weights_bytes(model)
     atomic_write(path, lambda f: f.write(data))
 
@@ -187,6 +192,7 @@ def _read_into(f: h5py.File, model: Any, where: str, skip_mismatch: bool = False
         model.set_weights(leaves)
         if opt is not None:
             optimizer_vars.assign(model, *opt)
+        distributed.distribute_model(model)  # replicated or split as a distribution says
 
     return assign
 

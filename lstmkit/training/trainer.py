@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lstmkit.distribution.placement import Placement
 from lstmkit.kernels import precision
 from lstmkit.metrics.core import Mean
 
@@ -74,6 +75,24 @@ class Trainer:
         self._result_fn = wrap(self._result_values)
         self._fresh_metric_state = wrap(self._fresh_metrics)  # one dispatch, not one per zero
         self.log_names = self._log_names()
+        # lstmkit.distribution: while the model side sets a Placement here, each step's
+        # arguments are put on its device mesh first and jit propagates their shardings.
+        self.placement: Placement | None = None
+        self.train_step = self._placed("train", self.train_step)
+        self.train_steps = self._placed("train_steps", self.train_steps)
+        self.test_step = self._placed("test", self.test_step)
+        self.predict_step = self._placed("predict", self.predict_step)
+
+    def _placed(self, kind: str, step: Callable) -> Callable:
+        def run(*args: Any) -> Any:
+            if self.placement is None:
+                return step(*args)
+            out = step(*self.placement.place(kind, args, self.mask))
+            if kind == "predict":  # this process's own rows (all rows in a single process)
+                return self.placement.local_outputs(out[0]), out[1]
+            return out
+
+        return run
 
     def init_opt_state(self, params: Any) -> Any:
         return self.tx.init(partition(params, self.mask)[0])
@@ -158,6 +177,11 @@ class Trainer:
         params = combine(train, partition(new_params, self.mask)[1])
         batch = jnp.asarray(xs[0].shape[0], jnp.float32)
         mstate = self._update_metrics(mstate, ys, masks, ys_true, sw, loss, per_output, batch)
+        if self.placement is not None:  # the results keep the layouts the arguments had
+            params = self.placement.constrain("params", params)
+            new_state = self.placement.constrain("state", new_state)
+            opt_state = self.placement.constrain("opt_state", opt_state, self.mask)
+            mstate, key = self.placement.constrain("replicated", (mstate, key))
         return params, new_state, opt_state, mstate, key, loss
 
     def _train_steps(self, params, state, opt_state, mstate, key, xs, ys_true, sw):
@@ -179,9 +203,13 @@ class Trainer:
         loss = total + extra + self.penalty(params)
         batch = jnp.asarray(xs[0].shape[0], jnp.float32)
         mstate = self._update_metrics(mstate, ys, masks, ys_true, sw, loss, per_output, batch)
+        if self.placement is not None:
+            new_state = self.placement.constrain("state", new_state)
         return new_state, mstate
 
     def _predict_step(self, params, state, xs):
         self.trace_counts["predict"] += 1
         ys, _, new_state, _, _ = self.forward(params, state, xs, False, None)
+        if self.placement is not None:
+            new_state = self.placement.constrain("state", new_state)
         return ys, new_state
