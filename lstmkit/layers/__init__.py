@@ -1,6 +1,9 @@
-"""Keras-named layers (`lstmkit.layers.LSTM` is `keras.layers.LSTM`)."""
+"""Keras-named layers (`lstmkit.layers.LSTM` is `keras.layers.LSTM`).
 
-# attention and convolutional recurrent layers
+Preprocessing layers (TextVectorization, StringLookup, IntegerLookup) run in numpy on the host,
+before the model, as they do in Keras on JAX.
+"""
+
 from lstmkit.layers.attention import AdditiveAttention, Attention, Softmax
 from lstmkit.layers.base import Layer
 from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
@@ -23,6 +26,7 @@ from lstmkit.layers.core import (
     Reshape,
 )
 from lstmkit.layers.einsum_dense import EinsumDense
+from lstmkit.layers.index_lookup import IntegerLookup, StringLookup
 from lstmkit.layers.lambda_layer import Lambda
 from lstmkit.layers.merging import (
     Add,
@@ -48,28 +52,18 @@ from lstmkit.layers.pooling import AveragePooling1D, AvgPool1D, MaxPool1D, MaxPo
 from lstmkit.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from lstmkit.layers.regularization import GaussianNoise, SpatialDropout1D
 from lstmkit.layers.reshaping import Permute, RepeatVector
+from lstmkit.layers.text_vectorization import TextVectorization
 from lstmkit.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
-    "Activation", "Bidirectional", "Dense", "Dropout", "Embedding", "Flatten", "GRU", "GRUCell",
-    "GlobalAveragePool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D",
-    "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "LSTMCell", "Layer", "Masking", "RNN",
-    "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
-] + [
-    "AveragePooling1D", "AvgPool1D", "BatchNormalization", "Conv1D", "GaussianNoise",
-    "LayerNormalization", "MaxPool1D", "MaxPooling1D", "SpatialDropout1D",
+    "Activation", "Add", "AdditiveAttention", "Attention", "Average", "AveragePooling1D",
+    "AvgPool1D", "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "ConvLSTM1D",
+    "ConvLSTM2D", "ConvLSTM3D", "Dense", "Dot", "Dropout", "EinsumDense", "Embedding", "Flatten",
+    "GRU", "GRUCell", "GaussianNoise", "GlobalAveragePool1D", "GlobalAveragePooling1D",
+    "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalMaxPooling1D", "Input", "InputLayer",
+    "IntegerLookup", "LSTM", "LSTMCell", "Lambda", "Layer", "LayerNormalization", "Masking",
+    "MaxPool1D", "MaxPooling1D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Permute",
+    "RNN", "RepeatVector", "Reshape", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D",
+    "StackedRNNCells", "StringLookup", "Subtract", "TextVectorization", "TimeDistributed", "add",
+    "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
 ]  # fmt: skip
-
-# Preprocessing layers (numpy, run on the host before the model): text branch.
-from lstmkit.layers.index_lookup import IntegerLookup, StringLookup  # noqa: E402
-from lstmkit.layers.text_vectorization import TextVectorization  # noqa: E402
-
-__all__ += ["IntegerLookup", "StringLookup", "TextVectorization"]
-
-__all__ += [
-    "Add", "Average", "Concatenate", "Dot", "Lambda", "Maximum", "Minimum", "Multiply", "Permute",
-    "RepeatVector", "Subtract", "add", "average", "concatenate", "dot", "maximum", "minimum",
-    "multiply", "subtract",
-]  # fmt: skip
-__all__ += ["AdditiveAttention", "Attention", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
-            "EinsumDense", "MultiHeadAttention", "Softmax"]  # fmt: skip
