@@ -2,6 +2,12 @@
 
 from lstmkit.models.files import register_file_functions
 from lstmkit.saving.keras_format import load_model, load_weights, save_model, save_weights
+from lstmkit.saving.model_json import (
+    model_config,
+    model_from_class_config,
+    model_from_json,
+    model_to_json,
+)
 from lstmkit.saving.object_registration import (
     CustomObjectScope,
     custom_object_scope,
@@ -17,6 +23,10 @@ from lstmkit.saving.torch_format import from_torch, to_torch
 register_file_functions(
     save_model=save_model, save_weights=save_weights, load_weights=load_weights,
     load_model=load_model,
+)  # fmt: skip
+register_file_functions(
+    model_config=model_config, model_from_config=model_from_class_config,
+    model_to_json=model_to_json, model_from_json=model_from_json,
 )  # fmt: skip
 
 __all__ = [
