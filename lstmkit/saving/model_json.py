@@ -30,10 +30,7 @@ def model_from_class_config(
 
 def model_to_json(model: Model, **kwargs: Any) -> str:
     """Keras's `model.to_json(**kwargs)`: the serialized model; kwargs go to `json.dumps`."""
-    entry = serialize_model(model)
-    if not entry.get("compile_config"):
-        entry["compile_config"] = None  # as Keras writes an uncompiled model
-    return json.dumps(entry, **kwargs)
+    return json.dumps(serialize_model(model), **kwargs)
 
 
 def model_from_json(json_string: str, custom_objects: dict | None = None) -> Model:
