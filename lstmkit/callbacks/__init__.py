@@ -1,12 +1,18 @@
 """`lstmkit.callbacks`: Keras 3's training callbacks, same names, arguments and decisions."""
 
+from lstmkit.callbacks.backup_and_restore import BackupAndRestore
 from lstmkit.callbacks.basic import CSVLogger, History, LearningRateScheduler, TerminateOnNaN
 from lstmkit.callbacks.callback import Callback, pythonify_logs
 from lstmkit.callbacks.callback_list import CallbackList
+from lstmkit.callbacks.lambda_callback import LambdaCallback
 from lstmkit.callbacks.monitor import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from lstmkit.callbacks.progress import Progbar, ProgbarLogger
+from lstmkit.callbacks.tensorboard import TensorBoard
 
 __all__ = [
+    "BackupAndRestore",
+    "LambdaCallback",
+    "TensorBoard",
     "CSVLogger",
     "Callback",
     "CallbackList",
