@@ -1,5 +1,6 @@
 """`lstmkit.callbacks`: Keras 3's training callbacks, same names, arguments and decisions."""
 
+from lstmkit import catalogue as _catalogue
 from lstmkit.callbacks.backup_and_restore import BackupAndRestore
 from lstmkit.callbacks.basic import CSVLogger, History, LearningRateScheduler, TerminateOnNaN
 from lstmkit.callbacks.callback import Callback, pythonify_logs
@@ -26,3 +27,6 @@ __all__ = [
     "TerminateOnNaN",
     "pythonify_logs",
 ]
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("callbacks", __name__)

@@ -1,5 +1,6 @@
 """Keras-named layers (`lstmkit.layers.LSTM` is `keras.layers.LSTM`)."""
 
+from lstmkit import catalogue as _catalogue
 from lstmkit.layers.base import Layer
 from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from lstmkit.layers.core import (
@@ -27,3 +28,6 @@ __all__ = [
     "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "LSTMCell", "Layer", "Masking", "RNN",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
 ]  # fmt: skip
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("layers", __name__)

@@ -1,5 +1,6 @@
 """Models: functional `Model` and `Sequential` (`lstmkit.models.Model` is `keras.models.Model`)."""
 
+from lstmkit import catalogue as _catalogue
 from lstmkit.models.cloning import clone_model
 from lstmkit.models.files import file_function
 from lstmkit.models.functional import Model
@@ -24,3 +25,6 @@ def save_model(model, filepath, overwrite=True, **kwargs):
 
 
 __all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("models", __name__)

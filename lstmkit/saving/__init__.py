@@ -1,5 +1,6 @@
 """Saving and interop: Keras files, PyTorch weights."""
 
+from lstmkit import catalogue as _catalogue
 from lstmkit.models.files import register_file_functions
 from lstmkit.saving.keras_format import load_model, load_weights, save_model, save_weights
 from lstmkit.saving.model_json import (
@@ -34,3 +35,6 @@ __all__ = [
     "get_registered_name", "get_registered_object", "load_model", "load_weights",
     "register_keras_serializable", "save_model", "save_weights", "to_torch",
 ]  # fmt: skip
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("saving", __name__)
