@@ -11,6 +11,7 @@ writes nothing: lstmkit has no TensorFlow graph to show.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,8 @@ class TensorBoard(Callback):
         self._val_dir = os.path.join(self.log_dir, "validation")
         self._writers: dict[str, Any] = {}
         self._global_train_batch = 0
+        self._batch_start = 0.0
+        self._epoch_start = (0.0, 0)
 
     def _writer(self, which: str) -> Any:
         """Created on first use, as Keras: no event file without something to write."""
@@ -78,14 +81,22 @@ class TensorBoard(Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._global_train_batch = 0
 
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self.write_steps_per_second:
+            self._epoch_start = (time.time(), self.model.optimizer.iterations)
+
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         self._global_train_batch += 1
+        self._batch_start = time.time()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         step = self._global_train_batch
         if self.update_freq == "epoch" or step % self.update_freq or not isinstance(logs, dict):
             return
         writer = self._writer("train")
+        if self.write_steps_per_second:
+            rate = 1.0 / max(time.time() - self._batch_start, 1e-9)
+            writer.add_scalar("batch_steps_per_second", rate, step)
         for name, value in logs.items():
             writer.add_scalar(f"batch_{name}", float(value), step)
 
@@ -96,6 +107,10 @@ class TensorBoard(Callback):
         optimizer = getattr(self.model, "optimizer", None)
         if train and optimizer is not None and hasattr(optimizer, "learning_rate"):
             train["learning_rate"] = float(np.asarray(optimizer.learning_rate))
+        if train and self.write_steps_per_second:
+            start, iterations = self._epoch_start
+            steps = optimizer.iterations - iterations
+            train["steps_per_second"] = steps / max(time.time() - start, 1e-9)
         for which, values in (("train", train), ("val", val)):
             if values:
                 writer = self._writer(which)

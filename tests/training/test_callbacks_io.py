@@ -94,8 +94,13 @@ def test_tensorboard_writes_keras_tags_per_epoch_batch_and_histograms(tmp_path):
                                [kernel.min(), kernel.max(), kernel.sum()], rtol=1e-5)  # fmt: skip
     every_3 = tmp_path / "every3"
     model.fit(x, y, epochs=3, batch_size=4, verbose=0,
-              callbacks=[lstmkit.callbacks.TensorBoard(every_3, update_freq=3)])  # fmt: skip
-    assert [s for s, _ in by_tag(read_events(every_3 / "train"))["batch_loss"]] == [3, 6]
+              callbacks=[lstmkit.callbacks.TensorBoard(every_3, update_freq=3,
+                                                       write_steps_per_second=True)])  # fmt: skip
+    train = by_tag(read_events(every_3 / "train"))
+    assert [s for s, _ in train["batch_loss"]] == [3, 6]
+    assert [s for s, _ in train["batch_steps_per_second"]] == [3, 6]
+    assert [s for s, _ in train["epoch_steps_per_second"]] == [0, 1, 2]
+    assert all(v > 0 for _, v in train["epoch_steps_per_second"])
     assert not os.path.exists(every_3 / "validation")  # created only when written to
 
 
