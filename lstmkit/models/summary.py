@@ -39,11 +39,11 @@ def _count(arrays: list) -> tuple[int, int]:
 
 
 def _shape_text(layer: Any) -> str:
-    """The output shape(s) of the layer's first call, as Keras formats them."""
+    """The output shape(s) of the layer's latest call, as Keras formats them."""
     nodes = layer.__dict__.get("_inbound_nodes") or []
     if not nodes:
         return "?"
-    shapes = [t.shape for t in tree_leaves(nodes[0].outputs)]
+    shapes = [t.shape for t in tree_leaves(nodes[-1].outputs)]
     text = [f"({', '.join(str(d) for d in s)})" for s in shapes]
     return text[0] if len(text) == 1 else f"[{', '.join(text)}]"
 

@@ -197,16 +197,25 @@ def _branched(lib):
     return lib.Model([a, b], lib.layers.LSTM(4, name="dec")(b, initial_state=[h, c]), name="m2")
 
 
-@pytest.mark.parametrize("build", [_nested, _branched])
+def _shared(lib):
+    """One LSTM called on two inputs: Keras shows the latest call's shape and both calls."""
+    a, b = lib.Input((5, 3), name="a"), lib.Input((7, 3), name="b")
+    shared = lib.layers.LSTM(4, return_sequences=True, name="shared")
+    return lib.Model([a, b], [shared(a), shared(b)], name="m3")
+
+
+NESTED = {"expand_nested": True, "show_trainable": True}
+NARROW = {"line_length": 80, "positions": [0.4, 0.7, 1.0], "layer_range": ["enc", "inner"]}
+NARROW_4 = {"line_length": 80, "positions": [0.3, 0.5, 0.7, 1.0], "layer_range": ["a", "enc"]}
+
+
 @pytest.mark.parametrize(
-    "options",
-    [{}, {"expand_nested": True, "show_trainable": True},
-     {"line_length": 80, "positions": [0.4, 0.7, 1.0], "layer_range": ["enc", "inner"]}],
+    "build, options",
+    [(_nested, {}), (_nested, NESTED), (_nested, NARROW), (_branched, {}), (_branched, NESTED),
+     (_branched, NARROW_4), (_shared, {})],
 )  # fmt: skip
 def test_summary_text_is_keras(build, options):
     pytest.importorskip("rich")
-    if build is _branched and "layer_range" in options:
-        options = {**options, "positions": [0.3, 0.5, 0.7, 1.0], "layer_range": ["a", "enc"]}
     km, lm = build(keras), build(lstmkit)
     k_text, l_text = [], []
     km.summary(print_fn=lambda s, line_break=None: k_text.append(s), **options)
