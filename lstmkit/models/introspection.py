@@ -66,20 +66,18 @@ model_input = property(_model_input, doc="Functional: the inputs given to Model(
 model_output = property(_model_output, doc="Functional: the outputs given to Model(), as Keras.")
 
 
-def _shapes(model: Any, tensors: list, what: str) -> Any:
-    if not model.__dict__.get("_graph_ready"):
-        kind = "Sequential model" if _is_sequential(model) else "Model"
-        raise AttributeError(f"{kind} '{model.name}' has no defined {what} yet.")
-    shapes = [t.shape for t in tensors]
+def _shapes(model: Any, which: str) -> Any:
+    _graph(model, f"{which} shape")
+    shapes = [t.shape for t in model.__dict__[f"_{which}s_list"]]
     return shapes[0] if len(shapes) == 1 else shapes
 
 
 input_shape = property(
-    lambda model: _shapes(model, model.__dict__.get("_inputs_list", []), "input shape"),
+    lambda model: _shapes(model, "input"),
     doc="The input shape (a list of shapes for several inputs), as Keras's functional models.",
 )
 output_shape = property(
-    lambda model: _shapes(model, model.__dict__.get("_outputs_list", []), "output shape"),
+    lambda model: _shapes(model, "output"),
     doc="The output shape (a list of shapes for several outputs), as Keras's functional models.",
 )
 
