@@ -15,6 +15,7 @@ import numpy as np
 
 from lstmkit.layers.base import ordered_leaves
 from lstmkit.layers.symbolic import tree_leaves
+from lstmkit.models.files import file_function
 
 try:  # optional: Keras's own table renderer
     import rich.console
@@ -153,11 +154,18 @@ def render(model: Any, line_length: int | None = None, positions: Any = None,
     weights = model.weights if ready else []
     total, total_b = _count(weights)
     trainable, trainable_b = _count([w for w, f in zip(weights, flags) if f])
+    optimizer = getattr(model, "optimizer", None)
+    built = optimizer is not None and getattr(optimizer, "opt_state", None) is not None
+    # Keras counts the optimizer's variables once it is built (after the first step).
+    opt_n, opt_b = _count(file_function("optimizer_variables")(model) or []) if built else (0, 0)
+    non_trainable, non_trainable_b = total - trainable, total_b - trainable_b
     totals = [
-        f" Total params: {total:,} ({_size(total_b)})",
+        f" Total params: {total + opt_n:,} ({_size(total_b + opt_b)})",
         f" Trainable params: {trainable:,} ({_size(trainable_b)})",
-        f" Non-trainable params: {total - trainable:,} ({_size(total_b - trainable_b)})",
+        f" Non-trainable params: {non_trainable:,} ({_size(non_trainable_b)})",
     ]
+    if built:
+        totals.append(f" Optimizer params: {opt_n:,} ({_size(opt_b)})")
     table = (_rich_table if rich is not None else _plain_table)(
         header, justify, widths, line_length, rows
     )

@@ -17,6 +17,7 @@ from lstmkit.saving.object_registration import (
     get_registered_object,
     register_keras_serializable,
 )
+from lstmkit.saving.optimizer_vars import to_keras as optimizer_variables
 from lstmkit.saving.torch_format import from_torch, to_torch
 
 # Model.save / save_weights / load_weights and lstmkit.models.load_model use these (models sit
@@ -28,6 +29,7 @@ register_file_functions(
 register_file_functions(
     model_config=model_config, model_from_config=model_from_class_config,
     model_to_json=model_to_json, model_from_json=model_from_json,
+    optimizer_variables=optimizer_variables,
 )  # fmt: skip
 
 __all__ = [

@@ -221,3 +221,17 @@ def test_summary_text_is_keras(build, options):
     km.summary(print_fn=lambda s, line_break=None: k_text.append(s), **options)
     lm.summary(print_fn=l_text.append, **options)
     assert l_text == k_text
+
+
+def test_summary_counts_the_optimizer_after_fit_as_keras():
+    pytest.importorskip("rich")
+    texts = []
+    for lib in (keras, lstmkit):
+        m = lib.Sequential([lib.Input((3,)), lib.layers.Dense(2, name="d")], name="s")
+        m.compile(optimizer="adam", loss="mse")
+        m.fit(np.zeros((2, 3)), np.zeros((2, 2)), verbose=0)
+        out = []
+        m.summary(print_fn=lambda s, line_break=None, out=out: out.append(s))
+        texts.append(out)
+    assert "Optimizer params: 18 " in texts[0][0]  # iterations, learning rate, 2 x 8 slots
+    assert texts[1] == texts[0]
