@@ -235,3 +235,20 @@ def test_summary_counts_the_optimizer_after_fit_as_keras():
         texts.append(out)
     assert "Optimizer params: 18 " in texts[0][0]  # iterations, learning rate, 2 x 8 slots
     assert texts[1] == texts[0]
+
+
+def test_layer_output_of_a_loaded_masked_model_builds_a_submodel_as_keras(tmp_path):
+    """Keras writes a mask's ops into the file; lstmkit's loaded graph drops them, and
+    `layer.output` must belong to that graph."""
+    x = keras.Input((5,), dtype="int32")
+    embedded = keras.layers.Embedding(7, 4, mask_zero=True)(x)
+    seq, _, _ = keras.layers.LSTM(3, return_state=True)(embedded)
+    km = keras.Model(x, keras.layers.Dense(2)(seq))
+    km.save(tmp_path / "masked.keras")
+    lm = lstmkit.models.load_model(tmp_path / "masked.keras")
+    encoder = lstmkit.Model(lm.input, lm.layers[2].output)
+    assert encoder.layers == lm.layers[:3]  # input, embedding, lstm: no mask operations
+    ids = np.array([[1, 2, 0, 0, 0], [3, 4, 5, 6, 1]])
+    expected = keras.Model(km.input, km.layers[2].output).predict(ids, verbose=0)
+    for ours, theirs in zip(encoder.predict(ids, verbose=0), expected):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
