@@ -17,6 +17,7 @@ from typing import Any
 from lstmkit.catalogue.unsupported import KERAS_VERSION, UNSUPPORTED
 
 PAGE = "docs/keras_catalogue.md"
+_PACKAGES: dict[str, str] = {}  # lstmkit module name -> Keras namespace (see module_getattr)
 
 
 class NotSupportedError(AttributeError):
@@ -48,9 +49,6 @@ def module_getattr(namespace: str, module_name: str) -> Callable[[str], object]:
         raise AttributeError(f"module '{module_name}' has no attribute '{name}'")
 
     return __getattr__
-
-
-_PACKAGES: dict[str, str] = {}  # lstmkit module name -> Keras namespace
 
 
 class _UnsupportedNameFinder:
