@@ -54,8 +54,8 @@ def tiny(seed=1):
     m = lstmkit.Sequential([
         lstmkit.Input((4, 3)),
         L.LSTM(3, kernel_initializer=init.GlorotUniform(seed=seed),
-               recurrent_initializer=init.Orthogonal(seed=seed + 1)),
-        L.Dense(1, kernel_initializer=init.GlorotUniform(seed=seed + 2)),
+               recurrent_initializer=init.Orthogonal(seed=seed + 1), name="lstm"),
+        L.Dense(1, kernel_initializer=init.GlorotUniform(seed=seed + 2), name="dense"),
     ], name="tiny")  # fmt: skip
     m.compile(optimizer="adam", loss="mse")
     return m
