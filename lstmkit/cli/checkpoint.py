@@ -16,7 +16,7 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from lstmkit.saving import load_model
 
 CHECKPOINT = "model.keras"
 META = "assets/lstmkit_charlm.json"
+MAX_ASSET_BYTES = 256 << 20  # the description and the carried states; far more than either needs
 STATES = "assets/lstmkit_states.npz"
 FORMAT = "lstmkit character model"
 
@@ -134,20 +135,48 @@ def read_meta(path: str) -> tuple[dict, dict | None]:
                     f"{path} is a Keras model but not a character model made by `lstmkit train` "
                     "(it holds no vocabulary)"
                 )
-            meta = json.loads(zf.read(META).decode("utf-8"))
+            meta = json.loads(_read_bounded(zf, META, path).decode("utf-8"))
             states = None
             if STATES in names:
-                with np.load(io.BytesIO(zf.read(STATES))) as npz:
+                with np.load(io.BytesIO(_read_bounded(zf, STATES, path))) as npz:
                     states = {}
                     for key in sorted(npz.files):  # "layer:000", "layer:001", ...
                         states.setdefault(key.rsplit(":", 1)[0], []).append(npz[key])
+    except CliError:
+        raise
     except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise CliError(f"{path} is not a checkpoint (.keras zip file): {e}") from None
-    except (ValueError, KeyError) as e:  # bad JSON or npz inside
+    except Exception as e:  # damaged JSON or npz inside: zipfile, json and numpy raise many kinds
         raise CliError(f"{path}: the character model's description is damaged ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CliError(f"{path} is not a character model made by `lstmkit train`")
+    _check_meta(meta, path)
     return meta, states
+
+
+def _check_meta(meta: dict, path: str) -> None:
+    """The description's parts have the types the code reads them with."""
+    types = {f.name: f.type for f in fields(Settings)}
+    settings, vocab = meta.get("settings"), meta.get("vocabulary")
+    if not isinstance(vocab, str) or len(set(vocab)) != len(vocab) or not vocab:
+        raise CliError(f"{path}: the vocabulary in its description is damaged")
+    if (
+        not isinstance(settings, dict)
+        or not set(settings) <= set(types)
+        or not all(
+            type(v).__name__ == types[k] or (types[k] == "float" and type(v) is int)
+            for k, v in settings.items()
+        )
+    ):
+        raise CliError(f"{path}: the settings in its description are damaged ({settings!r:.200})")
+
+
+def _read_bounded(zf: zipfile.ZipFile, name: str, path: str) -> bytes:
+    # zipfile never inflates past a member's declared size: refusing large declarations bounds
+    # the memory a damaged or hostile file can take.
+    if zf.getinfo(name).file_size > MAX_ASSET_BYTES:
+        raise CliError(f"{path}: '{name}' declares {zf.getinfo(name).file_size} bytes; refused")
+    return zf.read(name)
 
 
 def settings_of(meta: dict) -> Settings:
@@ -177,7 +206,10 @@ def load_for_inference(path: str) -> tuple[Sequential, Vocabulary, dict]:
     _check_model(trained, meta, path)
     vocab = Vocabulary(meta["vocabulary"])
     model = build_model(len(vocab), settings_of(meta), batch_size=1)
-    model.set_weights(trained.get_weights())
+    try:
+        model.set_weights(trained.get_weights())
+    except ValueError as e:
+        raise CliError(f"{path}: the model does not match its description ({e})") from None
     return model, vocab, meta
 
 

@@ -272,18 +272,20 @@ def call_eager(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
         output_spec(layer, inputs, extra)  # builds sub-layers (Keras: build by run)
     layer.check_values(inputs)
     key = utils.next_key() if training else None
-    fn = layer._jitted.get(training)
+    # Traced per trainable flags too: a frozen BatchNormalization runs in inference mode.
+    cache_key = (training, tuple(jax.tree_util.tree_leaves(layer.trainable_mask())))
+    fn = layer._jitted.get(cache_key)
     if fn is None:
 
         def run(p, s, x, m, k, kw):
             with StatelessScope(layer, p, s, training=training, key=k) as scope:
                 out, new_state = layer.apply(p, s, x, training=training, mask=m, key=k, **kw)
-            layer._jitted[("assigns", training)] = bool(scope.assigned)  # known when traced
+            layer._jitted[("assigns", cache_key)] = bool(scope.assigned)  # known when traced
             return out, new_state, scope.params_of(layer)
 
-        fn = layer._jitted[training] = jax.jit(run)
+        fn = layer._jitted[cache_key] = jax.jit(run)
     outputs, new_state, new_params = fn(layer.params, layer.state, inputs, mask, key, extra)
     layer.set_state(new_state)
-    if layer._jitted.get(("assigns", training)):
+    if layer._jitted.get(("assigns", cache_key)):
         layer.set_params(new_params)  # a weight assigned in call(): write it back
     return outputs

@@ -15,7 +15,8 @@ _FORMATS: dict[str, Callable[..., Any]] = {}
 
 
 def register_file_functions(**functions: Callable[..., Any]) -> None:
-    """Install the file functions (`save_model`, `save_weights`, `load_weights`, `load_model`)."""
+    """Install the file functions (`save_model`, `save_weights`, `load_weights`, `load_model`;
+    `export_onnx` from `lstmkit.export`)."""
     _FORMATS.update(functions)
 
 
@@ -26,5 +27,5 @@ def file_function(name: str) -> Callable[..., Any]:
     except KeyError:
         raise RuntimeError(
             f"{name}: lstmkit's file formats are not loaded; `import lstmkit` (or "
-            "`import lstmkit.saving`) before saving or loading models."
+            "`import lstmkit.saving` / `lstmkit.export`) before saving, loading or exporting."
         ) from None

@@ -17,6 +17,11 @@ from lstmkit.layers.variables import StatelessScope
 from lstmkit.models import introspection, stream, subclassed, training_api
 from lstmkit.models.files import file_function
 from lstmkit.models.layer_order import keras_order
+from lstmkit.models.legacy_generators import (  # Keras 2's generator methods (text branch)
+    evaluate_generator,
+    fit_generator,
+    predict_generator,
+)
 
 
 def _as_list(x: Any) -> list:
@@ -174,8 +179,9 @@ class Model(Layer):
             in_mask = _fill(node.inputs, values, 1)
             kw = {k: _fill(v, values, 0) for k, v in node.kwargs.items() if k != "training"}
             node_mask = kw.pop("mask", None)
-            if node_mask is None:
-                node_mask = in_mask if not isinstance(in_mask, list) else in_mask[0]
+            if node_mask is None:  # one mask per input only for layers that merge inputs
+                several = isinstance(in_mask, list) and not getattr(layer, "masks_per_input", 0)
+                node_mask = in_mask[0] if several else in_mask
             if record is not None:
                 record[layer.name] = (layer, x, node_mask, kw)
             out, new_state[layer.name] = layer.apply(
@@ -284,6 +290,10 @@ class Model(Layer):
     test_on_batch = training_api.test_on_batch
     predict_on_batch = training_api.predict_on_batch
     predict_classes = training_api.predict_classes
+    # Keras 2's generator methods (text branch): warn, then fit / evaluate / predict.
+    fit_generator = fit_generator
+    evaluate_generator = evaluate_generator
+    predict_generator = predict_generator
     summary = training_api.summary
 
     # Keras 3 files: the formats live in lstmkit/saving/ (above models), found through files.py.
@@ -298,6 +308,25 @@ class Model(Layer):
     def load_weights(self, filepath: Any, skip_mismatch: bool = False) -> None:
         """Load a `.weights.h5` or `.keras` file's weights; all are checked before any changes."""
         file_function("load_weights")(self, filepath, skip_mismatch=skip_mismatch)
+
+    def export(self, filepath: Any, format: str = "onnx", verbose: Any = None,
+               input_signature: Any = None, **kwargs: Any) -> None:  # fmt: skip
+        """Export for inference; `format="onnx"` (the only one here) writes an ONNX file with
+        native LSTM/GRU/RNN operators (lstmkit/export/; `opset_version=`, `streaming=`)."""
+        if format != "onnx":
+            raise ValueError(
+                f"Model.export: format={format!r} is not supported by lstmkit; use format='onnx'."
+            )
+        if input_signature is not None:
+            raise ValueError(
+                "Model.export: `input_signature` is not supported; the ONNX graph takes the "
+                "model's Input shapes, with dynamic batch and time axes."
+            )
+        opset = kwargs.pop("opset_version", None) or kwargs.pop("opset", None)
+        opset_kw = {} if opset is None else {"opset": opset}
+        file_function("export_onnx")(self, filepath, **opset_kw, **kwargs)
+        if verbose:
+            print(f"Saved ONNX model to {filepath}")
 
 
 def _fill(structure: Any, values: dict, which: int) -> Any:

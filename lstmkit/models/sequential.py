@@ -28,6 +28,7 @@ class Sequential(Model):
         self._stack: list[Layer] = []
         self._input_batch_shape: tuple | None = None
         self._input_dtype = "float32"
+        self._input_name: str | None = None  # an Input's name is kept, as Keras keeps it
         for layer in layers or []:
             self.add(layer)
 
@@ -38,6 +39,7 @@ class Sequential(Model):
             self._input_tensor = layer
             self._input_batch_shape = layer.shape
             self._input_dtype = layer.dtype
+            self._input_name = layer.node.layer.name
             self._rebuild()
             return
         if isinstance(layer, InputLayer):
@@ -76,7 +78,9 @@ class Sequential(Model):
             tuple(self._input_batch_shape), self._input_dtype):  # fmt: skip
             # One Input kept across add()/pop(), as Keras: `layer.output` (the first call) then
             # stays in the graph `model.inputs` starts, for Model(model.inputs, layer.output).
-            inputs = Input(batch_shape=self._input_batch_shape, dtype=self._input_dtype)
+            inputs = Input(
+                batch_shape=self._input_batch_shape, dtype=self._input_dtype, name=self._input_name
+            )
             self._input_tensor = inputs
         x = inputs
         for layer in self._stack:

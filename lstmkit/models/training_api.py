@@ -16,6 +16,7 @@ from lstmkit import losses as losses_mod
 from lstmkit import optimizers as optimizers_mod
 from lstmkit.callbacks import TerminateOnNaN
 from lstmkit.layers.base import flush_writes
+from lstmkit.models import data_sources
 from lstmkit.models import training_setup as setup
 from lstmkit.models.summary import print_summary
 from lstmkit.training import data as data_mod
@@ -124,24 +125,39 @@ def fit(
     steps_per_epoch = check_steps(steps_per_epoch, "steps_per_epoch")
     validation_steps = check_steps(validation_steps, "validation_steps")
     validation_freq = _validation_freq(validation_freq)
-    xs, ys, sw, trainer = setup.training_data(self, "fit", x, y, sample_weight, class_weight)
-    n = data_mod.check_lengths(xs, ys, sw)
-    validation = None
-    if validation_data is not None:
+    validation, val_stream = None, None
+    if data_sources.is_batch_source(x):  # a generator, PyDataset or dataset (text branch)
+        stream, trainer = data_sources.source_for_training(
+            self, "fit", x, steps=steps_per_epoch, shuffle=shuffle, class_weight=class_weight,
+            y=y, sample_weight=sample_weight, validation_split=validation_split,
+        )  # fmt: skip
+        stream.require_steps_for_epochs(epochs - initial_epoch, "steps_per_epoch")
+        xs = ys = sw = None
+        bs = batch_size or 32
+    else:
+        xs, ys, sw, trainer = setup.training_data(self, "fit", x, y, sample_weight, class_weight)
+        n = data_mod.check_lengths(xs, ys, sw)
+    if data_sources.is_batch_source(validation_data):
+        val_stream, _ = data_sources.source_for_training(
+            self, "fit (validation_data)", validation_data, steps=validation_steps
+        )
+        val_stream.require_steps_for_epochs(epochs - initial_epoch, "validation_steps")
+        validation = (None, None, None)
+    elif validation_data is not None:
         vx, vy, *vsw = validation_data
         validation = (
             setup.prepare_x(self, vx),
             setup.prepare_y(self, vy)[0],
             np.asarray(vsw[0], np.float32) if vsw else None,
         )
-    elif validation_split:
+    elif validation_split and xs is not None:
         (xs, ys, sw), validation = _split3(xs, ys, sw, validation_split)
         n = data_mod.check_lengths(xs, ys, sw)
-    bs = setup.batch_size_for(self, batch_size, n)
-    rng = np.random.default_rng(int(np.random.randint(2**31)))
-    stream = BatchStream(n, bs, shuffle, rng, steps_per_epoch, self.steps_per_execution)
-    val_stream = None
-    if validation is not None:
+    if xs is not None:
+        bs = setup.batch_size_for(self, batch_size, n)
+        rng = np.random.default_rng(int(np.random.randint(2**31)))
+        stream = BatchStream(n, bs, shuffle, rng, steps_per_epoch, self.steps_per_execution)
+    if validation is not None and val_stream is None:
         vbs = setup.batch_size_for(self, validation_batch_size or bs, None)
         nv = data_mod.check_lengths(*validation)
         val_stream = BatchStream(nv, vbs, steps_per_epoch=validation_steps)
@@ -201,9 +217,15 @@ def evaluate(
     if kwargs:
         raise ValueError(f"evaluate: arguments not recognized: {sorted(kwargs)}.")
     steps = check_steps(steps, "steps")
-    xs, ys, sw, trainer = setup.training_data(self, "evaluate", x, y, sample_weight, None)
-    n = data_mod.check_lengths(xs, ys, sw)
-    stream = BatchStream(n, setup.batch_size_for(self, batch_size, n), steps_per_epoch=steps)
+    if data_sources.is_batch_source(x):
+        stream, trainer = data_sources.source_for_training(
+            self, "evaluate", x, steps=steps, y=y, sample_weight=sample_weight
+        )
+        xs = ys = sw = None
+    else:
+        xs, ys, sw, trainer = setup.training_data(self, "evaluate", x, y, sample_weight, None)
+        n = data_mod.check_lengths(xs, ys, sw)
+        stream = BatchStream(n, setup.batch_size_for(self, batch_size, n), steps_per_epoch=steps)
     cbs = setup.callback_list(self, callbacks, verbose, steps=stream.steps)
     cbs.on_test_begin()
     link = setup.ModelLink(self)
@@ -217,13 +239,18 @@ def evaluate(
 def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
     """Outputs for every sample (of the first `steps` batches when given): one array, or a list
     for several outputs."""
+    if data_sources.is_batch_source(x):
+        return _predict(self, x, batch_size, verbose, steps, callbacks)
     return _predict(self, setup.prepare_x(self, x), batch_size, verbose, steps, callbacks)
 
 
 def _predict(model, xs, batch_size, verbose, steps, callbacks):
     steps = check_steps(steps, "steps")
-    n = data_mod.check_lengths(xs, None, None)
-    stream = BatchStream(n, setup.batch_size_for(model, batch_size, n), steps_per_epoch=steps)
+    if data_sources.is_batch_source(xs):
+        stream, xs = data_sources.source_for_predict(model, xs, steps), None
+    else:
+        n = data_mod.check_lengths(xs, None, None)
+        stream = BatchStream(n, setup.batch_size_for(model, batch_size, n), steps_per_epoch=steps)
     stateful = any(getattr(layer, "stateful", False) for layer in model.layers)
     cbs = setup.callback_list(model, callbacks, verbose, steps=stream.steps)
     cbs.on_predict_begin()

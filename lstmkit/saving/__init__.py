@@ -2,13 +2,8 @@
 
 from lstmkit import catalogue as _catalogue
 from lstmkit.models.files import register_file_functions
+from lstmkit.saving import model_json, optimizer_vars
 from lstmkit.saving.keras_format import load_model, load_weights, save_model, save_weights
-from lstmkit.saving.model_json import (
-    model_config,
-    model_from_class_config,
-    model_from_json,
-    model_to_json,
-)
 from lstmkit.saving.object_registration import (
     CustomObjectScope,
     custom_object_scope,
@@ -17,7 +12,6 @@ from lstmkit.saving.object_registration import (
     get_registered_object,
     register_keras_serializable,
 )
-from lstmkit.saving.optimizer_vars import to_keras as optimizer_variables
 from lstmkit.saving.torch_format import from_torch, to_torch
 
 # Model.save / save_weights / load_weights and lstmkit.models.load_model use these (models sit
@@ -27,9 +21,9 @@ register_file_functions(
     load_model=load_model,
 )  # fmt: skip
 register_file_functions(
-    model_config=model_config, model_from_config=model_from_class_config,
-    model_to_json=model_to_json, model_from_json=model_from_json,
-    optimizer_variables=optimizer_variables,
+    model_config=model_json.model_config, model_from_config=model_json.model_from_class_config,
+    model_to_json=model_json.model_to_json, model_from_json=model_json.model_from_json,
+    optimizer_variables=optimizer_vars.to_keras,
 )  # fmt: skip
 
 __all__ = [

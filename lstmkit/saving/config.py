@@ -5,8 +5,9 @@ lstmkit leaves implicit (the dtype as a DTypePolicy dict, nested layers as full 
 such as `quantization_config`), and takes it away again on the way in.
 
 Reading is safe: a class is looked up by name among lstmkit's own layers or, only if the caller
-says so, in `custom_objects`. Nothing in a file is imported, evaluated or unpickled; `Lambda`
-layers and serialized lambdas (Python bytecode) are refused.
+says so, in `custom_objects`. Nothing in a file is imported, evaluated or unpickled; serialized
+lambdas (Python bytecode) are refused, except in a `Lambda` layer's config when the caller passed
+`safe_mode=False` (layers/lambda_layer.py), as Keras.
 """
 
 from __future__ import annotations
@@ -18,20 +19,29 @@ import numpy as np
 from lstmkit import layers as layers_mod
 from lstmkit import legacy
 from lstmkit.layers.base import Layer, is_shape
+from lstmkit.layers.lambda_layer import is_lambda_entry
 from lstmkit.saving import object_registration
 from lstmkit.saving.ops_layers import OP_CLASSES, OPS_MODULE, is_op
 
+HOST_PREPROCESSING = ("TextVectorization", "StringLookup", "IntegerLookup")
+
 BUILTIN_LAYERS: dict[str, type] = {
-    name: getattr(layers_mod, name) for name in layers_mod.__all__ if name not in ("Input", "Layer")
-}
+    name: getattr(layers_mod, name) for name in layers_mod.__all__
+    if name not in ("Input", "Layer") and isinstance(getattr(layers_mod, name), type)
+}  # fmt: skip
 # Keras writes these with default values that lstmkit has no argument for: drop them when default.
 KERAS_ONLY_DEFAULTS = {"quantization_config": None, "activity_regularizer": None, "ragged": False,
                        "optional": False, "lora_rank": None, "lora_alpha": None,
                        "sparse": False}  # fmt: skip
 # lstmkit layers that do take `activity_regularizer` (so a non-None value is kept).
 TAKES_ACTIVITY_REGULARIZER = {"Dense", "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN"}
+TAKES_ACTIVITY_REGULARIZER |= {"Conv1D"}
 NESTED_KEYS = ("layer", "backward_layer", "cell", "cells")
-REFUSED_CLASSES = {"Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda"}
+REFUSED_CLASSES = {"__lambda__", "TFOpLambda", "SlicingOpLambda"}
+LAMBDA_FUNCTION_KEYS = ("function", "output_shape", "mask")
+# Weightless layers whose build Keras records (a `build_config`) all the same.
+WEIGHTLESS_BUILT = {"Flatten", "RepeatVector", "Permute", "Lambda", "Add", "Subtract", "Multiply",
+                    "Average", "Maximum", "Minimum", "Concatenate", "Dot"}  # fmt: skip
 
 
 class UnsafeOrUnknownError(ValueError):
@@ -71,7 +81,8 @@ def serialize_layer(layer: Any) -> dict[str, Any]:
     else:
         entry = custom_entry(layer)
     shape = getattr(layer, "_build_shape", None)
-    if layer.built and (layer.params or cls == "Flatten" or not builtin) and is_shape(shape):
+    shapes = is_shape(shape) or (isinstance(shape, list) and all(map(is_shape, shape)))
+    if layer.built and (layer.params or cls in WEIGHTLESS_BUILT or not builtin) and shapes:
         entry["build_config"] = {"input_shape": list(shape)}
     return entry
 
@@ -120,6 +131,8 @@ def keras_layer_config(layer: Layer) -> dict[str, Any]:
         config["backward_layer"] = serialize_layer(layer.backward_layer)
     elif cls == "TimeDistributed":
         config["layer"] = serialize_layer(layer.layer)
+    elif cls == "SpatialDropout1D":
+        config["dtype"] = layer.dtype  # Keras writes this layer's dtype as a plain name
     elif cls == "Flatten" and config.get("data_format") is None:
         config["data_format"] = "channels_last"
     return jsonable(config)
@@ -213,6 +226,12 @@ def deserialize_layer(entry: Any, custom_objects: dict | None = None) -> Layer:
         return custom.from_config(config) if hasattr(custom, "from_config") else custom(**config)
     if class_name in OP_CLASSES and module == OPS_MODULE:
         return OP_CLASSES[class_name](**_plain(config, class_name))
+    if class_name in HOST_PREPROCESSING:  # text branch: string layers cannot sit in a model
+        raise UnsafeOrUnknownError(
+            f"{where} runs in numpy on strings before the model and cannot be part of an lstmkit "
+            "model (Keras on JAX cannot run it inside a model either). Load the model without it "
+            "and vectorize the texts first; a lone vectorizer saves and loads as its own .keras."
+        )
     if class_name not in BUILTIN_LAYERS or not (_is_keras_module(module) or module is None):
         known = ", ".join(sorted(BUILTIN_LAYERS))
         raise UnsafeOrUnknownError(
@@ -220,7 +239,25 @@ def deserialize_layer(entry: Any, custom_objects: dict | None = None) -> Layer:
             f"'{config.get('name', '?')}'. lstmkit knows: {known}. A custom layer loads only "
             f"through custom_objects={{{class_name!r}: YourClass}}."
         )
+    if class_name == "Lambda":
+        return _lambda_layer(config, custom_objects, where)
     return BUILTIN_LAYERS[class_name](**lstmkit_layer_kwargs(class_name, config, custom_objects))
+
+
+def _lambda_layer(config: dict, custom_objects: dict | None, where: str) -> Layer:
+    """A Lambda layer: its Python lambdas go to `Lambda.from_config`, which loads them only
+    outside safe mode; named functions come from custom_objects."""
+    lambdas = {k: config.pop(k) for k in LAMBDA_FUNCTION_KEYS if is_lambda_entry(config.get(k))}
+    kwargs = lstmkit_layer_kwargs("Lambda", config, custom_objects)
+    for key in LAMBDA_FUNCTION_KEYS:
+        value = kwargs.get(key)
+        if isinstance(value, dict) and value.get("class_name") == "function":
+            name = value.get("config")
+            raise UnsafeOrUnknownError(
+                f"{where}: its {key} is the Python function {name!r}, which lstmkit does not "
+                f"import from a file. Pass it as custom_objects={{{name!r}: {name}}}."
+            )
+    return layers_mod.Lambda.from_config({**kwargs, **lambdas})
 
 
 def _plain(config: dict, class_name: str) -> dict:

@@ -12,11 +12,18 @@ its own variables as datasets `"0"`, `"1"`, ... in creation order::
 
 Reading checks everything before returning anything: groups present, variable counts, shapes,
 numeric data, and no links out of the file (external/soft links, external or virtual datasets).
+
+Damage is detected, not loaded: lstmkit writes HDF5's checksummed metadata format (object
+headers and group indexes carry checksums since HDF5 1.8) and a CRC-32 of each dataset's bytes
+as an attribute (`lstmkit_crc32`, ignored by Keras), so a flipped bit anywhere that matters is an
+error rather than a wrong number. Files written by Keras carry no data checksum; inside a `.keras`
+zip the archive's own CRC covers them.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from typing import Any
 
 import h5py
@@ -25,6 +32,9 @@ import numpy as np
 from lstmkit.layers.cells import StackedRNNCells
 from lstmkit.naming import to_snake_case
 from lstmkit.saving.keras_graph import model_layer_order
+
+CHECKSUM = "lstmkit_crc32"
+LIBVER = "v108"  # the oldest HDF5 file format with checksummed metadata (HDF5 1.8, h5py 2.x+)
 
 
 class WeightFileError(ValueError):
@@ -99,22 +109,42 @@ def leaf_owners(layer: Any) -> list[tuple[Any, str]]:
     return out
 
 
+def weights_bytes_limit(model: Any) -> int:
+    """The most bytes a weights file of `model` can sensibly hold: its weights, up to five
+    optimizer slots each (Adam with amsgrad and EMA has four), and room for HDF5's metadata.
+    A zip member or dataset declaring more is refused before anything is read."""
+    weights = sum(
+        math.prod(layer._weights[k].shape) * np.dtype(layer._weights[k].dtype).itemsize
+        for layer, k in leaf_owners(model)
+    )
+    return 6 * weights + (16 << 20)
+
+
 def _group_path(path: str) -> str:
     return f"{path}/vars" if path else "vars"
 
 
+def _crc(array: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(array).tobytes())
+
+
+def _write_vars(group: h5py.Group, values: Any) -> None:
+    for i, v in enumerate(values):
+        v = np.asarray(v)
+        group.create_dataset(str(i), data=v).attrs[CHECKSUM] = np.uint32(_crc(v))
+
+
 def write_weights(f: h5py.File, model: Any, optimizer_vars: list | None = None) -> None:
-    """Write the model's weights (and the optimizer's variables, if given) into an open file."""
+    """Write the model's weights (and the optimizer's variables, if given) into an open file
+    (opened with `libver=LIBVER`, so that its metadata carries checksums)."""
     for path, layer in layer_entries(model):
         group = f.create_group(_group_path(path))
         group.attrs["name"] = layer.name
-        for i, w in enumerate(layer._weights.values()):
-            group.create_dataset(str(i), data=np.asarray(w))
+        _write_vars(group, layer._weights.values())
     if optimizer_vars is not None:
         group = f.create_group("optimizer/vars")
         group.attrs["name"] = model.optimizer.name
-        for i, v in enumerate(optimizer_vars):
-            group.create_dataset(str(i), data=np.asarray(v))
+        _write_vars(group, optimizer_vars)
 
 
 # ----- safe reading -------------------------------------------------------------------------------
@@ -156,11 +186,15 @@ def read_dataset(group: h5py.Group, key: str, shape: tuple | None, where: str) -
     if math.prod(ds.shape) * ds.dtype.itemsize > 1 << 34:
         raise WeightFileError(f"{where}: '{path}' declares an implausibly large array.")
     try:
-        return np.asarray(ds[()])
-    except OSError as e:  # truncated or corrupt storage
+        value = np.asarray(ds[()])
+        expected = ds.attrs.get(CHECKSUM)
+    except Exception as e:  # h5py raises several kinds on truncated or corrupt storage
         raise WeightFileError(
             f"{where}: '{path}' cannot be read ({e}); the file is damaged."
         ) from e
+    if expected is not None and int(expected) != _crc(value):
+        raise WeightFileError(f"{where}: '{path}' does not match its checksum; damaged file.")
+    return value
 
 
 def read_group_vars(f: h5py.File, path: str, shapes: list[tuple], where: str) -> list | None:

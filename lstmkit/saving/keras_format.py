@@ -9,8 +9,11 @@
   `os.replace`: a crash or a kill at any moment leaves the previous file or the new one, whole.
 - **Safe to open.** Nothing from a file runs as code (no pickle, no eval, no Lambda); unknown
   classes are errors naming them; zip members must be plain names inside the archive; every
-  weight is checked (presence, count, shape, dtype) before any is assigned, so a failed
-  `load_weights` leaves the model as it was.
+  weight is checked (presence, count, shape, dtype, and the checksum lstmkit writes) before any
+  is assigned, so a failed `load_weights` leaves the model as it was. A member declaring more
+  bytes than its model can hold is refused before it is read (zipfile never inflates past the
+  declared size), and any damage surfaces as `KerasFileError` naming the file and the part
+  (`tests/saving/test_fuzz_files.py` mutates valid files a thousand times).
 """
 
 from __future__ import annotations
@@ -21,19 +24,20 @@ import io
 import json
 import os
 import posixpath
-import tempfile
 import zipfile
 from collections.abc import Callable
 from typing import Any
 
 import h5py
 
-from lstmkit.saving import h5_weights, model_config, optimizer_vars
+from lstmkit.layers.lambda_layer import safe_mode_scope
+from lstmkit.saving import h5_weights, model_config, optimizer_vars, preprocessing_files
 from lstmkit.saving.h5_weights import WeightFileError
+from lstmkit.utils.file_utils import atomic_write
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 KERAS_VERSION = "3.15.1"  # the Keras 3 release whose format this writes (and is tested against)
-MAX_CONFIG_BYTES = 256 << 20
+MAX_CONFIG_BYTES = 32 << 20  # a large model's config is a few hundred kB
 
 
 class KerasFileError(ValueError):
@@ -41,56 +45,9 @@ class KerasFileError(ValueError):
 
 
 # ----- writing ------------------------------------------------------------------------------------
-def _new_file_mode(path: str) -> int:
-    """The mode a plain `open(path, "w")` would give (mkstemp's files are private, 0o600)."""
-    try:
-        return os.stat(path).st_mode & 0o777  # keep an existing file's mode
-    except OSError:
-        pass
-    try:  # the umask without changing it (os.umask would, briefly, for every thread)
-        with open("/proc/self/status") as f:
-            umask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
-    except (OSError, StopIteration, ValueError):
-        umask = os.umask(0o022)
-        os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write(path: str, write: Callable[[Any], None]) -> None:
-    """Write a file through `write(fileobj)` into a temporary file beside `path`, then rename.
-
-    `os.replace` is atomic on POSIX and Windows: readers (and a crash at any point) see either
-    the old file or the complete new one, never a partial file.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-
-
 def _weights_bytes(model: Any) -> bytes:
     buffer = io.BytesIO()
-    with h5py.File(buffer, "w") as f:
+    with h5py.File(buffer, "w", libver=h5_weights.LIBVER) as f:
         h5_weights.write_weights(f, model, optimizer_vars.to_keras(model))
     return buffer.getvalue()
 
@@ -111,12 +68,14 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, **kwargs: Any)
     path = _check_path(filepath, ".keras", "save")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save: {path!r} exists and overwrite=False.")
-    config = json.dumps(model_config.serialize_model(model))
     metadata = json.dumps({
         "keras_version": KERAS_VERSION,
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
         "lstmkit_version": _lstmkit_version(),
     })  # fmt: skip
+    if preprocessing_files.is_preprocessing_layer(model):  # a lone vectorizer, as Keras allows
+        return preprocessing_files.write(model, metadata, atomic_write, path)
+    config = json.dumps(model_config.serialize_model(model))
     weights = _weights_bytes(model)
 
     def write(f: Any) -> None:
@@ -159,7 +118,7 @@ def _open_zip(path: str) -> zipfile.ZipFile:
         zf = zipfile.ZipFile(path, "r")
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise KerasFileError(f"{path}: not a readable .keras file (zip archive): {e}.") from e
     for name in zf.namelist():
         parts = name.replace("\\", "/").split("/")
@@ -177,27 +136,27 @@ def _open_zip(path: str) -> zipfile.ZipFile:
     return zf
 
 
-def _read_member(zf: zipfile.ZipFile, path: str, name: str, limit: int | None = None) -> bytes:
+def _read_member(zf: zipfile.ZipFile, path: str, name: str, limit: int) -> bytes:
+    """A member's bytes, refused if it declares more than `limit` (zipfile never inflates past
+    the declared size, so memory stays bounded by it) or fails the archive's CRC-32."""
     try:
         info = zf.getinfo(name)
     except KeyError:
         raise KerasFileError(f"{path}: the archive has no '{name}'; it is incomplete or not "
                              "a Keras 3 model file.") from None  # fmt: skip
-    if limit is not None and info.file_size > limit:
-        raise KerasFileError(f"{path}: '{name}' declares {info.file_size} bytes; too large.")
-    if info.file_size > (1 << 32) and info.file_size > 100 * max(info.compress_size, 1):
-        raise KerasFileError(f"{path}: '{name}' would expand {info.file_size} bytes from "
-                             f"{info.compress_size}; refusing a decompression bomb.")  # fmt: skip
+    if info.file_size > limit:
+        raise KerasFileError(f"{path}: '{name}' declares {info.file_size} bytes, more than "
+                             f"this model can hold ({limit}); refused.")  # fmt: skip
     try:
         return zf.read(name)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+    except Exception as e:  # zipfile raises many kinds on damage (CRC, method, zlib, EOF...)
         raise KerasFileError(f"{path}: '{name}' is truncated or corrupt ({e}).") from e
 
 
 def _open_h5(data: Any, where: str) -> h5py.File:
     try:
         return h5py.File(data, "r")
-    except (OSError, ValueError) as e:
+    except Exception as e:  # h5py raises several kinds on a damaged superblock
         raise KerasFileError(
             f"{where}: not a readable HDF5 file ({e}); truncated or corrupt?"
         ) from e
@@ -221,7 +180,7 @@ def _read_into(f: h5py.File, model: Any, where: str, skip_mismatch: bool = False
             opt = optimizer_vars.from_keras(model, values, where)
     except WeightFileError as e:
         raise KerasFileError(str(e)) from e
-    except (OSError, KeyError, RuntimeError) as e:  # h5py on damaged metadata
+    except Exception as e:  # h5py raises several kinds on damaged metadata
         raise KerasFileError(f"{where}: the weights cannot be read ({e}); damaged file?") from e
 
     def assign() -> None:
@@ -238,8 +197,8 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
     `compile=True`, its compile settings and optimizer state.
 
     Custom layers, activations, losses... load only through `custom_objects={"Name": obj}`.
-    Loading never runs code from the file, whatever `safe_mode` says (it is accepted for
-    Keras compatibility; lambdas are refused either way).
+    Loading never runs code from the file unless the caller says `safe_mode=False`: then, as
+    in Keras, a `Lambda` layer's Python lambda (bytecode) is loaded; other lambdas are refused.
     """
     path = os.fspath(filepath)
     if not str(path).endswith(".keras"):
@@ -248,15 +207,27 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
         raw = _read_member(zf, path, CONFIG, MAX_CONFIG_BYTES)
         try:
             config = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
             raise KerasFileError(f"{path}: '{CONFIG}' is not valid JSON ({e}).") from e
-        weights = _read_member(zf, path, WEIGHTS)
-    try:
-        model = model_config.model_from_config(config, custom_objects)
-        if compile:
-            model_config.compile_from_config(model, config.get("compile_config"), custom_objects)
-    except (ValueError, TypeError, KeyError) as e:
-        raise KerasFileError(f"{path}: {CONFIG}: {e}") from e
+        if not isinstance(config, dict):
+            raise KerasFileError(f"{path}: '{CONFIG}' holds a {type(config).__name__}, not a "
+                                 "model's config (a JSON object).")  # fmt: skip
+        if preprocessing_files.is_preprocessing_config(config):
+            try:
+                return preprocessing_files.read(zf, path, config)
+            except Exception as e:  # damage anywhere in the layer's config or assets
+                raise KerasFileError(f"{path}: {type(e).__name__}: {e}") from e
+        try:
+            with safe_mode_scope(safe_mode):
+                model = model_config.model_from_config(config, custom_objects)
+            if compile:
+                compile_config = config.get("compile_config")
+                model_config.compile_from_config(model, compile_config, custom_objects)
+        except KerasFileError:
+            raise
+        except Exception as e:  # a damaged config fails anywhere in building; it is the file's
+            raise KerasFileError(f"{path}: {CONFIG}: {type(e).__name__}: {e}") from e
+        weights = _read_member(zf, path, WEIGHTS, h5_weights.weights_bytes_limit(model))
     with _open_h5(io.BytesIO(weights), f"{path}/{WEIGHTS}") as f:
         assign = _read_into(f, model, f"{path}/{WEIGHTS}")
     assign()
@@ -269,7 +240,8 @@ def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False) -> None
     _require_built(model, "load_weights")
     if str(path).endswith(".keras"):
         with _open_zip(path) as zf:
-            data, where = io.BytesIO(_read_member(zf, path, WEIGHTS)), f"{path}/{WEIGHTS}"
+            limit = h5_weights.weights_bytes_limit(model)
+            data, where = io.BytesIO(_read_member(zf, path, WEIGHTS, limit)), f"{path}/{WEIGHTS}"
     elif str(path).endswith(".weights.h5"):
         if not os.path.exists(path):
             raise FileNotFoundError(f"load_weights: no such file {path!r}.")

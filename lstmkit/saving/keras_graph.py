@@ -22,7 +22,16 @@ from lstmkit.layers.core import Embedding, InputLayer, Masking
 from lstmkit.layers.symbolic import SymbolicTensor, is_symbolic, tree_leaves
 from lstmkit.models import Model, Sequential
 from lstmkit.models.layer_order import keras_order
-from lstmkit.saving.ops_layers import AnyOp, NotEqualOp, is_op
+from lstmkit.saving.ops_layers import (
+    AnyOp,
+    ConcatenateOp,
+    ExpandDimsOp,
+    LogicalOrOp,
+    NotEqualOp,
+    OnesLikeOp,
+    ZerosLikeOp,
+    is_op,
+)
 
 # Keras layers whose `call` takes `mask=` (Keras fills it in from the input's mask).
 MASK_ARG_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDistributed",
@@ -30,8 +39,15 @@ MASK_ARG_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDist
 # Keras layers that pass the previous mask on unchanged.
 PASS_MASK_LAYERS = {"Dense", "Dropout", "Activation", "TimeDistributed"}
 RNN_LAYERS = {"RNN", "LSTM", "GRU", "SimpleRNN"}
+# Merging layers whose output mask is the OR of their inputs' masks (recorded as logical_or ops).
+OR_MASK_LAYERS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}
 # Layers whose Keras `call(..., training=False)` default Keras writes into the node's kwargs.
 TRAINING_FALSE_LAYERS = RNN_LAYERS | {"Dropout"}
+# normalization and noise layers (layers/normalization.py, layers/regularization.py)
+MASK_ARG_LAYERS |= {"BatchNormalization"}
+PASS_MASK_LAYERS |= {"BatchNormalization", "LayerNormalization", "SpatialDropout1D",
+                     "GaussianNoise"}  # fmt: skip
+TRAINING_FALSE_LAYERS |= {"SpatialDropout1D", "GaussianNoise"}
 
 
 class KNode:
@@ -84,7 +100,11 @@ class _Recorder:
             return [self.resolve(m) for m in mask]
         if not isinstance(mask, _LazyMask):
             return mask
-        if mask.tensor is None:
+        if mask.tensor is None and mask.kind == "or":
+            mask.tensor = self.logical_or(self.resolve(mask.source))
+        elif mask.tensor is None and mask.kind == "concat":
+            mask.tensor = self.concat_mask(mask.source, mask.value)
+        elif mask.tensor is None:
             src = mask.source
             ne = NotEqualOp(name=self.name("not_equal"))
             out = self.op(ne, [src, mask.value], src.shape)
@@ -93,6 +113,34 @@ class _Recorder:
                 out = self.op(any_op, [out], src.shape[:-1])
             mask.tensor = out
         return mask.tensor
+
+    def logical_or(self, masks: list) -> SymbolicTensor:
+        """Keras's Merge.compute_mask: logical_or of the masks, left to right."""
+        out = masks[0]
+        for m in masks[1:]:
+            op = LogicalOrOp(name=self.name("logical_or"))
+            out = self.op(op, [out, m], op.compute_output_shape([out.shape, m.shape]))
+        return out
+
+    def concat_mask(self, pairs: list, axis: int) -> SymbolicTensor:
+        """Keras's Concatenate.compute_mask: each input's mask spread over its shape (ones where
+        it has none), joined on `axis`, then any over the last axis."""
+        full = []
+        for x, m in pairs:
+            m = self.resolve(m)
+            if m is None:
+                m = self.op(OnesLikeOp(name=self.name("ones_like")), [x], x.shape)
+            elif len(m.shape) < len(x.shape):
+                grown = self.op(ExpandDimsOp(-1, name=self.name("expand_dims")), [m],
+                                (*m.shape, 1))  # fmt: skip
+                zeros = self.op(ZerosLikeOp(name=self.name("zeros_like")), [x], x.shape)
+                m = self.logical_or([grown, zeros])
+            full.append(m)
+        cat = ConcatenateOp(axis, name=self.name("concatenate"))
+        # Keras records concatenate([masks], axis): one list argument
+        out = self.op(cat, [full], cat.compute_output_shape([m.shape for m in full]))
+        any_op = AnyOp(axis=-1, keepdims=False, name=self.name("any"))
+        return self.op(any_op, [out], out.shape[:-1])
 
 
 def _first_mask(mask: Any) -> Any:
@@ -109,6 +157,13 @@ def _output_masks(layer: Any, node: Any, previous: Any, n_out: int) -> list:
         return [_LazyMask("masking", first, layer.mask_value)]
     if isinstance(layer, Embedding) and is_symbolic(first):
         return [_LazyMask("embedding", first, 0) if layer.mask_zero else None]
+    if cls in OR_MASK_LAYERS:  # Keras ORs the inputs' masks when every input has one
+        masks = previous if isinstance(previous, list) else []
+        ok = bool(masks) and all(m is not None for m in masks)
+        return [_LazyMask("or", masks, None) if ok else None] + [None] * (n_out - 1)
+    if cls == "Concatenate" and isinstance(previous, list) and any(m is not None for m in previous):
+        pairs = list(zip(tree_leaves(first), previous))
+        return [_LazyMask("concat", pairs, layer.axis)] + [None] * (n_out - 1)
     if cls in RNN_LAYERS or cls == "Bidirectional":
         out = _first_mask(previous) if layer.return_sequences else None
         n_seq = 2 if cls == "Bidirectional" and layer.merge_mode is None else 1

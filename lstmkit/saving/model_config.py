@@ -230,6 +230,8 @@ def _replay(layer: Any, node_data: Any, outputs: dict[str, list]) -> list:
         raise ValueError(f"Layer '{layer.name}': malformed node {node_data!r}.")
     if type(layer).__name__ == "NotEqualOp" and len(args) == 2:
         args, kwargs = args[:1], {**kwargs, "value": args[1]}
+    if type(layer).__name__ == "LogicalOrOp" and len(args) == 2:  # logical_or(a, b)
+        args = [list(args)]
     if len(args) > 1 and layer.keras_style:  # a user's call(self, query, values)
         return tree_leaves(layer(*args, **{k: v for k, v in kwargs.items() if k != "mask"}))
     if len(args) != 1:

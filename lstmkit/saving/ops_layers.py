@@ -1,11 +1,12 @@
 """The few Keras graph operations that Keras 3 records inside functional models of lstmkit's layers.
 
 When a Keras functional model uses `Masking` or `Embedding(mask_zero=True)`, Keras records the
-mask computation itself as operations in the graph (`keras.src.ops.numpy.NotEqual` and `Any`) and
-passes their output to later layers as `mask=`. A `.keras` file written by Keras holds these
-operations; lstmkit reads them into these tiny weightless layers, so the graph runs as Keras's did,
-and writes them back in Keras's form. Only these known operations are accepted: nothing from a
-file is ever executed as code.
+mask computation itself as operations in the graph (`keras.src.ops.numpy.NotEqual` and `Any`; after
+merging layers also `LogicalOr`, and for Concatenate `ExpandDims`, `ZerosLike`, `OnesLike`,
+`Concatenate`) and passes their output to later layers as `mask=`. A `.keras` file written by
+Keras holds these operations; lstmkit reads them into these tiny weightless layers, so the graph
+runs as Keras's did, and writes them back in Keras's form. Only these known operations are
+accepted: nothing from a file is ever executed as code.
 """
 
 from __future__ import annotations
@@ -79,7 +80,105 @@ class AnyOp(MaskOp):
         return {"name": self.name, "axis": self.axis, "keepdims": self.keepdims}
 
 
-OP_CLASSES = {"NotEqual": NotEqualOp, "Any": AnyOp}
+class ExpandDimsOp(MaskOp):
+    """`expand_dims(mask, axis)`: Concatenate spreads an input's mask over its features."""
+
+    keras_class_name = "ExpandDims"
+
+    def __init__(self, axis: int = -1, name: str | None = None, **kwargs: Any):
+        super().__init__(name=name, **kwargs)
+        self.axis = int(axis)
+
+    def pure_call(self, params, inputs, **kwargs):
+        return jnp.expand_dims(inputs, self.axis)
+
+    def compute_output_shape(self, input_shape, **kwargs):
+        shape = list(input_shape)
+        shape.insert(self.axis % (len(shape) + 1), 1)
+        return tuple(shape)
+
+    def keras_args(self, inputs: Any, kwargs: dict) -> tuple[list, dict]:
+        return [inputs], dict(kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "axis": self.axis}
+
+
+class _FillLikeOp(MaskOp):
+    """`zeros_like(x, dtype="bool")` / `ones_like(...)`: the masks Concatenate builds."""
+
+    fill = False
+
+    def pure_call(self, params, inputs, **kwargs):
+        return jnp.full(inputs.shape, self.fill, bool)
+
+    def keras_args(self, inputs: Any, kwargs: dict) -> tuple[list, dict]:
+        return [inputs], dict(kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": "bool"}
+
+
+class ZerosLikeOp(_FillLikeOp):
+    keras_class_name = "ZerosLike"
+
+
+class OnesLikeOp(_FillLikeOp):
+    keras_class_name = "OnesLike"
+    fill = True
+
+
+class LogicalOrOp(MaskOp):
+    """`logical_or(a, b)`: the merging layers' output mask (Keras records both positionally)."""
+
+    keras_class_name = "LogicalOr"
+
+    def pure_call(self, params, inputs, **kwargs):
+        return jnp.logical_or(inputs[0], inputs[1])
+
+    def compute_output_shape(self, input_shape, **kwargs):
+        a, b = (tuple(s) for s in input_shape)
+        if len(a) < len(b):
+            a, b = b, a
+        b = (1,) * (len(a) - len(b)) + b  # numpy broadcasting; None stays unknown
+        return tuple(j if i == 1 else i if j == 1 else (i if i is not None else j)
+                     for i, j in zip(a, b))  # fmt: skip
+
+    def keras_args(self, inputs: Any, kwargs: dict) -> tuple[list, dict]:
+        return list(inputs), dict(kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+class ConcatenateOp(MaskOp):
+    """`concatenate([masks], axis)`: Concatenate's mask before the final `any`."""
+
+    keras_class_name = "Concatenate"
+
+    def __init__(self, axis: int = 0, name: str | None = None, **kwargs: Any):
+        super().__init__(name=name, **kwargs)
+        self.axis = int(axis)
+
+    def pure_call(self, params, inputs, **kwargs):
+        return jnp.concatenate(list(inputs), axis=self.axis)
+
+    def compute_output_shape(self, input_shape, **kwargs):
+        out = list(input_shape[0])
+        sizes = [s[self.axis] for s in input_shape]
+        out[self.axis] = None if None in sizes else sum(sizes)
+        return tuple(out)
+
+    def keras_args(self, inputs: Any, kwargs: dict) -> tuple[list, dict]:
+        return [list(inputs)], dict(kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "axis": self.axis}
+
+
+OP_CLASSES = {"NotEqual": NotEqualOp, "Any": AnyOp, "ExpandDims": ExpandDimsOp,
+              "ZerosLike": ZerosLikeOp, "OnesLike": OnesLikeOp, "LogicalOr": LogicalOrOp,
+              "Concatenate": ConcatenateOp}  # fmt: skip
 
 
 def is_op(layer: Any) -> bool:

@@ -18,6 +18,7 @@ import numpy as np
 
 from lstmkit import utils
 from lstmkit.training import data as data_mod
+from lstmkit.training.adapters import Batch
 from lstmkit.training.data import BatchStream
 from lstmkit.training.trainer import Trainer
 
@@ -26,13 +27,25 @@ def _take(arrays: list | None, idx: np.ndarray) -> list | None:
     return None if arrays is None else [a[idx] for a in arrays]
 
 
+def _fetch(x: list | None, y: list | None, sw: Any, item: Any) -> tuple:
+    """A batch's (x, y, sample_weight): rows of the arrays, or a Batch from an adapter."""
+    if isinstance(item, Batch):
+        return item.x, item.y, item.sw
+    return _take(x, item), _take(y, item), _take_sw(sw, item)
+
+
+def _rows(item: Any) -> int:
+    return item.rows if isinstance(item, Batch) else data_mod.rows(item)
+
+
 def _run_chunk(trainer: Trainer, carry: tuple, x: list, y: list, sw: Any, chunk: list) -> tuple:
     """One execution: several equal batches in one scanned call, else one call per batch."""
-    if len(chunk) > 1 and all(data_mod.rows(idx) == data_mod.rows(chunk[0]) for idx in chunk):
+    if (len(chunk) > 1 and not isinstance(chunk[0], Batch)
+            and all(data_mod.rows(idx) == data_mod.rows(chunk[0]) for idx in chunk)):  # fmt: skip
         idx = np.stack([data_mod.as_indices(i) for i in chunk])  # (steps, batch)
         return trainer.train_steps(*carry, _take(x, idx), _take(y, idx), _take_sw(sw, idx))
-    for idx in chunk:
-        *carry, loss = trainer.train_step(*carry, _take(x, idx), _take(y, idx), _take_sw(sw, idx))
+    for item in chunk:
+        *carry, loss = trainer.train_step(*carry, *_fetch(x, y, sw, item))
     return (*carry, loss)
 
 
@@ -106,6 +119,8 @@ def fit_loop(
             io.publish(params, state)
             logs = {**logs, **{f"val_{k}": v for k, v in val_logs.items()}}
         callbacks.on_epoch_end(epoch, logs)
+        if getattr(stream, "exhausted", False) and stream.steps_per_epoch:
+            model.stop_training = True  # a generator ran out: Keras stops training
         if model.stop_training:
             break
     callbacks.on_train_end(logs if epochs > initial_epoch else {})
@@ -129,15 +144,14 @@ def evaluate_loop(
     callbacks: Any = None,
 ) -> tuple[dict[str, float], Any]:
     """Loss and metrics over the stream's batches: (logs as floats, the final state)."""
-    data_mod.check_lengths(x, y, sw)
+    if x is not None:
+        data_mod.check_lengths(x, y, sw)
     mstate = trainer.fresh_metric_state()
     for begin, end, chunk in stream.epoch():
         if callbacks is not None:
             callbacks.on_test_batch_begin(begin)
-        for idx in chunk:
-            state, mstate = trainer.test_step(
-                params, state, mstate, _take(x, idx), _take(y, idx), _take_sw(sw, idx)
-            )
+        for item in chunk:
+            state, mstate = trainer.test_step(params, state, mstate, *_fetch(x, y, sw, item))
         if callbacks is not None:
             callbacks.on_test_batch_end(end, lambda m=mstate: trainer.results(m))
     return trainer.float_results(mstate), state
@@ -160,10 +174,12 @@ def predict_loop(
     for begin, end, chunk in stream.epoch():
         if callbacks is not None:
             callbacks.on_predict_batch_begin(begin)
-        for idx in chunk:
-            xb, rows = _take(x, idx), data_mod.rows(idx)
+        for item in chunk:
+            xb, rows = _fetch(x, None, None, item)[0], _rows(item)
             if pad:
-                xb = data_mod.pad_rows(xb, data_mod.bucket(rows, stream.batch_size))
+                # adapter batches have no fixed size: a power of two at least `rows`
+                cap = stream.batch_size or 2 ** (rows - 1).bit_length()
+                xb = data_mod.pad_rows(xb, data_mod.bucket(rows, cap))
             ys, state = trainer.predict_step(params, state, xb)
             chunks.append([np.asarray(y)[:rows] for y in ys])
         if callbacks is not None:

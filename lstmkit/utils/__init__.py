@@ -19,5 +19,23 @@ __all__ = [
     "to_categorical",
 ]
 
+# Datasets and diagrams (text branch): split_dataset, PyDataset / Sequence, plot_model.
+from lstmkit.utils import data_utils, vis_utils  # noqa: E402
+from lstmkit.utils.dataset_utils import split_dataset  # noqa: E402
+from lstmkit.utils.model_visualization import model_to_dot, plot_model  # noqa: E402
+from lstmkit.utils.py_dataset import PyDataset  # noqa: E402
+
+Sequence = PyDataset  # Keras 3 keeps the Keras 2 name as an alias
+
+__all__ += [
+    "PyDataset",
+    "Sequence",
+    "data_utils",
+    "model_to_dot",
+    "plot_model",
+    "split_dataset",
+    "vis_utils",
+]
+
 # A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
 __getattr__ = _catalogue.module_getattr("utils", __name__)

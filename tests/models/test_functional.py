@@ -7,6 +7,7 @@ import pytest
 import lstmkit
 from lstmkit import layers as L
 from lstmkit.models import Model, Sequential
+from lstmkit.saving import model_config
 
 ATOL = 1e-5
 
@@ -138,3 +139,11 @@ def test_wrong_input_shape_is_a_clear_error():
     m = Sequential([lstmkit.Input(shape=(3, 2)), L.LSTM(2)], name="seq")
     with pytest.raises(ValueError, match=r"expects shape \(None, 3, 2\)"):
         m.predict(np.zeros((4, 3, 5)), verbose=0)
+
+
+def test_sequential_keeps_its_inputs_name_as_keras():
+    m = lstmkit.Sequential([lstmkit.Input((3, 2), name="chars"), lstmkit.layers.Dense(2)])
+    k = keras.Sequential([keras.Input((3, 2), name="chars"), keras.layers.Dense(2)])
+    ours = model_config.serialize_model(m)["config"]["layers"][0]["config"]["name"]
+    assert ours == k.get_config()["layers"][0]["config"]["name"] == "chars"
+    assert m.inputs[0].node.layer.name == "chars"

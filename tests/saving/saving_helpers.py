@@ -161,9 +161,16 @@ def read_keras_file(path):
 
 
 def h5_layout(source):
+    """{h5 path: (shape, attrs)}; lstmkit's per-dataset checksum attribute (an addition Keras
+    ignores) is left out, so layouts compare with Keras's own."""
     out = {}
+
+    def visit(name, obj):
+        attrs = {k: v for k, v in obj.attrs.items() if k != "lstmkit_crc32"}
+        out[name] = (getattr(obj, "shape", None), attrs)
+
     with h5py.File(source, "r") as f:
-        f.visititems(lambda n, o: out.__setitem__(n, (getattr(o, "shape", None), dict(o.attrs))))
+        f.visititems(visit)
     if "optimizer/vars" in out:  # the optimizer's auto-name (adam_3) depends on the process
         shape, attrs = out["optimizer/vars"]
         out["optimizer/vars"] = (shape, {k: v for k, v in attrs.items() if k != "name"})
