@@ -21,15 +21,27 @@ from lstmkit import (
     saving,
     utils,
 )
-from lstmkit.layers import Input
+from lstmkit import catalogue as _catalogue
+from lstmkit.initializers import Initializer
+from lstmkit.layers import Input, Layer
 from lstmkit.layers.variables import StatelessScope, Variable
+from lstmkit.losses import Loss
+from lstmkit.metrics import Metric
 from lstmkit.models import Model, Sequential
+from lstmkit.optimizers import Optimizer
+from lstmkit.regularizers import Regularizer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Initializer",
     "Input",
+    "Layer",
+    "Loss",
+    "Metric",
     "Model",
+    "Optimizer",
+    "Regularizer",
     "Sequential",
     "StatelessScope",
     "Variable",
@@ -53,3 +65,6 @@ __all__ = [
     "saving",
     "utils",
 ]
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("", __name__)

@@ -1,5 +1,6 @@
 """Public activations, as `keras.activations`: the functions plus `get` and `serialize`."""
 
+from lstmkit import catalogue as _catalogue
 from lstmkit import registry
 from lstmkit.kernels.activations import (
     celu,
@@ -57,3 +58,6 @@ __all__ = [
     "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink",
     "threshold",
 ]  # fmt: skip
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("activations", __name__)

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from lstmkit import catalogue as _catalogue
 from lstmkit import registry
 
 # Keras's fuzz factor (`keras.backend.epsilon()`), added to norms before dividing.
@@ -135,3 +136,7 @@ def serialize(constraint: Constraint | Any | None) -> dict[str, Any] | None:
 def deserialize(config: dict[str, Any]) -> Constraint:
     """Inverse of `serialize` for the built-in constraints."""
     return _REGISTRY.deserialize(config)
+
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("constraints", __name__)

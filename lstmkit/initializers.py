@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lstmkit import catalogue as _catalogue
 from lstmkit import registry, utils
 from lstmkit.kernels import initializers as ops
 
@@ -351,3 +352,7 @@ def serialize(initializer: Initializer | Callable[..., Any] | None) -> dict[str,
 def deserialize(config: dict[str, Any]) -> Initializer:
     """Inverse of `serialize` for the built-in initializers."""
     return _REGISTRY.deserialize(config)
+
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("initializers", __name__)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lstmkit import catalogue as _catalogue
 from lstmkit import registry
 
 
@@ -127,3 +128,7 @@ def serialize(regularizer: Regularizer | Any | None) -> dict[str, Any] | None:
 def deserialize(config: dict[str, Any]) -> Regularizer:
     """Inverse of `serialize` for the built-in regularizers."""
     return _REGISTRY.deserialize(config)
+
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("regularizers", __name__)

@@ -40,6 +40,8 @@ def _overrides(callback: Any, hook: str) -> bool:
     """Whether `callback` does something on `hook` (Callback's own hooks do nothing)."""
     names = (hook, _ALIASES[hook]) if hook in _ALIASES else (hook,)
     cls = type(callback)
+    if any(n in vars(callback) for n in names):  # a hook set on the instance (LambdaCallback)
+        return True
     return any(getattr(cls, n, None) is not getattr(Callback, n, None) for n in names)
 
 

@@ -4,6 +4,7 @@ Preprocessing layers (TextVectorization, StringLookup, IntegerLookup) run in num
 before the model, as they do in Keras on JAX.
 """
 
+from lstmkit import catalogue as _catalogue
 from lstmkit.layers.attention import AdditiveAttention, Attention, Softmax
 from lstmkit.layers.base import Layer
 from lstmkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
@@ -67,3 +68,6 @@ __all__ = [
     "StackedRNNCells", "StringLookup", "Subtract", "TextVectorization", "TimeDistributed", "add",
     "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
 ]  # fmt: skip
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("layers", __name__)

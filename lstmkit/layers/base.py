@@ -22,7 +22,7 @@ from lstmkit import legacy, mixed_precision
 from lstmkit import regularizers as regularizers_mod
 from lstmkit.layers import calling
 from lstmkit.layers.naming import peek_name, reset_names, unique_name
-from lstmkit.layers.symbolic import any_symbolic
+from lstmkit.layers.symbolic import any_symbolic, first_call
 from lstmkit.layers.tree import (
     is_shape,
     ordered_leaves,
@@ -363,6 +363,16 @@ class Layer:
 
     def check_values(self, inputs: Any) -> None:
         """Checks that need concrete values (Embedding ids); skipped under tracing."""
+
+    @property
+    def input(self) -> Any:
+        """The input tensor(s) of the layer's first call on symbolic tensors, as Keras."""
+        return first_call(self, "input")
+
+    @property
+    def output(self) -> Any:
+        """The output tensor(s) of the layer's first call on symbolic tensors, as Keras."""
+        return first_call(self, "output")
 
     # ----- calling -----------------------------------------------------------------------------
     def maybe_build(self, input_shape: Any) -> None:

@@ -269,6 +269,7 @@ def call_symbolic(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
         dtype = layer.output_dtype(in_dtype)
         spec = map_shapes(lambda s: (s, dtype), out_shape)
     node = Node(layer, inputs, kwargs)
+    layer.__dict__.setdefault("_inbound_nodes", []).append(node)  # layer.input / layer.output
     index = iter(range(1 << 30))
     node.outputs = jax.tree_util.tree_map(
         lambda s: SymbolicTensor(s[0], s[1], node, next(index)), spec, is_leaf=is_spec

@@ -34,8 +34,9 @@ class InputLayer(Layer):
             batch_shape = (batch_size, *shape)
         self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
         self.built = True
-        self.output = SymbolicTensor(self.batch_shape, self.dtype, Node(self, None, {}), 0)
-        self.output.node.outputs = self.output
+        node = Node(self, None, {})
+        node.outputs = SymbolicTensor(self.batch_shape, self.dtype, node, 0)
+        self._inbound_nodes = [node]  # `self.output` is the symbolic input
 
     def pure_call(self, params, inputs, **kwargs):
         return inputs

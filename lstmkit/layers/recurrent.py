@@ -299,9 +299,15 @@ class RNN(Layer):
 
     def __getattr__(self, name: str) -> Any:
         # LSTM, GRU, SimpleRNN: cell arguments read as layer attributes (layer.units), as in Keras.
+        missing = f"'{type(self).__name__}' object has no attribute '{name}'"
+        if isinstance(getattr(type(self), name, None), property):
+            return getattr(type(self), name).fget(self)  # its own error (layer.output)
         if type(self).cell_class is None or name in ("cell", "_sublayers") or name[:2] == "__":
-            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
-        return getattr(self.cell, name)
+            raise AttributeError(missing)
+        try:
+            return getattr(self.cell, name)
+        except AttributeError:
+            raise AttributeError(missing) from None  # the layer the user asked, never its cell
 
 
 _RNN_ARGS = (

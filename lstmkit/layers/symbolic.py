@@ -69,3 +69,19 @@ class Node:
     def parent_tensors(self) -> list[SymbolicTensor]:
         """Every symbolic tensor this call consumed, inputs first."""
         return [t for t in tree_leaves((self.inputs, self.kwargs)) if is_symbolic(t)]
+
+
+def first_call(layer: Any, attr_name: str) -> Any:
+    """`layer.input` / `layer.output`: the tensor(s) of the layer's first symbolic call, one
+    tensor unwrapped, with Keras 3's errors (Keras: the first inbound node)."""
+    nodes = layer.__dict__.get("_inbound_nodes") or []
+    if not nodes:
+        raise AttributeError(
+            f"The layer {layer.name} has never been called and thus has no defined {attr_name}."
+        )
+    node = nodes[0]
+    if attr_name == "input":
+        values = node.parent_tensors
+    else:
+        values = tree_leaves(node.outputs)
+    return values[0] if len(values) == 1 else values

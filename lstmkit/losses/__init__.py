@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from lstmkit import catalogue as _catalogue
 from lstmkit import registry
 from lstmkit.losses.core import (
     BCE,
@@ -173,3 +174,7 @@ def check_sparse_labels(y: Any, num_classes: int, ignore_class: int | None = Non
             f"Sparse labels must be in [0, {num_classes}); got min {int(lo)} for {num_classes} "
             f"classes. To skip a padding label, pass ignore_class."
         )
+
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("losses", __name__)

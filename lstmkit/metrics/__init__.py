@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lstmkit import catalogue as _catalogue
 from lstmkit import registry
 from lstmkit.losses.core import (
     BinaryCrossentropy as _BCELoss,
@@ -193,3 +194,7 @@ def serialize(metric: Any) -> Any:
 def deserialize(config: dict | str) -> Metric:
     """Inverse of `serialize`; reads Keras 3's own dicts too."""
     return _REGISTRY.deserialize(config)
+
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("metrics", __name__)

@@ -14,7 +14,7 @@ from lstmkit.layers.calling import CallArgs
 from lstmkit.layers.core import InputLayer
 from lstmkit.layers.symbolic import Node, SymbolicTensor, is_symbolic, tree_leaves
 from lstmkit.layers.variables import StatelessScope
-from lstmkit.models import stream, subclassed, training_api
+from lstmkit.models import introspection, stream, subclassed, training_api
 from lstmkit.models.files import file_function
 from lstmkit.models.layer_order import keras_order
 from lstmkit.models.legacy_generators import (  # Keras 2's generator methods (text branch)
@@ -104,21 +104,13 @@ class Model(Layer):
     def layers(self) -> list[Layer]:
         return list(self._sublayers.values())
 
-    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
-        if index is not None:
-            if not 0 <= index < len(self.layers):
-                raise ValueError(
-                    f"Model '{self.name}': index {index} out of range; it has "
-                    f"{len(self.layers)} layers."
-                )
-            return self.layers[index]
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(
-            f"Model '{self.name}': no layer named {name!r}; layers are "
-            f"{[layer.name for layer in self.layers]}."
-        )
+    get_layer = introspection.get_layer
+    inputs = introspection.inputs
+    outputs = introspection.outputs
+    input = introspection.model_input
+    output = introspection.model_output
+    input_shape = introspection.input_shape
+    output_shape = introspection.output_shape
 
     # ----- running it ----------------------------------------------------------------------------
     def check_input(self, shape: Any) -> None:
@@ -277,7 +269,19 @@ class Model(Layer):
     def get_config(self) -> dict[str, Any]:
         if self.keras_style:
             return super().get_config()
-        return {"name": self.name, "trainable": self.trainable}
+        return file_function("model_config")(self)  # Keras's config, written by lstmkit.saving
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: dict | None = None) -> Model:
+        """A model from `get_config()`'s dict: a graph config is rebuilt (freshly initialized
+        weights), anything else goes to the constructor, as Keras."""
+        if not {"layers", "input_layers", "output_layers"} <= set(config):
+            return cls(**config)
+        return file_function("model_from_config")("Functional", config, custom_objects)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The model's configuration as JSON (`models.model_from_json` reads it back)."""
+        return file_function("model_to_json")(self, **kwargs)
 
     # Training, evaluation and prediction live in training_api.py (plain functions, bound here).
     compile = training_api.compile

@@ -9,6 +9,7 @@ import numpy as np
 from lstmkit.layers.base import Layer, is_shape
 from lstmkit.layers.core import Input, InputLayer
 from lstmkit.layers.symbolic import SymbolicTensor, is_symbolic
+from lstmkit.models.files import file_function
 from lstmkit.models.functional import Model
 
 
@@ -35,6 +36,7 @@ class Sequential(Model):
         if is_symbolic(layer) and isinstance(layer.node.layer, InputLayer):
             if self._stack:
                 raise ValueError(f"Sequential '{self.name}': an Input must come first.")
+            self._input_tensor = layer
             self._input_batch_shape = layer.shape
             self._input_dtype = layer.dtype
             self._input_name = layer.node.layer.name
@@ -68,10 +70,19 @@ class Sequential(Model):
         """(Re)record the graph when the input shape is known; otherwise wait for data."""
         self._graph_ready = False
         if self._input_batch_shape is None or not self._stack:
+            self.__dict__.pop("_inputs_list", None)  # no graph: inputs/outputs undefined again
+            self.__dict__.pop("_outputs_list", None)
             return
-        x = inputs = Input(
-            batch_shape=self._input_batch_shape, dtype=self._input_dtype, name=self._input_name
-        )
+        inputs = self.__dict__.get("_input_tensor")
+        if inputs is None or (inputs.shape, inputs.dtype) != (
+            tuple(self._input_batch_shape), self._input_dtype):  # fmt: skip
+            # One Input kept across add()/pop(), as Keras: `layer.output` (the first call) then
+            # stays in the graph `model.inputs` starts, for Model(model.inputs, layer.output).
+            inputs = Input(
+                batch_shape=self._input_batch_shape, dtype=self._input_dtype, name=self._input_name
+            )
+            self._input_tensor = inputs
+        x = inputs
         for layer in self._stack:
             x = layer(x)
             if isinstance(x, list):
@@ -111,3 +122,8 @@ class Sequential(Model):
         elif not self._graph_ready:
             self.maybe_build(inputs.shape)
         return super().__call__(inputs, *args, **kwargs)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: dict | None = None) -> Sequential:
+        """A Sequential model from `get_config()`'s dict (fresh weights), as Keras."""
+        return file_function("model_from_config")("Sequential", config, custom_objects)

@@ -18,7 +18,7 @@ from lstmkit.callbacks import TerminateOnNaN
 from lstmkit.layers.base import flush_writes
 from lstmkit.models import data_sources
 from lstmkit.models import training_setup as setup
-from lstmkit.models.summary import render
+from lstmkit.models.summary import print_summary
 from lstmkit.training import data as data_mod
 from lstmkit.training.data import BatchStream, check_steps
 from lstmkit.training.loop import evaluate_loop, fit_loop, predict_loop
@@ -307,6 +307,9 @@ def predict_classes(self, x, batch_size=32, verbose=0):
     return legacy.predict_classes(self, x, batch_size=batch_size, verbose=verbose)
 
 
-def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
-    text = render(self)
-    (print_fn or print)(text)
+def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+            show_trainable=False, layer_range=None):  # fmt: skip
+    """Print the layer table as Keras 3 does (models/summary.py)."""
+    print_summary(self, print_fn=print_fn, line_length=line_length, positions=positions,
+                  expand_nested=expand_nested, show_trainable=show_trainable,
+                  layer_range=layer_range)  # fmt: skip

@@ -7,6 +7,7 @@ names, arguments, defaults and numbers. `lstmkit.ops.numpy`, `lstmkit.ops.nn` an
 with `__jax_array__`.
 """
 
+from lstmkit import catalogue as _catalogue
 from lstmkit.ops import linalg, nn, numpy
 from lstmkit.ops.core import (
     associative_scan,
@@ -167,3 +168,6 @@ __all__ = [
     "vectorized_map",
     "while_loop",
 ] + numpy.__all__
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("ops", __name__)

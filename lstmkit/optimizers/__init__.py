@@ -3,6 +3,7 @@
 ``from lstmkit.optimizers.schedules import ExponentialDecay`` works as with Keras.
 """
 
+from lstmkit import catalogue as _catalogue
 from lstmkit.optimizers import schedules
 from lstmkit.optimizers.algorithms import (
     SGD,
@@ -35,3 +36,6 @@ __all__ = [
     "serialize",
     "set_lr",
 ]
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("optimizers", __name__)

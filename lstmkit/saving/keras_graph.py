@@ -328,4 +328,7 @@ def without_mask_ops(model: Any) -> Any:
     rebuilt = Model(model._input_struct, remap(model._output_struct), name=model.name)
     if not model.trainable:
         rebuilt.trainable = False
+    for n in layer_nodes:  # the replaced calls: `layer.output` is then the rebuilt graph's
+        if not isinstance(n.layer, InputLayer) and n in n.layer.__dict__.get("_inbound_nodes", []):
+            n.layer._inbound_nodes.remove(n)
     return rebuilt

@@ -71,12 +71,16 @@ def fit_loop(
 ) -> None:
     """Train; callbacks get device logs lazily (see CallbackList), epochs get floats."""
     x, y, sw = data
-    params, state = io.read()
     key = utils.next_key()
     lr_version = None
     model.stop_training = False
     logs: dict[str, float] = {}
     callbacks.on_train_begin()
+    # A restored backup (BackupAndRestore) says where a resumed fit starts, as Keras's
+    # model._initial_epoch; read once.
+    initial_epoch = getattr(model, "_initial_epoch", None) or initial_epoch
+    model._initial_epoch = None
+    params, state = io.read()  # after on_train_begin: a callback may have set the weights
     wants_begin = callbacks.wants("on_train_batch_begin")
     wants_end = callbacks.wants("on_train_batch_end")  # else skip even building its logs
     for epoch in range(initial_epoch, epochs):

@@ -4,6 +4,7 @@
 Keras 3's; `set_random_seed` seeds lstmkit's global random stream (and `next_key` draws from it).
 """
 
+from lstmkit import catalogue as _catalogue
 from lstmkit.utils.numerical import normalize, to_categorical
 from lstmkit.utils.random_seed import next_key, set_random_seed
 from lstmkit.utils.sequences import pad_sequences
@@ -35,3 +36,6 @@ __all__ += [
     "split_dataset",
     "vis_utils",
 ]
+
+# A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
+__getattr__ = _catalogue.module_getattr("utils", __name__)

@@ -128,10 +128,10 @@ def test_legacy_model_kwargs_warn():
     assert m.predict(np.zeros((1, 3, 1)), verbose=0).shape == (1, 2)
 
 
-def test_get_layer_errors_name_the_model():
+def test_get_layer_errors_as_keras():
     m = Sequential([lstmkit.Input(shape=(3, 1)), L.LSTM(2, name="enc")], name="seq")
     assert m.get_layer("enc").name == "enc"
-    with pytest.raises(ValueError, match="no layer named 'dec'"):
+    with pytest.raises(ValueError, match=r"No such layer: dec. Existing layers are: \['enc'\]"):
         m.get_layer("dec")
 
 
