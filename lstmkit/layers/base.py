@@ -23,19 +23,8 @@ from lstmkit import regularizers as regularizers_mod
 from lstmkit.layers import calling
 from lstmkit.layers.naming import peek_name, reset_names, unique_name
 from lstmkit.layers.symbolic import any_symbolic, first_call
-from lstmkit.layers.tree import (
-    is_shape,
-    ordered_leaves,
-    ordered_unflatten,
-    to_arrays,
-)
-from lstmkit.layers.variables import (
-    Variable,
-    current_scope,
-    defer_write,
-    flush_writes,
-    new_weight,
-)
+from lstmkit.layers.tree import is_shape, ordered_leaves, ordered_unflatten, to_arrays
+from lstmkit.layers.variables import Variable, current_scope, defer_write, flush_writes, new_weight
 from lstmkit.naming import to_snake_case
 
 # Re-exported: models, training and saving import these from here.
