@@ -83,7 +83,9 @@ def placement_for(model: Any) -> Placement | None:
     """The Placement of the model's arrays under the current distribution (None: no
     distribution). Cached on the model while the distribution and the weights' shapes stay."""
     dist = distribution_lib.distribution()
-    if dist is None:
+    if dist is None or (dist.device_mesh.devices.size == 1 and jax.process_count() == 1):
+        # One device: nothing to lay out, and the program compiled for a one-device mesh ran
+        # ~40 % slower than the plain one on CPU (LSTM(1024) train step, bench/results.md).
         return None
     params, state = model.params, model.state
     key = (id(dist), _shapes(params), _shapes(state))
