@@ -21,7 +21,7 @@ DATA = os.path.join(ROOT, "lstmkit", "catalogue", "unsupported.py")
 # "" is the top level (`keras.Input`, `keras.layers`, ...); `ops` lists keras.ops's flat names.
 NAMESPACES = ["", "layers", "utils", "callbacks", "models", "losses", "metrics", "optimizers",
               "saving", "activations", "initializers", "regularizers", "constraints",
-              "preprocessing", "ops"]  # fmt: skip
+              "preprocessing", "config", "ops"]  # fmt: skip
 SKIP = {"": {"src", "version"}}  # Keras internals, not API
 
 

@@ -6,9 +6,9 @@ KERAS_VERSION = "3.15.1"
 UNSUPPORTED: dict[str, frozenset[str]] = {
     "": frozenset(
         """
-        applications config datasets device distillation dtype_policies DTypePolicy
-        FloatDTypePolicy Function InputSpec KerasTensor name_scope Operation Quantizer
-        quantizers random remat RematScope SymbolicScope tree visualization wrappers
+        applications datasets device distillation dtype_policies DTypePolicy FloatDTypePolicy
+        Function InputSpec KerasTensor name_scope Operation Quantizer quantizers random remat
+        RematScope SymbolicScope tree visualization wrappers
         """.split()
     ),
     "layers": frozenset(
@@ -108,6 +108,15 @@ UNSUPPORTED: dict[str, frozenset[str]] = {
         """
         image image_dataset_from_directory text_dataset_from_directory
         timeseries_dataset_from_array
+        """.split()
+    ),
+    "config": frozenset(
+        """
+        disable_flash_attention disable_interactive_logging disable_traceback_filtering
+        enable_flash_attention enable_interactive_logging enable_traceback_filtering
+        is_flash_attention_enabled is_interactive_logging_enabled is_nnx_enabled
+        is_traceback_filtering_enabled max_epochs max_steps_per_epoch set_backend set_epsilon
+        set_floatx set_image_data_format set_max_epochs set_max_steps_per_epoch
         """.split()
     ),
     "ops": frozenset(

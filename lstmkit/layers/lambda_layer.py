@@ -47,11 +47,13 @@ def enable_unsafe_deserialization() -> None:
 
 
 def in_safe_mode() -> bool:
-    """Whether loading lambda bytecode is refused now (the default)."""
+    """Whether loading lambda bytecode is refused now (the default). Once
+    `enable_unsafe_deserialization()` was called, never: as in Keras, the global switch wins over
+    `load_model`'s default `safe_mode=True`."""
+    if _UNSAFE_ENABLED[0]:
+        return False
     scoped = _SAFE_MODE.get()
-    if scoped is not None:
-        return scoped
-    return not _UNSAFE_ENABLED[0]
+    return True if scoped is None else scoped
 
 
 # Names a lambda loaded from a file can see: `keras.ops.*` written in Keras resolves to
@@ -87,7 +89,7 @@ def function_from_config(entry: dict, where: str) -> Any:
             f"Refusing to load {where}: its function is a Python lambda stored as bytecode, and "
             "loading it would run code from the file. If you trust the file, pass "
             "safe_mode=False to load_model (or call "
-            "lstmkit.layers.lambda_layer.enable_unsafe_deserialization()); else rewrite it as a "
+            "lstmkit.config.enable_unsafe_deserialization()); else rewrite it as a "
             "named function and pass that in custom_objects."
         )
     config = entry.get("config") or {}
