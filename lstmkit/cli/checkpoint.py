@@ -26,6 +26,7 @@ from lstmkit.cli.corpus import Vocabulary
 from lstmkit.cli.errors import CliError
 from lstmkit.models import Sequential
 from lstmkit.saving import load_model
+from lstmkit.saving.file_errors import read_member
 
 CHECKPOINT = "model.keras"
 META = "assets/lstmkit_charlm.json"
@@ -135,10 +136,10 @@ def read_meta(path: str) -> tuple[dict, dict | None]:
                     f"{path} is a Keras model but not a character model made by `lstmkit train` "
                     "(it holds no vocabulary)"
                 )
-            meta = json.loads(_read_bounded(zf, META, path).decode("utf-8"))
+            meta = json.loads(read_member(zf, path, META, MAX_ASSET_BYTES).decode("utf-8"))
             states = None
             if STATES in names:
-                with np.load(io.BytesIO(_read_bounded(zf, STATES, path))) as npz:
+                with np.load(io.BytesIO(read_member(zf, path, STATES, MAX_ASSET_BYTES))) as npz:
                     states = {}
                     for key in sorted(npz.files):  # "layer:000", "layer:001", ...
                         states.setdefault(key.rsplit(":", 1)[0], []).append(npz[key])
@@ -169,14 +170,6 @@ def _check_meta(meta: dict, path: str) -> None:
         )
     ):
         raise CliError(f"{path}: the settings in its description are damaged ({settings!r:.200})")
-
-
-def _read_bounded(zf: zipfile.ZipFile, name: str, path: str) -> bytes:
-    # zipfile never inflates past a member's declared size: refusing large declarations bounds
-    # the memory a damaged or hostile file can take.
-    if zf.getinfo(name).file_size > MAX_ASSET_BYTES:
-        raise CliError(f"{path}: '{name}' declares {zf.getinfo(name).file_size} bytes; refused")
-    return zf.read(name)
 
 
 def settings_of(meta: dict) -> Settings:

@@ -33,16 +33,13 @@ import h5py
 from lstmkit.layers.lambda_layer import safe_mode_scope
 from lstmkit.models import distributed
 from lstmkit.saving import h5_weights, model_config, optimizer_vars, preprocessing_files
+from lstmkit.saving.file_errors import KerasFileError, read_member
 from lstmkit.saving.h5_weights import WeightFileError
 from lstmkit.utils.file_utils import atomic_write
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 KERAS_VERSION = "3.15.1"  # the Keras 3 release whose format this writes (and is tested against)
 MAX_CONFIG_BYTES = 32 << 20  # a large model's config is a few hundred kB
-
-
-class KerasFileError(ValueError):
-    """A `.keras` or `.weights.h5` file that cannot be read safely, or does not fit."""
 
 
 # ----- writing ------------------------------------------------------------------------------------
@@ -141,23 +138,6 @@ def _open_zip(path: str) -> zipfile.ZipFile:
     return zf
 
 
-def _read_member(zf: zipfile.ZipFile, path: str, name: str, limit: int) -> bytes:
-    """A member's bytes, refused if it declares more than `limit` (zipfile never inflates past
-    the declared size, so memory stays bounded by it) or fails the archive's CRC-32."""
-    try:
-        info = zf.getinfo(name)
-    except KeyError:
-        raise KerasFileError(f"{path}: the archive has no '{name}'; it is incomplete or not "
-                             "a Keras 3 model file.") from None  # fmt: skip
-    if info.file_size > limit:
-        raise KerasFileError(f"{path}: '{name}' declares {info.file_size} bytes, more than "
-                             f"this model can hold ({limit}); refused.")  # fmt: skip
-    try:
-        return zf.read(name)
-    except Exception as e:  # zipfile raises many kinds on damage (CRC, method, zlib, EOF...)
-        raise KerasFileError(f"{path}: '{name}' is truncated or corrupt ({e}).") from e
-
-
 def _open_h5(data: Any, where: str) -> h5py.File:
     try:
         return h5py.File(data, "r")
@@ -210,7 +190,7 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
     if not str(path).endswith(".keras"):
         raise ValueError(f"load_model: expected a `.keras` file, got {path!r}.")
     with _open_zip(path) as zf:
-        raw = _read_member(zf, path, CONFIG, MAX_CONFIG_BYTES)
+        raw = read_member(zf, path, CONFIG, MAX_CONFIG_BYTES)
         try:
             config = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
@@ -233,7 +213,7 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
             raise
         except Exception as e:  # a damaged config fails anywhere in building; it is the file's
             raise KerasFileError(f"{path}: {CONFIG}: {type(e).__name__}: {e}") from e
-        weights = _read_member(zf, path, WEIGHTS, h5_weights.weights_bytes_limit(model))
+        weights = read_member(zf, path, WEIGHTS, h5_weights.weights_bytes_limit(model))
     with _open_h5(io.BytesIO(weights), f"{path}/{WEIGHTS}") as f:
         assign = _read_into(f, model, f"{path}/{WEIGHTS}")
     assign()
@@ -247,7 +227,7 @@ def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False) -> None
     if str(path).endswith(".keras"):
         with _open_zip(path) as zf:
             limit = h5_weights.weights_bytes_limit(model)
-            data, where = io.BytesIO(_read_member(zf, path, WEIGHTS, limit)), f"{path}/{WEIGHTS}"
+            data, where = io.BytesIO(read_member(zf, path, WEIGHTS, limit)), f"{path}/{WEIGHTS}"
     elif str(path).endswith(".weights.h5"):
         if not os.path.exists(path):
             raise FileNotFoundError(f"load_weights: no such file {path!r}.")

@@ -22,6 +22,7 @@ import h5py
 
 from lstmkit.layers.index_lookup import VOCABULARY_FILE, IndexLookup, IntegerLookup, StringLookup
 from lstmkit.layers.text_vectorization import TextVectorization
+from lstmkit.saving.file_errors import read_member
 
 LAYERS: dict[str, type] = {
     "TextVectorization": TextVectorization,
@@ -96,10 +97,9 @@ def read(zf: zipfile.ZipFile, path: str, config: dict) -> Any:
     member = next((m for m in candidates if m in names), None)
     if member is None:
         return layer  # a vocabulary from the config, or none yet
-    if zf.getinfo(member).file_size > MAX_VOCABULARY_BYTES:
-        raise ValueError(f"{path}: '{member}' is too large for a vocabulary.")
+    vocabulary = read_member(zf, path, member, MAX_VOCABULARY_BYTES)
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, VOCABULARY_FILE), "wb") as f:
-            f.write(zf.read(member))
+            f.write(vocabulary)
         layer.load_assets(tmp)
     return layer
