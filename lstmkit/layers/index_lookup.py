@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from lstmkit.layers.base import Layer
+from lstmkit.utils.dataset_utils import adapt_batches
 
 OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
 VOCABULARY_FILE = "vocabulary.txt"
@@ -210,13 +211,8 @@ class IndexLookup(Layer):
     def adapt(self, data: Any, steps: int | None = None) -> None:
         """Build the vocabulary from an array or list (one batch), or an iterable of batches."""
         self.reset_state()
-        if isinstance(data, (list, tuple, np.ndarray, str, bytes)) or hasattr(data, "numpy"):
-            self.update_state(data)
-        else:
-            for i, batch in enumerate(data):
-                if steps is not None and i >= steps:
-                    break
-                self.update_state(batch)
+        for batch in adapt_batches(data, steps):
+            self.update_state(batch)
         self.finalize_state()
 
     def update_state(self, data: Any) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from lstmkit.layers.base import Layer
 from lstmkit.layers.index_lookup import StringLookup, as_numpy, host_only_error
+from lstmkit.utils.dataset_utils import adapt_batches
 
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
 SPLIT = ("whitespace", "character")
@@ -155,13 +156,8 @@ class TextVectorization(Layer):
     def adapt(self, data: Any, batch_size: int | None = None, steps: int | None = None) -> None:
         """Build the vocabulary from texts: an array or list, or an iterable of batches."""
         self.reset_state()
-        if isinstance(data, (list, tuple, np.ndarray, str, bytes)):
-            self.update_state(data)
-        else:
-            for i, batch in enumerate(data):
-                if steps is not None and i >= steps:
-                    break
-                self.update_state(batch)
+        for batch in adapt_batches(data, steps):
+            self.update_state(batch)
         self.finalize_state()
 
     def update_state(self, data: Any) -> None:

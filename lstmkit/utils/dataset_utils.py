@@ -1,4 +1,4 @@
-"""`split_dataset`: Keras 3's `keras.utils.split_dataset` for numpy data.
+"""`split_dataset`: Keras 3's `keras.utils.split_dataset` for numpy data; the batches `adapt` reads.
 
 Keras returns two `tf.data.Dataset`s of samples; lstmkit returns the two halves in the form it
 was given (an array, a tuple or a list of arrays), ready for `fit`. The sizes, their checks and
@@ -9,6 +9,7 @@ from the front and the right part from the back.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -109,3 +110,15 @@ def split_dataset(
         return tuple(parts) if isinstance(dataset, tuple) else parts
 
     return pick(left_idx), pick(right_idx)
+
+
+def adapt_batches(data: Any, steps: int | None) -> Iterator[Any]:
+    """What `adapt(data, steps=)` reads: an array, list or tensor is one batch; any other
+    iterable yields batches, at most `steps` of them."""
+    if isinstance(data, (list, tuple, np.ndarray, str, bytes)) or hasattr(data, "numpy"):
+        yield data
+        return
+    for i, batch in enumerate(data):
+        if steps is not None and i >= steps:
+            return
+        yield batch
