@@ -16,9 +16,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from lstmkit.export import onnx_layers, onnx_recurrent
+from lstmkit.export import (
+    onnx_attention,
+    onnx_conv,
+    onnx_layers,
+    onnx_merging,
+    onnx_normalization,
+    onnx_recurrent,
+)
 from lstmkit.export.onnx_graph import DEFAULT_OPSET, ExportError, Graph
-from lstmkit.export.onnx_layers import Value
+from lstmkit.export.onnx_layers import Call, Value
 from lstmkit.layers.core import InputLayer
 from lstmkit.layers.recurrent import RNN
 from lstmkit.layers.symbolic import is_symbolic, tree_leaves
@@ -27,6 +34,9 @@ from lstmkit.models.functional import Model
 from lstmkit.utils.file_utils import atomic_write
 
 STATE_NAMES = ("h", "c")
+# Layers whose mapping takes the whole call (several inputs, shapes, masks, keywords).
+CALL_MAPPINGS = {**onnx_merging.LAYERS, **onnx_conv.LAYERS, **onnx_normalization.LAYERS,
+                 **onnx_attention.LAYERS}  # fmt: skip
 
 
 class _Context:
@@ -95,6 +105,8 @@ def _emit_node(ctx: _Context, node: Any, values: dict[int, Value]) -> list[Value
     kwargs = dict(node.kwargs)
     kwargs.pop("training", None)
     mask_arg = kwargs.pop("mask", None)
+    if type(layer) in CALL_MAPPINGS:
+        return _emit_call(ctx, node, ins, values, mask_arg, kwargs)
     initial = kwargs.pop("initial_state", None)
     extra = [k for k, v in kwargs.items() if v is not None]
     if extra:
@@ -117,12 +129,49 @@ def _emit_node(ctx: _Context, node: Any, values: dict[int, Value]) -> list[Value
         return [onnx_layers.time_distributed(ctx, layer, x, tree_leaves(node.inputs)[0].shape)]
     emit = onnx_layers.MAPPINGS.get(type(layer))
     if emit is None:
+        mapped = sorted(c.__name__ for c in [*onnx_layers.MAPPINGS, *CALL_MAPPINGS])
         raise ExportError(
             f"to_onnx: layer '{layer.name}' ({type(layer).__name__}) has no ONNX mapping. "
-            f"Exported layers: {sorted(c.__name__ for c in onnx_layers.MAPPINGS)}, LSTM, GRU, "
-            "SimpleRNN, RNN, Bidirectional, TimeDistributed."
+            f"Exported layers: {mapped}, LSTM, GRU, SimpleRNN, RNN, Bidirectional, "
+            "TimeDistributed."
         )
     return [emit(ctx, layer, x)]
+
+
+def _graph_value(values: dict[int, Value], obj: Any, where: str) -> Any:
+    """A call argument with its symbolic tensors replaced by their graph values."""
+    if is_symbolic(obj):
+        return values[id(obj)]
+    if isinstance(obj, (list, tuple)):
+        return [_graph_value(values, o, where) for o in obj]
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+        raise ExportError(
+            f"to_onnx: layer '{where}' is called with a constant array argument; the export "
+            "maps only the model's own tensors (pass it through an Input)."
+        )
+    return obj
+
+
+def _emit_call(ctx: _Context, node: Any, ins: list[Value], values: dict[int, Value],
+               mask_arg: Any, kwargs: dict) -> list[Value]:  # fmt: skip
+    """A layer of the newer mappings (merging, convolution, normalization, attention)."""
+    layer = node.layer
+    shapes = [tuple(t.shape) for t in tree_leaves(node.inputs)]
+    if mask_arg is None:
+        masks = [v.mask for v in ins]
+    else:  # a `mask=` argument: one mask, or one per input
+        given = _graph_value(values, mask_arg, layer.name)
+        given = given if isinstance(given, list) else [given]
+        masks = [m.name if isinstance(m, Value) else None for m in given]
+    call = Call(ins, shapes, masks, {k: _graph_value(values, v, layer.name)
+                                     for k, v in kwargs.items()})  # fmt: skip
+    outs = CALL_MAPPINGS[type(layer)](ctx, layer, call)
+    extra = [k for k, v in call.kwargs.items() if v is not None and v is not False]
+    if extra:
+        raise ExportError(
+            f"to_onnx: layer '{layer.name}' is called with {extra}, which the export does not map."
+        )
+    return outs
 
 
 def _emit_model(ctx: _Context, model: Model, inputs: list[Value]) -> list[Value]:

@@ -8,7 +8,7 @@ value name and the name of its Keras mask, (batch, time) booleans, or None).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,19 @@ SQRT_HALF = 1.0 / math.sqrt(2.0)
 class Value:
     name: str
     mask: str | None = None  # (batch, time) bool, Keras's mask riding along with the value
+
+
+@dataclass
+class Call:
+    """One layer call as the whole-call mappings see it: the input values, their Keras shapes
+    (batch first, None where dynamic), one mask name per input (a `mask=` argument wins over
+    the inputs' own), and the remaining keyword arguments: a mapping pops those it maps and
+    the exporter refuses any left."""
+
+    inputs: list[Value]
+    shapes: list[tuple]
+    masks: list[str | None]
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 def activation(g: Graph, fn: Any, x: str, where: str) -> str:
