@@ -159,12 +159,15 @@ def _emit_call(ctx: _Context, node: Any, ins: list[Value], values: dict[int, Val
     shapes = [tuple(t.shape) for t in tree_leaves(node.inputs)]
     if mask_arg is None:
         masks = [v.mask for v in ins]
+        ranks = [len(s) - 1 for s in shapes]
     else:  # a `mask=` argument: one mask, or one per input
-        given = _graph_value(values, mask_arg, layer.name)
-        given = given if isinstance(given, list) else [given]
-        masks = [m.name if isinstance(m, Value) else None for m in given]
-    call = Call(ins, shapes, masks, {k: _graph_value(values, v, layer.name)
-                                     for k, v in kwargs.items()})  # fmt: skip
+        given = mask_arg if isinstance(mask_arg, (list, tuple)) else [mask_arg]
+        masks = [values[id(m)].name if is_symbolic(m) else None for m in given]
+        ranks = [len(m.shape) if is_symbolic(m) else None for m in given]
+        if any(m is not None and not is_symbolic(m) for m in given):
+            _graph_value(values, mask_arg, layer.name)  # refuses constant arrays, naming the layer
+    kw = {k: _graph_value(values, v, layer.name) for k, v in kwargs.items()}
+    call = Call(ins, shapes, masks, kw, ranks)
     outs = CALL_MAPPINGS[type(layer)](ctx, layer, call)
     extra = [k for k, v in call.kwargs.items() if v is not None and v is not False]
     if extra:

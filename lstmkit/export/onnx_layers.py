@@ -37,6 +37,7 @@ class Call:
     shapes: list[tuple]
     masks: list[str | None]
     kwargs: dict[str, Any] = field(default_factory=dict)
+    mask_ranks: list[int | None] = field(default_factory=list)  # a graph mask: its value's - 1
 
 
 def activation(g: Graph, fn: Any, x: str, where: str) -> str:

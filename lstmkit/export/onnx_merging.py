@@ -21,9 +21,22 @@ from lstmkit.layers import merging, reshaping
 from lstmkit.ops.core import EPSILON
 
 
+def _check_masks(layer: Any, call: Call) -> None:
+    """Refuse masks the mappings would spread wrongly: each must have one axis fewer than its
+    value (a `mask=` argument may not)."""
+    for m, rank, shape in zip(call.masks, call.mask_ranks, call.shapes):
+        if m is not None and rank != len(shape) - 1:
+            raise ExportError(
+                f"to_onnx: layer '{layer.name}' gets a mask of rank {rank} for an input of "
+                f"shape {shape}; the export maps merge masks with one axis fewer than their "
+                "value (Keras's (batch, steps) masks) only."
+            )
+
+
 def _aligned(g: Graph, layer: Any, call: Call) -> list[str]:
     """The inputs at one rank: a lower-rank input gets unit axes after the batch axis (Keras's
     merge rule, not numpy's right-aligned broadcasting)."""
+    _check_masks(layer, call)
     rank = max(len(s) for s in call.shapes)
     out = []
     for v, shape, m in zip(call.inputs, call.shapes, call.masks):
@@ -102,6 +115,7 @@ def _extremum(g: Graph, op: str, xs: list[str], masks: list[str | None]) -> str:
 
 def _concatenate(ctx: Any, layer: Any, call: Call) -> list[Value]:
     g = ctx.g
+    _check_masks(layer, call)
     xs = [v.name for v in call.inputs]
     out = g.op("Concat", xs, axis=layer.axis)
     if all(m is None for m in call.masks):

@@ -31,10 +31,15 @@ def run(sess: ort.InferenceSession, *inputs) -> list[np.ndarray]:
     return sess.run(None, dict(zip(names, inputs)))
 
 
-def assert_matches(sess, model, *inputs) -> None:
-    """ONNX Runtime's outputs equal lstmkit's (its own call on the same inputs) within TOL."""
+def predict(model, *inputs) -> list[np.ndarray]:
+    """lstmkit's outputs (its own call), flat: computed once, compared with several sessions."""
     want = model(list(inputs) if len(inputs) > 1 else inputs[0])
-    want = [np.asarray(w) for w in jax.tree_util.tree_leaves(want)]  # nested states: flat
+    return [np.asarray(w) for w in jax.tree_util.tree_leaves(want)]  # nested states: flat
+
+
+def assert_matches(sess, model, *inputs, want=None) -> None:
+    """ONNX Runtime's outputs equal lstmkit's (its own call on the same inputs) within TOL."""
+    want = predict(model, *inputs) if want is None else want
     got = run(sess, *inputs)
     assert len(got) == len(want)
     for g, w in zip(got, want):
