@@ -29,3 +29,32 @@ def test_keras_model_through_lstmkit_to_onnx(tmp_path):
     want = np.asarray(model.predict(data, verbose=0))
     sess = session(lstmkit.models.load_model(path))
     np.testing.assert_allclose(run(sess, data)[0], want, rtol=TOL, atol=TOL)
+
+
+def test_keras_conv_attention_merging_model_to_onnx(tmp_path):
+    """Conv1D (causal, dilated), MaxPooling1D ('same'), Attention over a masked LSTM's outputs,
+    the normalizations, Add, Concatenate and Dot, built and run in Keras."""
+    k = keras.layers
+    ids, x = keras.Input((None,), dtype="int32"), keras.Input((None, 3))
+    seq = k.LSTM(5, return_sequences=True)(k.Embedding(20, 6, mask_zero=True)(ids))
+    conv = k.MaxPooling1D(2, padding="same")(k.Conv1D(5, 3, padding="causal", dilation_rate=2)(x))
+    att = k.LayerNormalization()(k.Attention(use_scale=True)([conv, seq]))  # value mask: seq's
+    pooled = k.GlobalAveragePooling1D()(k.BatchNormalization()(att))
+    h = k.concatenate([k.add([pooled, k.GlobalMaxPooling1D()(conv)]), pooled])
+    cosine = k.Dot(axes=1, normalize=True)([h, k.Dense(10)(h)])
+    outs = [k.Dense(3, activation="softmax")(h), cosine]
+    model = keras.Model([ids, x], outs)
+    rng = np.random.default_rng(1)
+    weights = [np.abs(w) + 0.5 if "variance" in v.path else 0.5 * rng.normal(size=w.shape)
+               for v, w in zip(model.weights, model.get_weights())]  # fmt: skip
+    model.set_weights([w.astype("float32") for w in weights])
+    path = tmp_path / "m.keras"
+    model.save(path)
+    data = rng.integers(1, 20, size=(3, 7)).astype("int32")
+    data[0, 5:] = 0  # right padding
+    data[1, :3] = 0  # left padding
+    signal = rng.normal(size=(3, 6, 3)).astype("float32")
+    wants = model.predict([data, signal], verbose=0)
+    sess = session(lstmkit.models.load_model(path))
+    for got, want in zip(run(sess, data, signal), wants):
+        np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL)
