@@ -163,8 +163,8 @@ def _multi_head_attention(ctx: Any, layer: Any, call: Call) -> list[Value]:
     if len(names) < 3:
         masks[2] = None  # no key input: its mask is not the value's
     for i, n in ((1, "value_mask"), (2, "key_mask")):
-        if given[n] is not None:
-            masks[i] = given[n].name
+        if given[n] is not None:  # numbers or booleans: nonzero is kept
+            masks[i] = g.op("Cast", [given[n].name], to=g.onnx.TensorProto.BOOL)
     attention_mask = None if given["attention_mask"] is None else given["attention_mask"].name
     mask = _mha_mask(g, layer, names, masks, attention_mask, causal)
     if mask is not None:  # (b, T, S) -> (b, 1, T, S): the same mask for every head

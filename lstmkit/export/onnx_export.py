@@ -1,9 +1,11 @@
 """`to_onnx(model, path)`: a built lstmkit model as an ONNX file, run by ONNX Runtime.
 
 The model's graph of layer calls is walked in order and each call becomes ONNX nodes
-(onnx_layers.py, onnx_recurrent.py). The batch and time axes stay dynamic. Everything is
-checked and built in memory first: a model that cannot be exported raises an `ExportError`
-naming the layer and why, and nothing is written. The file is then written atomically.
+(onnx_layers.py, onnx_recurrent.py; the layers taking several inputs, masks or keywords through
+a `Call`: onnx_merging.py, onnx_conv.py, onnx_normalization.py, onnx_attention.py). The batch
+and time axes stay dynamic. Everything is checked and built in memory first: a model that
+cannot be exported raises an `ExportError` naming the layer and why, and nothing is written.
+The file is then written atomically.
 
 Streaming (`streaming=True`, the default for a model with a stateful layer): every recurrent
 layer's initial states are graph inputs `<layer>_h` (and `<layer>_c` for an LSTM), shaped
@@ -152,6 +154,13 @@ def _graph_value(values: dict[int, Value], obj: Any, where: str) -> Any:
     return obj
 
 
+def _as_bool(ctx: _Context, value: Value) -> str:
+    """A mask given as numbers: nonzero is kept (lstmkit's `mask.astype(bool)`)."""
+    if ctx.dtype(value) == "bool":
+        return value.name
+    return ctx.g.op("Cast", [value.name], to=ctx.g.onnx.TensorProto.BOOL)
+
+
 def _emit_call(ctx: _Context, node: Any, ins: list[Value], values: dict[int, Value],
                mask_arg: Any, kwargs: dict) -> list[Value]:  # fmt: skip
     """A layer of the newer mappings (merging, convolution, normalization, attention)."""
@@ -161,11 +170,12 @@ def _emit_call(ctx: _Context, node: Any, ins: list[Value], values: dict[int, Val
         masks = [v.mask for v in ins]
         ranks = [len(s) - 1 for s in shapes]
     else:  # a `mask=` argument: one mask, or one per input
-        given = mask_arg if isinstance(mask_arg, (list, tuple)) else [mask_arg]
-        masks = [values[id(m)].name if is_symbolic(m) else None for m in given]
-        ranks = [len(m.shape) if is_symbolic(m) else None for m in given]
+        given = list(mask_arg) if isinstance(mask_arg, (list, tuple)) else [mask_arg]
         if any(m is not None and not is_symbolic(m) for m in given):
             _graph_value(values, mask_arg, layer.name)  # refuses constant arrays, naming the layer
+        masks = [_as_bool(ctx, values[id(m)]) if is_symbolic(m) else None for m in given]
+        ranks = [len(m.shape) if is_symbolic(m) else None for m in given] or [None]
+        masks = masks or [None]
     kw = {k: _graph_value(values, v, layer.name) for k, v in kwargs.items()}
     call = Call(ins, shapes, masks, kw, ranks)
     outs = CALL_MAPPINGS[type(layer)](ctx, layer, call)

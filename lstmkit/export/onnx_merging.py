@@ -23,7 +23,12 @@ from lstmkit.ops.core import EPSILON
 
 def _check_masks(layer: Any, call: Call) -> None:
     """Refuse masks the mappings would spread wrongly: each must have one axis fewer than its
-    value (a `mask=` argument may not)."""
+    value (a `mask=` argument may not), one per input."""
+    if len(call.masks) != len(call.inputs):
+        raise ExportError(
+            f"to_onnx: layer '{layer.name}' merges {len(call.inputs)} inputs with a `mask=` of "
+            f"{len(call.masks)}; the export maps one mask (or None) per input."
+        )
     for m, rank, shape in zip(call.masks, call.mask_ranks, call.shapes):
         if m is not None and rank != len(shape) - 1:
             raise ExportError(

@@ -22,6 +22,7 @@ def _model():
     x = lstmkit.Input((None, 4), name="x")
     allowed = lstmkit.Input((None, None), dtype="bool", name="allowed")  # (batch, T, T)
     keep = lstmkit.Input((None, 4), dtype="bool", name="keep")
+    weights = lstmkit.Input((None,), name="weights")  # a float mask: nonzero is kept
     q = L.Embedding(9, 4, mask_zero=True)(iq)
     v = L.Embedding(9, 4, mask_zero=True)(iv)
     outs = [
@@ -47,7 +48,7 @@ def _model():
             x, v
         ),  # fmt: skip
     ]
-    model = lstmkit.Model([iq, iv, x, allowed, keep], outs)
+    model = lstmkit.Model([iq, iv, x, allowed, keep, weights], outs)
     randomize(model, seed=7)
     return model
 
@@ -61,7 +62,8 @@ def _data(rng, batch, time):
     allowed = rng.random((batch, time, time)) > 0.3
     allowed[0, 1] = False
     keep = rng.random((batch, time, 4)) > 0.3
-    return [q, v, rng.normal(size=(batch, time, 4)).astype("float32"), allowed, keep]
+    weights = (rng.random((batch, time)) > 0.3).astype("float32")
+    return [q, v, rng.normal(size=(batch, time, 4)).astype("float32"), allowed, keep, weights]
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ def _model():
     ib = lstmkit.Input((None,), dtype="int32", name="ids_b")
     x = lstmkit.Input((None, 3), name="x")  # no mask
     v = lstmkit.Input((3,), name="v")  # lower rank: (batch, 1, 3) against sequences
+    kept = lstmkit.Input((None,), name="kept")  # a float mask, given as `mask=`
     a = L.Embedding(9, 3, mask_zero=True)(ia)
     b = L.Embedding(9, 3, mask_zero=True)(ib)
     masked = [
@@ -31,6 +32,7 @@ def _model():
         L.Concatenate()([a, b]),
         L.concatenate([a, x]),  # one input unmasked: every step kept
         L.concatenate([a, b], axis=1),  # along time: the masks joined
+        L.Maximum()([x, a], mask=[kept, None]),  # `mask=` wins over the inputs' own
     ]
     plain = [
         L.subtract([a, x]),
@@ -48,7 +50,7 @@ def _model():
     ]
     pooled = [L.GlobalAveragePooling1D()(t) for t in masked]  # the mean over unmasked steps
     recurrent = L.SimpleRNN(2)(L.concatenate([a, b], axis=1))  # the joined mask skips steps
-    model = lstmkit.Model([ia, ib, x, v], masked + plain + pooled + [recurrent])
+    model = lstmkit.Model([ia, ib, x, v, kept], masked + plain + pooled + [recurrent])
     randomize(model, seed=3, scale=1.0)
     return model
 
@@ -61,7 +63,8 @@ def _data(rng, batch, time):
     ids[1][-1, -3:] = 0
     ids[0][-1, -3:] = 0  # masked in both: Multiply gives 0 there
     x = rng.normal(size=(batch, time, 3)).astype("float32")
-    return [*ids, x, rng.normal(size=(batch, 3)).astype("float32")]
+    kept = (rng.random((batch, time)) > 0.4).astype("float32")
+    return [*ids, x, rng.normal(size=(batch, 3)).astype("float32"), kept]
 
 
 @pytest.fixture(scope="module")
@@ -76,15 +79,19 @@ def exported():
 def test_merging_layers_match(exported, opset):
     model, cases, wants = exported
     sess = session(model, opset=opset)
-    assert [i.name for i in sess.get_inputs()] == ["ids_a", "ids_b", "x", "v"]
+    assert [i.name for i in sess.get_inputs()] == ["ids_a", "ids_b", "x", "v", "kept"]
     for data, want in zip(cases, wants):
         assert_matches(sess, model, *data, want=want)
 
 
-def test_merge_mask_argument_of_another_rank_is_refused():
-    """A `mask=` as large as the value: the export cannot spread it as lstmkit does."""
+@pytest.mark.parametrize(
+    "masks, message",
+    [(2, "gets a mask of rank 3"), (1, r"merges 2 inputs with a `mask=` of 1")],
+)
+def test_merge_mask_argument_the_export_cannot_spread_is_refused(masks, message):
+    """A `mask=` as large as the value, or fewer masks than inputs: refused, naming the layer."""
     x = lstmkit.Input((None, 4))
     m = lstmkit.Input((None, 4), dtype="bool")
-    model = lstmkit.Model([x, m], L.Add(name="plus")([x, x], mask=[m, m]))
-    with pytest.raises(ExportError, match="layer 'plus' gets a mask of rank 3"):
+    model = lstmkit.Model([x, m], L.Add(name="plus")([x, x], mask=[m] * masks))
+    with pytest.raises(ExportError, match=f"layer 'plus' {message}"):
         build_onnx(model)
