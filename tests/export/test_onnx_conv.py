@@ -1,5 +1,5 @@
 """Conv1D (valid/same/causal padding, strides, dilation, groups, channels_first), MaxPooling1D and
-AveragePooling1D (valid/same, strides), SpatialDropout1D and GaussianNoise (inference no-ops),
+AveragePooling1D (valid/same, strides), a CNN-LSTM, SpatialDropout1D and GaussianNoise (inference no-ops),
 LayerNormalization and BatchNormalization (inference) in ONNX Runtime against lstmkit: two
 batch sizes and time lengths of both parities (the 'same' padding depends on them), opsets 14
 and 18 (reductions take their axes as an input from 18)."""
@@ -28,6 +28,8 @@ def _model():
         outs += [pool(p, strides=s, padding=pad)(x)
                  for pad in ("valid", "same") for p, s in ((2, None), (3, 2), (3, 1))]  # fmt: skip
         outs.append(pool(2, padding="same", data_format="channels_first")(cf))
+    features = L.MaxPooling1D(2)(L.Conv1D(6, 3, padding="causal", activation="relu")(x))
+    outs.append(L.Bidirectional(L.LSTM(3))(features))  # the usual CNN-LSTM
     noisy = L.GaussianNoise(0.3)(L.SpatialDropout1D(0.5)(x))
     outs += [
         L.LayerNormalization()(noisy),
