@@ -28,7 +28,10 @@ from lstmkit.export import (
 )
 from lstmkit.export.onnx_graph import DEFAULT_OPSET, ExportError, Graph
 from lstmkit.export.onnx_layers import Call, Value
+from lstmkit.layers.attention import Attention
 from lstmkit.layers.core import InputLayer
+from lstmkit.layers.merging import Merge
+from lstmkit.layers.multi_head_attention import MultiHeadAttention
 from lstmkit.layers.recurrent import RNN
 from lstmkit.layers.symbolic import is_symbolic, tree_leaves
 from lstmkit.layers.wrappers import Bidirectional, TimeDistributed
@@ -39,6 +42,9 @@ STATE_NAMES = ("h", "c")
 # Layers whose mapping takes the whole call (several inputs, shapes, masks, keywords).
 CALL_MAPPINGS = {**onnx_merging.LAYERS, **onnx_conv.LAYERS, **onnx_normalization.LAYERS,
                  **onnx_attention.LAYERS}  # fmt: skip
+# Those of single-input layers, which TimeDistributed may wrap.
+PER_STEP_MAPPINGS = {cls: emit for cls, emit in CALL_MAPPINGS.items()
+                     if not issubclass(cls, (Merge, Attention, MultiHeadAttention))}  # fmt: skip
 
 
 class _Context:
@@ -128,7 +134,8 @@ def _emit_node(ctx: _Context, node: Any, values: dict[int, Value]) -> list[Value
         raise ExportError(f"to_onnx: layer '{layer.name}' takes {len(ins)} inputs; no mapping.")
     x = Value(x.name, mask)
     if isinstance(layer, TimeDistributed):
-        return [onnx_layers.time_distributed(ctx, layer, x, tree_leaves(node.inputs)[0].shape)]
+        shape = tree_leaves(node.inputs)[0].shape
+        return [onnx_layers.time_distributed(ctx, layer, x, shape, PER_STEP_MAPPINGS)]
     emit = onnx_layers.MAPPINGS.get(type(layer))
     if emit is None:
         mapped = sorted(c.__name__ for c in [*onnx_layers.MAPPINGS, *CALL_MAPPINGS])

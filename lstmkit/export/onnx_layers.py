@@ -132,18 +132,30 @@ def _reshape(ctx, layer, x: Value) -> Value:
     return Value(g.op("Reshape", [x.name, g.ints(0, *layer.target_shape)]))
 
 
-def time_distributed(ctx, layer, x: Value, in_shape: tuple) -> Value:
-    """The inner layer on (batch * time, ...), reshaped back to (batch, time, ...)."""
+def time_distributed(ctx, layer, x: Value, in_shape: tuple, per_step: dict) -> Value:
+    """The inner layer on (batch * time, ...), reshaped back to (batch, time, ...). `per_step`:
+    the whole-call mappings of single-input layers (Conv1D, the normalizations, ...)."""
     g = ctx.g
     inner = layer.layer
-    if type(inner) not in MAPPINGS or type(inner) is core.Embedding:
+    plain = type(inner) in MAPPINGS and type(inner) is not core.Embedding
+    if not plain and type(inner) not in per_step:
+        names = sorted(c.__name__ for c in [*MAPPINGS, *per_step] if c is not core.Embedding)
         raise ExportError(
             f"to_onnx: layer '{layer.name}' is TimeDistributed({type(inner).__name__}); only "
-            f"TimeDistributed over {sorted(c.__name__ for c in MAPPINGS)} is exported."
+            f"TimeDistributed over {names} is exported."
+        )
+    if any(d is None for d in in_shape[2:]):
+        raise ExportError(
+            f"to_onnx: layer '{layer.name}' (TimeDistributed) gets inputs of shape {in_shape}; "
+            "the export needs every axis after the time axis known."
         )
     rest = [int(d) for d in in_shape[2:]]
     flat = g.op("Reshape", [x.name, g.ints(-1, *rest)])  # (batch * time, ...)
-    y = MAPPINGS[type(inner)](ctx, inner, Value(flat)).name
+    if plain:
+        y = MAPPINGS[type(inner)](ctx, inner, Value(flat)).name
+    else:  # the inner layer sees no mask (lstmkit's TimeDistributed passes none)
+        call = Call([Value(flat)], [(None, *rest)], [None], {}, [None])
+        y = per_step[type(inner)](ctx, inner, call)[0].name
     out_rest = [int(d) for d in inner.compute_output_shape((None, *in_shape[2:]))[1:]]
     batch_time = g.op("Slice", [g.op("Shape", [x.name]), g.ints(0), g.ints(2)])
     shape = g.op("Concat", [batch_time, g.ints(*out_rest)], axis=0)

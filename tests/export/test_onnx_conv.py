@@ -1,8 +1,9 @@
 """Conv1D (valid/same/causal padding, strides, dilation, groups, channels_first), MaxPooling1D and
-AveragePooling1D (valid/same, strides), a CNN-LSTM, SpatialDropout1D and GaussianNoise (inference no-ops),
-LayerNormalization and BatchNormalization (inference) in ONNX Runtime against lstmkit: two
-batch sizes and time lengths of both parities (the 'same' padding depends on them), opsets 14
-and 18 (reductions take their axes as an input from 18)."""
+AveragePooling1D (valid/same, strides), a CNN-LSTM (plain and over sub-sequences through
+TimeDistributed), SpatialDropout1D and GaussianNoise (inference no-ops), LayerNormalization and
+BatchNormalization (inference) in ONNX Runtime against lstmkit: two batch sizes and time
+lengths of both parities (the 'same' padding depends on them), opsets 14 and 18 (reductions
+take their axes as an input from 18)."""
 
 from __future__ import annotations
 
@@ -82,3 +83,18 @@ def test_masks_pass_the_no_ops_and_normalizations_and_stop_at_conv():
     data[0, 4:] = 0
     data[1, :2] = 0
     assert_matches(sess, model, data)
+
+
+def test_time_distributed_cnn_lstm():
+    """TimeDistributed(Conv1D, MaxPooling1D, LayerNormalization, Flatten) over sub-sequences,
+    then an LSTM: the classic CNN-LSTM over (batch, time, steps, channels)."""
+    x = lstmkit.Input((None, 6, 2))
+    h = L.TimeDistributed(L.Conv1D(4, 2, activation="relu"))(x)
+    h = L.TimeDistributed(L.MaxPooling1D(2))(h)
+    h = L.TimeDistributed(L.Flatten())(L.TimeDistributed(L.LayerNormalization())(h))
+    model = lstmkit.Model(x, [L.LSTM(3)(h), h])
+    randomize(model, seed=6)
+    sess = session(model)
+    rng = np.random.default_rng(3)
+    for batch, time in ((1, 3), (2, 5)):
+        assert_matches(sess, model, rng.normal(size=(batch, time, 6, 2)).astype("float32"))
