@@ -22,6 +22,7 @@ from lstmkit.export import (
     onnx_attention,
     onnx_conv,
     onnx_layers,
+    onnx_mask_ops,
     onnx_merging,
     onnx_normalization,
     onnx_recurrent,
@@ -114,7 +115,9 @@ def _emit_node(ctx: _Context, node: Any, values: dict[int, Value]) -> list[Value
     kwargs.pop("training", None)
     mask_arg = kwargs.pop("mask", None)
     if type(layer) in CALL_MAPPINGS:
-        return _emit_call(ctx, node, ins, values, mask_arg, kwargs)
+        return _emit_call(ctx, node, ins, values, mask_arg, kwargs, CALL_MAPPINGS[type(layer)])
+    if onnx_mask_ops.keras_op(layer) is not None:  # Keras's recorded mask computations
+        return _emit_call(ctx, node, ins, values, mask_arg, kwargs, onnx_mask_ops.emit)
     initial = kwargs.pop("initial_state", None)
     extra = [k for k, v in kwargs.items() if v is not None]
     if extra:
@@ -169,8 +172,9 @@ def _as_bool(ctx: _Context, value: Value) -> str:
 
 
 def _emit_call(ctx: _Context, node: Any, ins: list[Value], values: dict[int, Value],
-               mask_arg: Any, kwargs: dict) -> list[Value]:  # fmt: skip
-    """A layer of the newer mappings (merging, convolution, normalization, attention)."""
+               mask_arg: Any, kwargs: dict, emit: Any) -> list[Value]:  # fmt: skip
+    """A layer of the whole-call mappings (merging, convolution, normalization, attention,
+    Keras's mask operations) through `emit(ctx, layer, call)`."""
     layer = node.layer
     shapes = [tuple(t.shape) for t in tree_leaves(node.inputs)]
     if mask_arg is None:
@@ -185,7 +189,7 @@ def _emit_call(ctx: _Context, node: Any, ins: list[Value], values: dict[int, Val
         masks = masks or [None]
     kw = {k: _graph_value(values, v, layer.name) for k, v in kwargs.items()}
     call = Call(ins, shapes, masks, kw, ranks)
-    outs = CALL_MAPPINGS[type(layer)](ctx, layer, call)
+    outs = emit(ctx, layer, call)
     extra = [k for k, v in call.kwargs.items() if v is not None and v is not False]
     if extra:
         raise ExportError(

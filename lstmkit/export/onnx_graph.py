@@ -124,10 +124,23 @@ class Graph:
         return self.op("Slice", [x, self.ints(-1), self.ints(-INT64_MAX), self.ints(1),
                                  self.ints(-1)])  # fmt: skip
 
+    def _reachable(self) -> tuple[list[Any], list[Any]]:
+        """The nodes and initializers the outputs depend on (a mask computed by a layer but
+        replaced by a `mask=` argument, say, is dropped)."""
+        needed = {o.name for o in self.outputs}
+        nodes = []
+        for node in reversed(self.nodes):
+            if any(o in needed for o in node.output):
+                nodes.append(node)
+                needed.update(node.input)
+        initializers = [t for t in self.initializers if t.name in needed]
+        return nodes[::-1], initializers
+
     def model(self, name: str) -> Any:
         """The finished ModelProto."""
         helper = self.onnx.helper
-        graph = helper.make_graph(self.nodes, name, self.inputs, self.outputs, self.initializers)
+        nodes, initializers = self._reachable()
+        graph = helper.make_graph(nodes, name, self.inputs, self.outputs, initializers)
         opsets = [helper.make_opsetid("", self.opset)]
         model = helper.make_model(graph, opset_imports=opsets, producer_name="lstmkit")
         # The oldest IR version that carries this opset: runtimes read older IRs more widely.

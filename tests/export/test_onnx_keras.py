@@ -42,19 +42,49 @@ def test_keras_conv_attention_merging_model_to_onnx(tmp_path):
     pooled = k.GlobalAveragePooling1D()(k.BatchNormalization()(att))
     h = k.concatenate([k.add([pooled, k.GlobalMaxPooling1D()(conv)]), pooled])
     cosine = k.Dot(axes=1, normalize=True)([h, k.Dense(10)(h)])
-    outs = [k.Dense(3, activation="softmax")(h), cosine]
-    model = keras.Model([ids, x], outs)
+    model = keras.Model([ids, x], [k.Dense(3, activation="softmax")(h), cosine])
     rng = np.random.default_rng(1)
     weights = [np.abs(w) + 0.5 if "variance" in v.path else 0.5 * rng.normal(size=w.shape)
                for v, w in zip(model.weights, model.get_weights())]  # fmt: skip
     model.set_weights([w.astype("float32") for w in weights])
-    path = tmp_path / "m.keras"
-    model.save(path)
     data = rng.integers(1, 20, size=(3, 7)).astype("int32")
     data[0, 5:] = 0  # right padding
     data[1, :3] = 0  # left padding
-    signal = rng.normal(size=(3, 6, 3)).astype("float32")
-    wants = model.predict([data, signal], verbose=0)
-    sess = session(lstmkit.models.load_model(path))
-    for got, want in zip(run(sess, data, signal), wants):
+    _assert_onnx_equals_keras(model, tmp_path, data, rng.normal(size=(3, 6, 3)).astype("float32"))
+
+
+def test_keras_recorded_mask_operations_to_onnx(tmp_path):
+    """Merges of masked sequences: Keras records their masks as operations in the file
+    (not_equal, any, logical_or, expand_dims, zeros_like, ones_like, concatenate), which lstmkit
+    reads as layers and the export maps."""
+    k = keras.layers
+    ids, f = keras.Input((None,), dtype="int32"), keras.Input((None, 4))
+    e = k.Embedding(9, 4, mask_zero=True)(ids)
+    masked = k.Masking()(f)
+    outs = [k.GRU(3)(k.add([e, masked])),  # the recorded mask reaches a recurrent layer
+            k.GlobalAveragePooling1D()(k.concatenate([e, masked], axis=1)),
+            k.GlobalAveragePooling1D()(k.concatenate([e, f]))]  # fmt: skip
+    model = keras.Model([ids, f], outs)
+    rng = np.random.default_rng(2)
+    model.set_weights([0.5 * rng.normal(size=w.shape).astype("float32")
+                       for w in model.get_weights()])  # fmt: skip
+    data = rng.integers(1, 9, size=(3, 6)).astype("int32")
+    data[0, 4:] = 0
+    data[1, :2] = 0
+    features = rng.normal(size=(3, 6, 4)).astype("float32")
+    features[2, 3:] = 0.0  # Masking: right padding
+    features[0, 0] = 0.0
+    loaded = _assert_onnx_equals_keras(model, tmp_path, data, features)
+    assert "NotEqualOp" in [type(layer).__name__ for layer in loaded.layers]  # what is tested
+
+
+def _assert_onnx_equals_keras(model, tmp_path, *inputs):
+    """Save the Keras model, load it in lstmkit, export: ONNX Runtime's outputs equal Keras's.
+    Returns the lstmkit model."""
+    path = tmp_path / "m.keras"
+    model.save(path)
+    wants = model.predict(list(inputs), verbose=0)
+    loaded = lstmkit.models.load_model(path)
+    for got, want in zip(run(session(loaded), *inputs), wants):
         np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL)
+    return loaded
