@@ -47,9 +47,10 @@ def _and(g: Graph, a: str | None, b: str | None) -> str | None:
     return b if a is None else a if b is None else g.op("And", [a, b])
 
 
-def softmax(g: Graph, x: str, axes: list[int], mask: str | None, masked: float) -> str:
+def softmax(g: Graph, x: str, axes: list[int], mask: str | None, masked: float,
+            zero_masked: bool) -> str:  # fmt: skip
     """softmax over `axes` (max-shifted exp over several); a mask sets masked entries to
-    `masked` before and (for the Softmax layer's -1e9) to 0 after."""
+    `masked` before, and to 0 after with `zero_masked` (the Softmax layer's rule)."""
     if mask is not None:
         x = g.op("Where", [mask, x, g.const(np.float32(masked))])
     if len(axes) == 1:
@@ -57,7 +58,7 @@ def softmax(g: Graph, x: str, axes: list[int], mask: str | None, masked: float) 
     else:
         shifted = g.op("Exp", [g.op("Sub", [x, g.reduce("ReduceMax", x, axes, True)])])
         out = g.op("Div", [shifted, g.reduce("ReduceSum", shifted, axes, True)])
-    if mask is not None and masked == SOFTMAX_MASKED:
+    if mask is not None and zero_masked:
         out = g.op("Where", [mask, out, g.const(np.float32(0.0))])
     return out
 
@@ -65,7 +66,27 @@ def softmax(g: Graph, x: str, axes: list[int], mask: str | None, masked: float) 
 def _softmax_layer(ctx: Any, layer: Any, call: Call) -> list[Value]:
     axes = list(layer.axis) if isinstance(layer.axis, (list, tuple)) else [layer.axis]
     x, mask = call.inputs[0].name, call.masks[0]
-    return [Value(softmax(ctx.g, x, axes, mask, SOFTMAX_MASKED), mask)]
+    return [Value(softmax(ctx.g, x, axes, mask, SOFTMAX_MASKED, zero_masked=True), mask)]
+
+
+def _scores(g: Graph, layer: Any, query: str, key: str, key_rank: int) -> str:
+    """(batch, Tq, dim), (batch, Tv, dim) -> (batch, Tq, Tv): dot, concat or additive scores."""
+    p = {k: np.asarray(v, np.float32) for k, v in layer.params.items()}
+    scale = _const(g, p["scale"], f"{layer.name}.scale") if "scale" in p else None
+    if not isinstance(layer, attention.AdditiveAttention) and layer.score_mode == "dot":
+        perm = [*range(key_rank - 2), key_rank - 1, key_rank - 2]
+        scores = g.op("MatMul", [query, g.op("Transpose", [key], perm=perm)])
+        return scores if scale is None else g.op("Mul", [scores, scale])
+    pairs = g.op(
+        "Add", [g.op("Unsqueeze", [query, g.ints(-2)]), g.op("Unsqueeze", [key, g.ints(-3)])]
+    )  # (batch, Tq, Tv, dim)
+    if isinstance(layer, attention.AdditiveAttention):  # sum(scale * tanh(q + k))
+        pairs = g.op("Tanh", [pairs])
+        return g.reduce("ReduceSum", pairs if scale is None else g.op("Mul", [scale, pairs]), [-1])
+    if scale is not None:  # concat: weight * sum(tanh(scale * (q + k)))
+        pairs = g.op("Mul", [scale, pairs])
+    weight = _const(g, p["concat_score_weight"], f"{layer.name}.concat_score_weight")
+    return g.op("Mul", [weight, g.reduce("ReduceSum", g.op("Tanh", [pairs]), [-1])])
 
 
 def _attention(ctx: Any, layer: Any, call: Call) -> list[Value]:
@@ -76,28 +97,7 @@ def _attention(ctx: Any, layer: Any, call: Call) -> list[Value]:
     query, value = names[0], names[1]
     key = names[2] if len(names) > 2 else value
     q_mask, v_mask = (call.masks + [None, None])[:2]
-    p = {k: np.asarray(v, np.float32) for k, v in layer.params.items()}
-    if isinstance(layer, attention.AdditiveAttention) or layer.score_mode == "concat":
-        pairs = g.op(
-            "Add", [g.op("Unsqueeze", [query, g.ints(-2)]), g.op("Unsqueeze", [key, g.ints(-3)])]
-        )  # (batch, Tq, Tv, dim)
-        if isinstance(layer, attention.AdditiveAttention):
-            pairs = g.op("Tanh", [pairs])
-            if "scale" in p:
-                pairs = g.op("Mul", [_const(g, p["scale"], f"{layer.name}.scale"), pairs])
-            scores = g.reduce("ReduceSum", pairs, [-1])  # (batch, Tq, Tv)
-        else:
-            if "scale" in p:
-                pairs = g.op("Mul", [_const(g, p["scale"], f"{layer.name}.scale"), pairs])
-            scores = g.reduce("ReduceSum", g.op("Tanh", [pairs]), [-1])
-            weight = _const(g, p["concat_score_weight"], f"{layer.name}.concat_score_weight")
-            scores = g.op("Mul", [weight, scores])
-    else:
-        rank = len(call.shapes[2 if len(names) > 2 else 1])
-        perm = [*range(rank - 2), rank - 1, rank - 2]
-        scores = g.op("MatMul", [query, g.op("Transpose", [key], perm=perm)])  # (b, Tq, Tv)
-        if "scale" in p:
-            scores = g.op("Mul", [scores, _const(g, p["scale"], f"{layer.name}.scale")])
+    scores = _scores(g, layer, query, key, len(call.shapes[len(names) - 1]))  # (b, Tq, Tv)
     mask = None if v_mask is None else g.op("Unsqueeze", [v_mask, g.ints(-2)])  # (b, 1, Tv)
     if causal:
         mask = _and(g, mask, _causal(g, query, key))
@@ -177,12 +177,12 @@ def _multi_head_attention(ctx: Any, layer: Any, call: Call) -> list[Value]:
     scores = None
     if not (layer.dropout > 0.0 or want_scores or layer.value_dim != layer.key_dim):
         logits = g.op("Mul", [g.op("Einsum", [q, k], equation="btnh,bsnh->bnts"), scale])
-        probs = softmax(g, logits, [-1], mask, FUSED_MASKED)
+        probs = softmax(g, logits, [-1], mask, FUSED_MASKED, zero_masked=False)
         out = g.op("Einsum", [probs, v], equation="bnts,bsnh->btnh")  # (B, T, N, value_dim)
     else:
         scaled = g.op("Mul", [q, scale])
         logits = g.op("Einsum", [k, scaled], equation=layer._dot_eq)  # (B, N, T, S)
-        scores = softmax(g, logits, [-1], mask, SOFTMAX_MASKED)
+        scores = softmax(g, logits, [-1], mask, SOFTMAX_MASKED, zero_masked=True)
         out = g.op("Einsum", [scores, v], equation=layer._combine_eq)
     if layer.use_gate:
         out = g.op("Mul", [out, project(g, sub["_gate_dense"], names[0])])
