@@ -322,7 +322,13 @@ def without_mask_ops(model: Any) -> Any:
         if isinstance(n.layer, InputLayer):
             continue
         kwargs = {k: remap(v) for k, v in n.kwargs.items() if id(v) not in op_outputs}
-        outs = n.layer(remap(n.inputs), **kwargs)
+        inputs = remap(n.inputs)
+        if isinstance(n.inputs, CallArgs):  # several inputs, call(query, value[, key=...])
+            named = len(n.inputs.keywords)
+            kwargs.update(zip(n.inputs.keywords, inputs[len(inputs) - named :]))
+            outs = n.layer(*inputs[: len(inputs) - named], **kwargs)
+        else:
+            outs = n.layer(inputs, **kwargs)
         for old, out in zip(tree_leaves(n.outputs), tree_leaves(outs)):
             new[id(old)] = out
     rebuilt = Model(model._input_struct, remap(model._output_struct), name=model.name)

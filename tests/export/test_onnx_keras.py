@@ -32,8 +32,9 @@ def test_keras_model_through_lstmkit_to_onnx(tmp_path):
 
 
 def test_keras_conv_attention_merging_model_to_onnx(tmp_path):
-    """Conv1D (causal, dilated), MaxPooling1D ('same'), Attention over a masked LSTM's outputs,
-    the normalizations, Add, Concatenate and Dot, built and run in Keras."""
+    """Conv1D (causal, dilated), MaxPooling1D ('same'), Attention and MultiHeadAttention over a
+    masked LSTM's outputs, the normalizations, Add, Concatenate and Dot, built and run in Keras
+    (the loaded file drops Keras's recorded masks and calls MultiHeadAttention again)."""
     k = keras.layers
     ids, x = keras.Input((None,), dtype="int32"), keras.Input((None, 3))
     seq = k.LSTM(5, return_sequences=True)(k.Embedding(20, 6, mask_zero=True)(ids))
@@ -42,7 +43,8 @@ def test_keras_conv_attention_merging_model_to_onnx(tmp_path):
     pooled = k.GlobalAveragePooling1D()(k.BatchNormalization()(att))
     h = k.concatenate([k.add([pooled, k.GlobalMaxPooling1D()(conv)]), pooled])
     cosine = k.Dot(axes=1, normalize=True)([h, k.Dense(10)(h)])
-    model = keras.Model([ids, x], [k.Dense(3, activation="softmax")(h), cosine])
+    mha = k.GlobalAveragePooling1D()(k.MultiHeadAttention(2, 3)(seq, seq))  # both masked
+    model = keras.Model([ids, x], [k.Dense(3, activation="softmax")(h), cosine, mha])
     rng = np.random.default_rng(1)
     weights = [np.abs(w) + 0.5 if "variance" in v.path else 0.5 * rng.normal(size=w.shape)
                for v, w in zip(model.weights, model.get_weights())]  # fmt: skip
