@@ -62,9 +62,18 @@ def _concatenate(ctx: Any, layer: Any, call: Call) -> str:
     return ctx.g.op("Concat", [v.name for v in call.inputs], axis=layer.axis)
 
 
+def _convert_to_tensor(ctx: Any, layer: Any, call: Call) -> str:
+    x = call.inputs[0].name
+    if layer.to_dtype is None:
+        return ctx.g.op("Identity", [x])
+    return ctx.g.op(
+        "Cast", [x], to=ctx.g.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(layer.to_dtype))
+    )
+
+
 _EMIT = {"NotEqual": _not_equal, "Any": _any, "ExpandDims": _expand_dims,
          "ZerosLike": _fill_like, "OnesLike": _fill_like, "LogicalOr": _logical_or,
-         "Concatenate": _concatenate}  # fmt: skip
+         "Concatenate": _concatenate, "ConvertToTensor": _convert_to_tensor}  # fmt: skip
 
 
 def emit(ctx: Any, layer: Any, call: Call) -> list[Value]:

@@ -21,7 +21,7 @@ from lstmkit import legacy
 from lstmkit.layers.base import Layer, is_shape
 from lstmkit.layers.lambda_layer import is_lambda_entry
 from lstmkit.saving import object_registration
-from lstmkit.saving.ops_layers import OP_CLASSES, OPS_MODULE, is_op
+from lstmkit.saving.ops_layers import OP_CLASSES, is_op
 
 HOST_PREPROCESSING = ("TextVectorization", "StringLookup", "IntegerLookup")
 
@@ -72,7 +72,8 @@ def serialize_layer(layer: Any) -> dict[str, Any]:
     cls = type(layer).__name__
     if is_op(layer):
         name = layer.keras_class_name
-        return {"module": OPS_MODULE, "class_name": name, "config": jsonable(layer.get_config()),
+        config = jsonable(layer.get_config())
+        return {"module": layer.keras_module, "class_name": name, "config": config,
                 "registered_name": name}  # fmt: skip
     builtin = BUILTIN_LAYERS.get(cls) is type(layer)
     if builtin:
@@ -230,8 +231,8 @@ def deserialize_layer(entry: Any, custom_objects: dict | None = None) -> Layer:
     if custom is not None:
         config = resolve_objects(config, custom_objects, where)
         return custom.from_config(config) if hasattr(custom, "from_config") else custom(**config)
-    if class_name in OP_CLASSES and module == OPS_MODULE:
-        return OP_CLASSES[class_name](**_plain(config, class_name))
+    if (module, class_name) in OP_CLASSES:
+        return OP_CLASSES[module, class_name](**_plain(config, class_name))
     if class_name in HOST_PREPROCESSING:  # text branch: string layers cannot sit in a model
         raise UnsafeOrUnknownError(
             f"{where} runs in numpy on strings before the model and cannot be part of an lstmkit "

@@ -17,11 +17,11 @@ import jax.numpy as jnp
 
 from lstmkit.layers.base import Layer
 
-OPS_MODULE = "keras.src.ops.numpy"
-
 
 class MaskOp(Layer):
     """A weightless operation on a mask: built from the start, boolean out, no mask of its own."""
+
+    keras_module = "keras.src.ops.numpy"  # where Keras's operation class lives
 
     def __init__(self, name: str | None = None, **kwargs: Any):
         super().__init__(name=name, **kwargs)
@@ -176,9 +176,40 @@ class ConcatenateOp(MaskOp):
         return {"name": self.name, "axis": self.axis}
 
 
-OP_CLASSES = {"NotEqual": NotEqualOp, "Any": AnyOp, "ExpandDims": ExpandDimsOp,
-              "ZerosLike": ZerosLikeOp, "OnesLike": OnesLikeOp, "LogicalOr": LogicalOrOp,
-              "Concatenate": ConcatenateOp}  # fmt: skip
+class ConvertToTensorOp(MaskOp):
+    """`convert_to_tensor(mask)`: Keras records it when a layer after Attention takes its mask.
+    A pass-through (or a cast when Keras recorded a dtype)."""
+
+    keras_class_name = "ConvertToTensor"
+    keras_module = "keras.src.ops.core"
+
+    def __init__(self, dtype: str | None = None, sparse: bool | None = None,
+                 ragged: bool | None = None, name: str | None = None, **kwargs: Any):  # fmt: skip
+        if sparse or ragged:
+            raise ValueError(
+                f"Operation '{name}' (ConvertToTensor): sparse and ragged tensors are not "
+                f"supported; got sparse={sparse}, ragged={ragged}."
+            )
+        super().__init__(name=name, **kwargs)
+        self.to_dtype = dtype
+
+    def output_dtype(self, input_dtype: str) -> str:
+        return self.to_dtype or input_dtype
+
+    def pure_call(self, params, inputs, **kwargs):
+        return inputs if self.to_dtype is None else jnp.asarray(inputs).astype(self.to_dtype)
+
+    def keras_args(self, inputs: Any, kwargs: dict) -> tuple[list, dict]:
+        return [inputs], dict(kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.to_dtype, "sparse": None, "ragged": None}
+
+
+# (Keras's module, class name) -> the layer that restates it.
+OP_CLASSES = {(cls.keras_module, cls.keras_class_name): cls
+              for cls in (NotEqualOp, AnyOp, ExpandDimsOp, ZerosLikeOp, OnesLikeOp, LogicalOrOp,
+                          ConcatenateOp, ConvertToTensorOp)}  # fmt: skip
 
 
 def is_op(layer: Any) -> bool:

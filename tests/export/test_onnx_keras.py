@@ -86,7 +86,30 @@ def _assert_onnx_equals_keras(model, tmp_path, *inputs):
     path = tmp_path / "m.keras"
     model.save(path)
     wants = model.predict(list(inputs), verbose=0)
+    wants = wants if isinstance(wants, list) else [wants]
     loaded = lstmkit.models.load_model(path)
     for got, want in zip(run(session(loaded), *inputs), wants):
         np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL)
     return loaded
+
+
+def test_keras_attention_mask_reaching_a_later_layer_to_onnx(tmp_path):
+    """A layer after Attention that takes its mask: Keras records `convert_to_tensor` on the
+    mask (keras.src.ops.core), which lstmkit reads as a pass-through and exports as Identity."""
+    k = keras.layers
+    ids = keras.Input((None,), dtype="int32")
+    seq = k.LSTM(3, return_sequences=True)(k.Embedding(9, 4, mask_zero=True)(ids))
+    pooled = k.GlobalAveragePooling1D()(k.Attention()([seq, seq]))
+    model = keras.Model(ids, k.Dense(2)(pooled))
+    rng = np.random.default_rng(5)
+    model.set_weights([0.5 * rng.normal(size=w.shape).astype("float32")
+                       for w in model.get_weights()])  # fmt: skip
+    data = rng.integers(1, 9, size=(3, 6)).astype("int32")
+    data[0, 3:] = 0
+    data[2, 5:] = 0
+    loaded = _assert_onnx_equals_keras(model, tmp_path, data)
+    assert "ConvertToTensorOp" in [type(layer).__name__ for layer in loaded.layers]
+    loaded.save(tmp_path / "again.keras")  # written back in Keras's form: Keras reads it
+    again = keras.models.load_model(tmp_path / "again.keras")
+    np.testing.assert_allclose(again.predict(data, verbose=0), model.predict(data, verbose=0),
+                               rtol=TOL, atol=TOL)  # fmt: skip
