@@ -24,6 +24,8 @@ register_file_functions(
     model_config=model_json.model_config, model_from_config=model_json.model_from_class_config,
     model_to_json=model_json.model_to_json, model_from_json=model_json.model_from_json,
     optimizer_variables=optimizer_vars.to_keras,
+    optimizer_slot_variables=optimizer_vars.slot_variables,
+    optimizer_set_weights=optimizer_vars.set_weights,
 )  # fmt: skip
 
 __all__ = [
