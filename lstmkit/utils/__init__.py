@@ -37,5 +37,10 @@ __all__ += [
     "vis_utils",
 ]
 
+# Downloading data sets into Keras's cache (~/.keras/datasets)
+from lstmkit.utils.downloads import get_file  # noqa: E402
+
+__all__ += ["get_file"]
+
 # A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
 __getattr__ = _catalogue.module_getattr("utils", __name__)
