@@ -68,13 +68,12 @@ UNSUPPORTED: dict[str, frozenset[str]] = {
         binary_focal_crossentropy BinaryCrossentropy BinaryIoU categorical_crossentropy
         categorical_focal_crossentropy categorical_hinge CategoricalCrossentropy
         CategoricalHinge concordance_correlation ConcordanceCorrelation CosineSimilarity F1Score
-        FalseNegatives FalsePositives FBetaScore Hinge hinge huber IoU kl_divergence
-        KLDivergence log_cosh LogCoshError MeanIoU OneHotIoU OneHotMeanIoU pearson_correlation
-        PearsonCorrelation Poisson poisson Precision PrecisionAtRecall R2Score Recall
-        RecallAtPrecision SensitivityAtSpecificity sparse_top_k_categorical_accuracy
-        SparseCategoricalCrossentropy SparseTopKCategoricalAccuracy SpecificityAtSensitivity
-        squared_hinge SquaredHinge Sum top_k_categorical_accuracy TopKCategoricalAccuracy
-        TrueNegatives TruePositives
+        FBetaScore Hinge hinge huber IoU kl_divergence KLDivergence log_cosh LogCoshError
+        MeanIoU OneHotIoU OneHotMeanIoU pearson_correlation PearsonCorrelation Poisson poisson
+        PrecisionAtRecall R2Score RecallAtPrecision SensitivityAtSpecificity
+        sparse_top_k_categorical_accuracy SparseCategoricalCrossentropy
+        SparseTopKCategoricalAccuracy SpecificityAtSensitivity squared_hinge SquaredHinge Sum
+        top_k_categorical_accuracy TopKCategoricalAccuracy
         """.split()
     ),
     "optimizers": frozenset(

@@ -29,6 +29,14 @@ from lstmkit.losses.regression import (
     mean_absolute_percentage_error,
     mean_squared_logarithmic_error,
 )
+from lstmkit.metrics.confusion import (
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
 from lstmkit.metrics.core import (
     AUC,
     Accuracy,
@@ -61,6 +69,8 @@ __all__ = [
 __all__ += ["MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "RootMeanSquaredError",
             "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
             "mean_squared_logarithmic_error"]  # fmt: skip
+__all__ += ["FalseNegatives", "FalsePositives", "Precision", "Recall", "TrueNegatives",
+            "TruePositives"]  # fmt: skip
 
 METRIC_CLASSES: dict[str, type[Metric]] = {
     c.__name__: c
@@ -76,6 +86,12 @@ METRIC_CLASSES: dict[str, type[Metric]] = {
         RootMeanSquaredError,
         MeanAbsolutePercentageError,
         MeanSquaredLogarithmicError,
+        Precision,
+        Recall,
+        TruePositives,
+        FalsePositives,
+        TrueNegatives,
+        FalseNegatives,
     )
 }
 # Keras 3 looks names up among class names, their snake_case forms and a few aliases.
@@ -96,6 +112,12 @@ METRIC_NAMES: dict[str, type[Metric]] = {
     "root_mean_squared_error": RootMeanSquaredError,
     "mean_absolute_percentage_error": MeanAbsolutePercentageError,
     "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "precision": Precision,
+    "recall": Recall,
+    "true_positives": TruePositives,
+    "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives,
+    "false_negatives": FalseNegatives,
     "mape": MeanAbsolutePercentageError,
     "MAPE": MeanAbsolutePercentageError,
     "msle": MeanSquaredLogarithmicError,

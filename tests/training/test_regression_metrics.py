@@ -55,8 +55,8 @@ def test_compile_by_name_logs_as_keras():
         if weights:
             model.set_weights(weights)  # Keras's initial weights
         weights = model.get_weights()
-        model.compile("sgd", loss="mape",
-                      metrics=["msle", "MAPE", lib.metrics.RootMeanSquaredError()])  # fmt: skip
+        rmse = lib.metrics.RootMeanSquaredError(name="rmse")  # (Keras numbers unnamed ones)
+        model.compile("sgd", loss="mape", metrics=["msle", "MAPE", rmse])
         logs.append(model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False).history)
     assert list(logs[1]) == list(logs[0])
     for key in logs[0]:
