@@ -109,3 +109,27 @@ def test_config_round_trip_of_nested_models_reads_keras_configs():
     assert config(lm) == config(km)
     lm.set_weights(km.get_weights())
     np.testing.assert_allclose(lm.predict(X, verbose=0), km.predict(X, verbose=0), atol=1e-6)
+
+
+def test_nested_models_in_keras_files_with_optimizer_state(tmp_path):
+    """A trained Keras model with nested models loads with its optimizer state (Keras's
+    variable order and names), trains on as in Keras, and saves back for Keras."""
+    km = functional_outer(keras)
+    km.compile(keras.optimizers.Adam(0.01, name="adam"), "mse")
+    xs, y = inputs_of(km), np.ones((2, 2), np.float32)
+    km.fit(xs, y, verbose=0)
+    km.save(tmp_path / "k.keras")
+    lm = lstmkit.models.load_model(tmp_path / "k.keras")
+    np.testing.assert_allclose(lm.predict(xs, verbose=0), km.predict(xs, verbose=0), atol=1e-6)
+    k_vars, l_vars = km.optimizer.variables, lm.optimizer.variables
+    assert [v.path for v in l_vars] == [v.path for v in k_vars]
+    for kv, lv in zip(k_vars, l_vars):
+        np.testing.assert_array_equal(lv.numpy(), kv.numpy())
+    km.fit(xs, y, verbose=0)
+    lm.fit(xs, y, verbose=0)
+    for kw, lw in zip(km.get_weights(), lm.get_weights()):
+        np.testing.assert_allclose(lw, kw, atol=1e-6)
+    lm.save(tmp_path / "l.keras")
+    back = keras.models.load_model(tmp_path / "l.keras")
+    np.testing.assert_allclose(back.predict(xs, verbose=0), lm.predict(xs, verbose=0), atol=1e-6)
+    assert int(back.optimizer.iterations) == 2
