@@ -39,12 +39,10 @@ UNSUPPORTED: dict[str, frozenset[str]] = {
     "utils": frozenset(
         """
         array_to_img audio_dataset_from_directory bounding_boxes clear_session Config
-        custom_object_scope CustomObjectScope deserialize_keras_object
-        disable_interactive_logging enable_interactive_logging FeatureSpace get_custom_objects
-        get_registered_name get_registered_object get_source_inputs image_dataset_from_directory
-        img_to_array is_interactive_logging_enabled is_keras_tensor legacy load_img
-        pack_x_y_sample_weight Progbar register_keras_serializable save_img
-        serialize_keras_object standardize_dtype text_dataset_from_directory
+        deserialize_keras_object disable_interactive_logging enable_interactive_logging
+        FeatureSpace get_source_inputs image_dataset_from_directory img_to_array
+        is_interactive_logging_enabled is_keras_tensor legacy load_img pack_x_y_sample_weight
+        Progbar save_img serialize_keras_object standardize_dtype text_dataset_from_directory
         unpack_x_y_sample_weight
         """.split()
     ),
