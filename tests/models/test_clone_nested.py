@@ -23,7 +23,9 @@ def functional_outer(lib):
     """A functional model: a nested functional model called twice (shared), a nested Sequential
     and a shared Dense."""
     inner = encoder(lib, "inner")
-    head = lib.Sequential([lib.Input((2,)), lib.layers.Dense(2, name="seq_dense")], name="head")
+    head = lib.Sequential(
+        [lib.Input((2,), name="head_in"), lib.layers.Dense(2, name="seq_dense")], name="head"
+    )
     a, b = lib.Input((3, 4), name="a"), lib.Input((3, 4), name="b")
     shared = lib.layers.Dense(2, name="shared")
     ea, eb = inner(a), inner(b)
@@ -35,9 +37,13 @@ def sequential_outer(lib):
     """A Sequential holding a functional model that holds a Sequential."""
     i = lib.Input((3, 4), name="mid_in")
     h = lib.layers.LSTM(3, name="mid_lstm")(i)
-    tail = lib.Sequential([lib.Input((3,)), lib.layers.Dense(2, name="tail_dense")], name="tail")
+    tail = lib.Sequential(
+        [lib.Input((3,), name="tail_in"), lib.layers.Dense(2, name="tail_dense")], name="tail"
+    )
     mid = lib.Model(i, tail(h), name="mid")
-    return lib.Sequential([lib.Input((3, 4)), mid, lib.layers.Dense(1, name="out")], name="top")
+    return lib.Sequential(
+        [lib.Input((3, 4), name="top_in"), mid, lib.layers.Dense(1, name="out")], name="top"
+    )
 
 
 def all_layers(model):

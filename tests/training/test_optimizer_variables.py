@@ -26,12 +26,11 @@ def pair(make, functional=False):
     """A Keras model and an lstmkit model with the same weights, compiled with `make(lib)`."""
     models = []
     for lib in (keras, lstmkit):
-        if functional:  # a frozen Dense between two LSTMs: Keras's slots skip it
+        if functional:  # a frozen Dense between the LSTM and the head: Keras's slots skip it
             inp = lib.Input((3, 4), name="x")
-            h = lib.layers.LSTM(2, return_sequences=True, name="lstm")(inp)
+            h = lib.layers.LSTM(2, name="lstm")(inp)
             h = lib.layers.Dense(3, name="frozen", trainable=False)(h)
-            out = lib.layers.Dense(1, name="head")(lib.layers.LSTM(2, name="lstm_2")(h))
-            model = lib.Model(inp, out, name="net")
+            model = lib.Model(inp, lib.layers.Dense(1, name="head")(h), name="net")
         else:
             model = lib.Sequential([lib.Input((3, 4)), lib.layers.LSTM(2, name="lstm"),
                                     lib.layers.Dense(1, name="head")], name="seq")  # fmt: skip

@@ -46,12 +46,11 @@ def test_metrics_match_keras(cls, w):
 
 
 def test_compile_by_name_logs_as_keras():
-    x = R.normal(size=(16, 4, 3)).astype(np.float32)
+    x = R.normal(size=(16, 3)).astype(np.float32)
     y = np.abs(R.normal(size=(16, 2))).astype(np.float32) + 0.5
     logs, weights = [], []
     for lib in (keras, lstmkit):
-        model = lib.Sequential([lib.Input((4, 3)), lib.layers.LSTM(2, name="lstm"),
-                                lib.layers.Dense(2, name="d")])  # fmt: skip
+        model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(2)])  # compiles fast
         if weights:
             model.set_weights(weights)  # Keras's initial weights
         weights = model.get_weights()
