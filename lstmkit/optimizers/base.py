@@ -323,5 +323,9 @@ class Optimizer:
             config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
 
+    def __getstate__(self) -> dict:
+        # A copy or pickle is not attached to the model (the link holds it weakly).
+        return {**self.__dict__, "link": None}
+
     def __repr__(self) -> str:
         return f"<lstmkit.optimizers.{type(self).__name__} name={self.name!r}>"
