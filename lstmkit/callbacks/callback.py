@@ -2,7 +2,7 @@
 
 Callbacks see the model only through a duck-typed interface: ``model.stop_training`` (bool),
 ``model.get_weights()`` / ``model.set_weights(list)``, ``model.save(path)``,
-``model.save_weights(path)`` and ``model.optimizer.learning_rate`` (a settable float).
+``model.save_weights(path)`` and ``model.optimizer.learning_rate`` (a settable variable).
 """
 
 from __future__ import annotations

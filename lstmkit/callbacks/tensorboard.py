@@ -83,7 +83,7 @@ class TensorBoard(Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         if self.write_steps_per_second:
-            self._epoch_start = (time.time(), self.model.optimizer.iterations)
+            self._epoch_start = (time.time(), int(self.model.optimizer.iterations))
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         self._global_train_batch += 1
@@ -109,7 +109,7 @@ class TensorBoard(Callback):
             train["learning_rate"] = float(np.asarray(optimizer.learning_rate))
         if train and self.write_steps_per_second:
             start, iterations = self._epoch_start
-            steps = optimizer.iterations - iterations
+            steps = int(optimizer.iterations) - iterations
             train["steps_per_second"] = steps / max(time.time() - start, 1e-9)
         for which, values in (("train", train), ("val", val)):
             if values:

@@ -39,12 +39,10 @@ UNSUPPORTED: dict[str, frozenset[str]] = {
     "utils": frozenset(
         """
         array_to_img audio_dataset_from_directory bounding_boxes clear_session Config
-        custom_object_scope CustomObjectScope deserialize_keras_object
-        disable_interactive_logging enable_interactive_logging FeatureSpace get_custom_objects
-        get_file get_registered_name get_registered_object get_source_inputs
-        image_dataset_from_directory img_to_array is_interactive_logging_enabled is_keras_tensor
-        legacy load_img pack_x_y_sample_weight Progbar register_keras_serializable save_img
-        serialize_keras_object standardize_dtype text_dataset_from_directory
+        deserialize_keras_object disable_interactive_logging enable_interactive_logging
+        FeatureSpace get_source_inputs image_dataset_from_directory img_to_array
+        is_interactive_logging_enabled is_keras_tensor legacy load_img pack_x_y_sample_weight
+        Progbar save_img serialize_keras_object standardize_dtype text_dataset_from_directory
         unpack_x_y_sample_weight
         """.split()
     ),
@@ -60,9 +58,7 @@ UNSUPPORTED: dict[str, frozenset[str]] = {
         categorical_generalized_cross_entropy categorical_hinge CategoricalFocalCrossentropy
         CategoricalGeneralizedCrossEntropy CategoricalHinge Circle circle cosine_similarity
         CosineSimilarity CTC ctc Dice dice Hinge hinge kl_divergence KLDivergence log_cosh
-        LogCosh mean_absolute_percentage_error mean_squared_logarithmic_error
-        MeanAbsolutePercentageError MeanSquaredLogarithmicError Poisson poisson squared_hinge
-        SquaredHinge Tversky tversky
+        LogCosh Poisson poisson squared_hinge SquaredHinge Tversky tversky
         """.split()
     ),
     "metrics": frozenset(
@@ -70,15 +66,12 @@ UNSUPPORTED: dict[str, frozenset[str]] = {
         binary_focal_crossentropy BinaryCrossentropy BinaryIoU categorical_crossentropy
         categorical_focal_crossentropy categorical_hinge CategoricalCrossentropy
         CategoricalHinge concordance_correlation ConcordanceCorrelation CosineSimilarity F1Score
-        FalseNegatives FalsePositives FBetaScore Hinge hinge huber IoU kl_divergence
-        KLDivergence log_cosh LogCoshError mean_absolute_error mean_absolute_percentage_error
-        mean_squared_error mean_squared_logarithmic_error MeanAbsolutePercentageError MeanIoU
-        MeanSquaredLogarithmicError OneHotIoU OneHotMeanIoU pearson_correlation
-        PearsonCorrelation Poisson poisson Precision PrecisionAtRecall R2Score Recall
-        RecallAtPrecision RootMeanSquaredError SensitivityAtSpecificity
+        FBetaScore Hinge hinge huber IoU kl_divergence KLDivergence log_cosh LogCoshError
+        MeanIoU OneHotIoU OneHotMeanIoU pearson_correlation PearsonCorrelation Poisson poisson
+        PrecisionAtRecall R2Score RecallAtPrecision SensitivityAtSpecificity
         sparse_top_k_categorical_accuracy SparseCategoricalCrossentropy
         SparseTopKCategoricalAccuracy SpecificityAtSensitivity squared_hinge SquaredHinge Sum
-        top_k_categorical_accuracy TopKCategoricalAccuracy TrueNegatives TruePositives
+        top_k_categorical_accuracy TopKCategoricalAccuracy
         """.split()
     ),
     "optimizers": frozenset(

@@ -37,6 +37,16 @@ from lstmkit.losses.core import (
     serialize_function,
     sparse_categorical_crossentropy,
 )
+from lstmkit.losses.regression import (
+    MAPE,
+    MSLE,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    mape,
+    mean_absolute_percentage_error,
+    mean_squared_logarithmic_error,
+    msle,
+)
 
 __all__ = [
     "BCE", "MAE", "MSE", "BinaryCrossentropy", "CategoricalCrossentropy", "Huber", "Loss",
@@ -46,6 +56,8 @@ __all__ = [
     "mean_squared_error", "mse", "reduce_weighted_values", "serialize",
     "sparse_categorical_crossentropy",
 ]  # fmt: skip
+__all__ += ["MAPE", "MSLE", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "mape",
+            "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "msle"]  # fmt: skip
 
 LOSS_CLASSES: dict[str, type[Loss]] = {
     c.__name__: c
@@ -56,6 +68,8 @@ LOSS_CLASSES: dict[str, type[Loss]] = {
         BinaryCrossentropy,
         CategoricalCrossentropy,
         SparseCategoricalCrossentropy,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
     )
 }
 LOSS_FUNCTIONS: dict[str, Callable] = {
@@ -67,9 +81,12 @@ LOSS_FUNCTIONS: dict[str, Callable] = {
         binary_crossentropy,
         categorical_crossentropy,
         sparse_categorical_crossentropy,
+        mean_absolute_percentage_error,
+        mean_squared_logarithmic_error,
     )
 }
 LOSS_FUNCTIONS.update({"mse": mse, "MSE": mse, "mae": mae, "MAE": mae, "bce": bce, "BCE": bce})
+LOSS_FUNCTIONS.update({"mape": mape, "MAPE": mape, "msle": msle, "MSLE": msle})
 
 
 def crossentropy_for(y_true_shape: tuple, y_pred_shape: tuple) -> Callable:

@@ -17,11 +17,25 @@ from lstmkit.losses.core import (
 from lstmkit.losses.core import (
     LossFunctionWrapper,
     binary_crossentropy,
+    mean_absolute_error,
+    mean_squared_error,
     serialize_function,
     sparse_categorical_crossentropy,
 )
 from lstmkit.losses.core import (
     SparseCategoricalCrossentropy as _SCCELoss,
+)
+from lstmkit.losses.regression import (
+    mean_absolute_percentage_error,
+    mean_squared_logarithmic_error,
+)
+from lstmkit.metrics.confusion import (
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
 )
 from lstmkit.metrics.core import (
     AUC,
@@ -39,6 +53,11 @@ from lstmkit.metrics.core import (
     categorical_accuracy,
     sparse_categorical_accuracy,
 )
+from lstmkit.metrics.regression import (
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    RootMeanSquaredError,
+)
 
 __all__ = [
     "AUC", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "Mean", "MeanAbsoluteError",
@@ -46,6 +65,12 @@ __all__ = [
     "accuracy_class", "binary_accuracy", "categorical_accuracy", "deserialize", "get",
     "serialize", "sparse_categorical_accuracy",
 ]  # fmt: skip
+# Regression metrics, and Keras's per-sample functions under keras.metrics too
+__all__ += ["MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "RootMeanSquaredError",
+            "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+            "mean_squared_logarithmic_error"]  # fmt: skip
+__all__ += ["FalseNegatives", "FalsePositives", "Precision", "Recall", "TrueNegatives",
+            "TruePositives"]  # fmt: skip
 
 METRIC_CLASSES: dict[str, type[Metric]] = {
     c.__name__: c
@@ -58,6 +83,15 @@ METRIC_CLASSES: dict[str, type[Metric]] = {
         MeanAbsoluteError,
         AUC,
         Mean,
+        RootMeanSquaredError,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        Precision,
+        Recall,
+        TruePositives,
+        FalsePositives,
+        TrueNegatives,
+        FalseNegatives,
     )
 }
 # Keras 3 looks names up among class names, their snake_case forms and a few aliases.
@@ -75,10 +109,32 @@ METRIC_NAMES: dict[str, type[Metric]] = {
     "MSE": MeanSquaredError,
     "mae": MeanAbsoluteError,
     "MAE": MeanAbsoluteError,
+    "root_mean_squared_error": RootMeanSquaredError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "precision": Precision,
+    "recall": Recall,
+    "true_positives": TruePositives,
+    "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives,
+    "false_negatives": FalseNegatives,
+    "mape": MeanAbsolutePercentageError,
+    "MAPE": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "MSLE": MeanSquaredLogarithmicError,
 }
 METRIC_FUNCTIONS: dict[str, Callable] = {
     f.__name__: f
-    for f in (accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy)
+    for f in (
+        accuracy,
+        binary_accuracy,
+        categorical_accuracy,
+        sparse_categorical_accuracy,
+        mean_squared_error,
+        mean_absolute_error,
+        mean_absolute_percentage_error,
+        mean_squared_logarithmic_error,
+    )  # fmt: skip
 }
 
 

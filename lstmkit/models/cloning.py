@@ -12,6 +12,7 @@ from lstmkit.layers.calling import CallArgs
 from lstmkit.layers.core import Input, InputLayer
 from lstmkit.layers.symbolic import is_symbolic, tree_leaves
 from lstmkit.models.functional import Model
+from lstmkit.models.layer_order import keras_run_order
 from lstmkit.models.sequential import Sequential
 
 
@@ -134,7 +135,8 @@ def _clone_functional(model: Model, clone: Callable, input_tensors: Any, call_fu
             return {k: swap(v) for k, v in value.items()}
         return value
 
-    for node in model._nodes:
+    # Keras's call order: a shared layer's clone records its calls (nodes) in Keras's order
+    for node in keras_run_order(model._nodes, lambda t: t.node, lambda n: n.parent_tensors):
         if isinstance(node.layer, InputLayer):
             continue
         layer = clone(node.layer)

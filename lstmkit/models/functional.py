@@ -111,6 +111,8 @@ class Model(Layer):
     output = introspection.model_output
     input_shape = introspection.input_shape
     output_shape = introspection.output_shape
+    trainable_variables = introspection.trainable_variables
+    non_trainable_variables = introspection.non_trainable_variables
 
     # ----- running it ----------------------------------------------------------------------------
     def check_input(self, shape: Any) -> None:

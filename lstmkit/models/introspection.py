@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lstmkit.layers.base import ordered_leaves
 from lstmkit.layers.symbolic import first_call
 
 
@@ -104,3 +105,19 @@ def get_layer(model: Any, name: str | None = None, index: int | None = None) -> 
             f"No such layer: {name}. Existing layers are: {[layer.name for layer in layers]}."
         )
     raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+
+
+def _variables(model: Any, trainable: bool) -> list:
+    flags = ordered_leaves(model.trainable_mask())
+    return [v for v, t in zip(model.variables, flags) if t == trainable]
+
+
+trainable_variables = property(
+    lambda model: _variables(model, True),
+    doc="The Variables training changes, in `trainable_weights` order (Keras's "
+    "`model.trainable_variables`, e.g. for `optimizer.build`).",
+)
+non_trainable_variables = property(
+    lambda model: _variables(model, False),
+    doc="The other Variables, in `non_trainable_weights` order.",
+)

@@ -68,3 +68,22 @@ def keras_order(
             layers[id(node.layer)] = node.layer
     order = sorted(layers, key=lambda k: (-layer_depth[k], layer_index[k]))
     return unreached + nodes, [layers[k] for k in order]
+
+
+def keras_run_order(
+    nodes: list[Any], producer: Callable[[Any], Any], parents: Callable[[Any], list[Any]]
+) -> list[Any]:
+    """`nodes` (as `keras_order` lists them) in the order Keras's `_run_through_graph` calls
+    them, which `clone_model` follows: deepest first, ties in the order Keras first gave each
+    node a depth (a node's parents get theirs while the node itself is placed)."""
+    depth: dict[int, int] = {}  # insertion order is Keras's `nodes_depths` order
+    layer_depth: dict[int, int] = {}
+    by_id = {id(node): node for node in nodes}
+    for node in reversed(nodes):
+        d = max(depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        depth[id(node)] = layer_depth[id(node.layer)] = d
+        for t in parents(node):
+            parent = id(producer(t))
+            if parent in by_id:
+                depth[parent] = max(d + 1, depth.get(parent, 0))
+    return sorted((by_id[k] for k in depth), key=lambda node: -depth[id(node)])

@@ -103,11 +103,18 @@ def _layer_range(layers: list, layer_range: Any) -> tuple[int, int]:
     return min(lower), max(upper) + 1
 
 
+def _class_name(layer: Any) -> str:
+    """The class Keras shows: a plain functional model is Keras's `Functional`."""
+    cls = type(layer)
+    functional = cls.__name__ == "Model" and cls.__module__ == "lstmkit.models.functional"
+    return "Functional" if functional else cls.__name__
+
+
 def _rows(model: Any, layers: list, sequential_like: bool, expand_nested: bool,
           show_trainable: bool) -> list[list[str]]:  # fmt: skip
     def fields(layer: Any, level: int) -> list[list[str]]:
         prefix = "   " * level + "└ " if level else ""
-        row = [f"{prefix}{layer.name} ({type(layer).__name__})", _shape_text(layer),
+        row = [f"{prefix}{layer.name} ({_class_name(layer)})", _shape_text(layer),
                _params_text(layer)]  # fmt: skip
         if not sequential_like:
             row.append(_connections(model, layer))

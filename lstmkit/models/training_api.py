@@ -18,6 +18,7 @@ from lstmkit.callbacks import TerminateOnNaN
 from lstmkit.layers.base import flush_writes
 from lstmkit.models import data_sources
 from lstmkit.models import training_setup as setup
+from lstmkit.models.optimizer_link import OptimizerLink
 from lstmkit.models.summary import print_summary
 from lstmkit.training import data as data_mod
 from lstmkit.training.data import BatchStream, check_steps
@@ -73,6 +74,7 @@ def compile(
         )
         jit_compile = False
     self.optimizer = optimizers_mod.get(optimizer)
+    self.optimizer.link = OptimizerLink(self)  # optimizer.variables / build / set_weights
     losses_mod.get(loss) if not isinstance(loss, (list, tuple, dict)) else None  # validate early
     self.run_eagerly, self.jit_compile = bool(run_eagerly), bool(jit_compile)
     self.steps_per_execution = steps_per_execution or 1

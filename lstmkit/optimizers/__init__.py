@@ -17,7 +17,8 @@ from lstmkit.optimizers.algorithms import (
     get,
     serialize,
 )
-from lstmkit.optimizers.base import Optimizer, get_iterations, get_lr, set_lr
+from lstmkit.optimizers.base import Optimizer
+from lstmkit.optimizers.opt_state import get_iterations, get_lr, set_lr
 
 __all__ = [
     "SGD",

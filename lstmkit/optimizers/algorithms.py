@@ -13,7 +13,8 @@ import optax
 
 from lstmkit import registry
 from lstmkit.optimizers import rules
-from lstmkit.optimizers.base import Optimizer, get_iterations, get_lr, set_lr
+from lstmkit.optimizers.base import Optimizer
+from lstmkit.optimizers.opt_state import get_iterations, get_lr, set_lr
 from lstmkit.optimizers.schedules import LearningRateSchedule
 
 
@@ -38,6 +39,9 @@ class SGD(Optimizer):
     def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
         return rules.sgd(learning_rate, self.momentum, self.nesterov)
 
+    def slot_names(self) -> tuple[str, ...]:
+        return ("momentum",) if self.momentum > 0 else ()
+
 
 class RMSprop(Optimizer):
     """RMSprop: divide by the root of a moving average of squared gradients."""
@@ -59,6 +63,10 @@ class RMSprop(Optimizer):
     def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
         return rules.rmsprop(learning_rate, self.rho, self.momentum, self.epsilon, self.centered)
 
+    def slot_names(self) -> tuple[str, ...]:
+        return ("velocity", *(("momentum",) if self.momentum > 0 else ()),
+                *(("average_gradient",) if self.centered else ()))  # fmt: skip
+
 
 class Adam(Optimizer):
     """Adam (optionally AMSGrad), with Keras's placement of epsilon."""
@@ -79,6 +87,9 @@ class Adam(Optimizer):
 
     def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
         return rules.adam(learning_rate, self.beta_1, self.beta_2, self.epsilon, self.amsgrad)
+
+    def slot_names(self) -> tuple[str, ...]:
+        return ("momentum", "velocity", *(("velocity_hat",) if self.amsgrad else ()))
 
 
 class AdamW(Optimizer):
@@ -102,6 +113,7 @@ class AdamW(Optimizer):
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
 
     _rule = Adam._rule
+    slot_names = Adam.slot_names
 
 
 class Adagrad(Optimizer):
@@ -123,6 +135,9 @@ class Adagrad(Optimizer):
     def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
         return rules.adagrad(learning_rate, self.initial_accumulator_value, self.epsilon)
 
+    def slot_names(self) -> tuple[str, ...]:
+        return ("accumulator",)
+
 
 class Adadelta(Optimizer):
     """Adadelta (Keras scales its step by `learning_rate`, 0.001 by default)."""
@@ -141,6 +156,9 @@ class Adadelta(Optimizer):
 
     def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
         return rules.adadelta(learning_rate, self.rho, self.epsilon)
+
+    def slot_names(self) -> tuple[str, ...]:
+        return ("accumulated_grad", "accumulated_delta_var")
 
 
 class Nadam(Optimizer):
@@ -161,6 +179,12 @@ class Nadam(Optimizer):
 
     def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
         return rules.nadam(learning_rate, self.beta_1, self.beta_2, self.epsilon)
+
+    def slot_names(self) -> tuple[str, ...]:
+        return ("momentum", "velocity")
+
+    # Keras creates the running momentum product unnamed, outside the optimizer's name scope.
+    extra_names = ("variable",)
 
 
 ALL_OPTIMIZERS = {

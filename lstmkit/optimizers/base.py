@@ -27,7 +27,9 @@ import optax
 from lstmkit import legacy
 from lstmkit.naming import to_snake_case
 from lstmkit.optimizers import rules, schedules
+from lstmkit.optimizers.opt_state import get_iterations, get_lr, set_iterations, set_lr  # noqa: F401
 from lstmkit.optimizers.schedules import LearningRateSchedule
+from lstmkit.optimizers.variables import OptimizerVariable
 
 _name_uids: collections.defaultdict = collections.defaultdict(int)
 
@@ -109,9 +111,14 @@ class Optimizer:
         self.lr_version = 0  # bumped when the rate is set: training then copies it into the state
         self._learning_rate: float | LearningRateSchedule = self._check_lr(learning_rate)
         self._lr_cache: tuple[Any, jax.Array | None] = (None, None)  # see sync_lr
+        # The compiled model's side (set by `compile`): builds the state and names its slots in
+        # Keras's order (`build()`, `slot_variables()`, `set_weights(values)`, `weight_shapes()`).
+        self.link: Any = None
 
     @staticmethod
     def _check_lr(learning_rate: Any) -> float | LearningRateSchedule:
+        if isinstance(learning_rate, OptimizerVariable):
+            learning_rate = learning_rate.numpy()
         if isinstance(learning_rate, LearningRateSchedule):
             return learning_rate
         if isinstance(learning_rate, (int, float, np.floating)) and not isinstance(
@@ -129,11 +136,14 @@ class Optimizer:
     # --- the step count ----------------------------------------------------------------------
 
     @property
-    def iterations(self) -> int:
-        """How many updates the optimizer has applied (Keras's `optimizer.iterations`)."""
-        if self.opt_state is not None:
-            return int(get_iterations(self.opt_state))
-        return self._iterations
+    def iterations(self) -> OptimizerVariable:
+        """How many updates the optimizer has applied: Keras's `optimizer.iterations` variable
+        (`int(opt.iterations)`, `.numpy()`, `.assign(0)`)."""
+        return OptimizerVariable(
+            f"{self.name}/iteration",
+            lambda: np.int32(self._count()),
+            lambda value: setattr(self, "iterations", int(value)),
+        )
 
     @iterations.setter
     def iterations(self, value: int) -> None:
@@ -141,14 +151,24 @@ class Optimizer:
         if self.opt_state is not None:
             self.opt_state = set_iterations(self.opt_state, jnp.asarray(int(value), jnp.int32))
 
+    def _count(self) -> int:
+        if self.opt_state is not None:
+            return int(get_iterations(self.opt_state))
+        return self._iterations
+
     # --- the learning rate -------------------------------------------------------------------
 
     @property
-    def learning_rate(self) -> float:
-        """The current learning rate, as a float (a schedule is evaluated at `iterations`)."""
+    def learning_rate(self) -> OptimizerVariable | jax.Array:
+        """Keras's `optimizer.learning_rate`: a float32 variable (`float(lr)`, `.numpy()`,
+        `.assign(1e-4)`), or with a schedule its value at `iterations` (an array)."""
         if isinstance(self._learning_rate, LearningRateSchedule):
-            return float(self._learning_rate(self.iterations))
-        return self._learning_rate
+            return jnp.asarray(self._learning_rate(self._count()), jnp.float32)
+        return OptimizerVariable(
+            f"{self.name}/learning_rate",
+            lambda: np.float32(self._learning_rate),
+            lambda value: setattr(self, "learning_rate", value),
+        )
 
     @learning_rate.setter
     def learning_rate(self, value: float | LearningRateSchedule) -> None:
@@ -183,10 +203,64 @@ class Optimizer:
             self._lr_cache = (self._learning_rate, array)
         return set_lr(opt_state, array)
 
+    # --- Keras's optimizer variables ----------------------------------------------------------
+
+    @property
+    def built(self) -> bool:
+        """Whether the slots exist (after the first step, `build`, or a loaded state)."""
+        return self.opt_state is not None
+
+    @property
+    def variables(self) -> list[OptimizerVariable]:
+        """Keras's list, in Keras's order: `iteration`, `learning_rate` (not with a schedule),
+        then once built each slot over the model's trainable variables (`adam/dense_kernel_
+        momentum`, ...), as the .keras file stores them."""
+        out = [self.iterations]
+        if self.schedule is None:
+            out.append(self.learning_rate)
+        if self.built and self.link is not None:
+            out += self.link.slot_variables()
+        return out
+
+    def build(self, variables: list) -> None:
+        """Create the slots for the compiled model's trainable variables (Keras's `build`)."""
+        if self.link is None:
+            raise ValueError(
+                f"Optimizer '{self.name}': lstmkit builds an optimizer for a model: call "
+                "`model.compile(optimizer=...)` with it first, then "
+                "`optimizer.build(model.trainable_variables)`."
+            )
+        expected = sorted(self.link.weight_shapes())
+        given = sorted(tuple(np.shape(v)) for v in variables)
+        if given != expected:
+            raise ValueError(
+                f"Optimizer '{self.name}': build expected the compiled model's "
+                f"{len(expected)} trainable variables (shapes {expected}), got {len(given)} "
+                f"(shapes {given})."
+            )
+        if not self.built:
+            self.link.build()
+
+    def set_weights(self, weights: list) -> None:
+        """Set every variable from a list in `variables`' order (Keras's `set_weights`)."""
+        if not self.built or self.link is None:
+            raise ValueError(
+                "You are calling `set_weights()` on an optimizer that has not yet been built. "
+                "Please call `optimizer.build(trainable_variables)` to create the optimizer "
+                "weights before calling `set_weights()`."
+            )
+        self.link.set_weights(list(weights))
+
     # --- optax ---------------------------------------------------------------------------------
 
     def _rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
         raise NotImplementedError
+
+    def slot_names(self) -> tuple[str, ...]:
+        """Keras's names of the per-variable slots, in the order the rule keeps them."""
+        return ()
+
+    extra_names: tuple[str, ...] = ()  # Keras's paths of the optimizer-wide scalars
 
     def _transform(self, learning_rate: jax.Array) -> optax.GradientTransformation:
         """Keras's order: clip the gradients, decay the weights, apply the rule."""
@@ -249,75 +323,9 @@ class Optimizer:
             config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
 
+    def __getstate__(self) -> dict:
+        # A copy or pickle is not attached to the model (the link holds it weakly).
+        return {**self.__dict__, "link": None}
+
     def __repr__(self) -> str:
         return f"<lstmkit.optimizers.{type(self).__name__} name={self.name!r}>"
-
-
-# --- pure helpers on the optax state --------------------------------------------------------
-
-
-def _find_inject_state(state: Any) -> Any:
-    """The (outermost) inject_hyperparams state holding a learning rate, or None."""
-    if isinstance(getattr(state, "hyperparams", None), dict) and hasattr(state, "_replace"):
-        if "learning_rate" in state.hyperparams:
-            return state
-    if isinstance(state, (tuple, list)):
-        for item in state:
-            found = _find_inject_state(item)
-            if found is not None:
-                return found
-    return None
-
-
-def _replace_inject_state(state: Any, new: Any, old: Any) -> Any:
-    if state is old:
-        return new
-    if isinstance(state, (tuple, list)):
-        items = [_replace_inject_state(s, new, old) for s in state]
-        if hasattr(state, "_fields"):
-            return type(state)(*items)
-        return type(state)(items)
-    return state
-
-
-def _inject_state(opt_state: Any) -> Any:
-    found = _find_inject_state(opt_state)
-    if found is None:
-        raise ValueError(
-            "This optax state holds no learning rate: build it with an lstmkit optimizer's "
-            "to_optax() (which keeps the rate in an inject_hyperparams state)."
-        )
-    return found
-
-
-def get_lr(opt_state: Any) -> jax.Array:
-    """The learning rate in the state: the settable rate, or the schedule's last value."""
-    return _inject_state(opt_state).hyperparams["learning_rate"]
-
-
-def set_lr(opt_state: Any, value: float | jax.Array) -> Any:
-    """A copy of `opt_state` with the learning rate set (same shape and dtype: no recompile)."""
-    inner = _inject_state(opt_state)
-    hyperparams = dict(inner.hyperparams)
-    if not (isinstance(value, jax.Array) and value.dtype == jnp.float32 and value.shape == ()):
-        value = jnp.asarray(value, jnp.float32)
-    hyperparams["learning_rate"] = value
-    return _replace_inject_state(opt_state, inner._replace(hyperparams=hyperparams), inner)
-
-
-def set_iterations(state: Any, count: Any) -> Any:
-    """`state` with every step counter (optax's inject_hyperparams, its schedules', the rule's)
-    set to `count`."""
-    if isinstance(state, tuple) and hasattr(state, "_fields"):
-        state = type(state)(*[set_iterations(s, count) for s in state])
-        return state._replace(count=count) if "count" in state._fields else state
-    if isinstance(state, (tuple, list)):
-        return type(state)(set_iterations(s, count) for s in state)
-    if isinstance(state, dict):
-        return {k: set_iterations(v, count) for k, v in state.items()}
-    return state
-
-
-def get_iterations(opt_state: Any) -> jax.Array:
-    """Keras's ``optimizer.iterations``: how many updates the state has seen (int32)."""
-    return _inject_state(opt_state).count

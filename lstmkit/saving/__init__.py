@@ -4,7 +4,8 @@ from lstmkit import catalogue as _catalogue
 from lstmkit.models.files import register_file_functions
 from lstmkit.saving import model_json, optimizer_vars
 from lstmkit.saving.keras_format import load_model, load_weights, save_model, save_weights
-from lstmkit.saving.object_registration import (
+from lstmkit.saving.torch_format import from_torch, to_torch
+from lstmkit.utils.object_registration import (
     CustomObjectScope,
     custom_object_scope,
     get_custom_objects,
@@ -12,7 +13,6 @@ from lstmkit.saving.object_registration import (
     get_registered_object,
     register_keras_serializable,
 )
-from lstmkit.saving.torch_format import from_torch, to_torch
 
 # Model.save / save_weights / load_weights and lstmkit.models.load_model use these (models sit
 # below saving and cannot import it).
@@ -24,6 +24,8 @@ register_file_functions(
     model_config=model_json.model_config, model_from_config=model_json.model_from_class_config,
     model_to_json=model_json.model_to_json, model_from_json=model_json.model_from_json,
     optimizer_variables=optimizer_vars.to_keras,
+    optimizer_slot_variables=optimizer_vars.slot_variables,
+    optimizer_set_weights=optimizer_vars.set_weights,
 )  # fmt: skip
 
 __all__ = [

@@ -20,8 +20,8 @@ from lstmkit import layers as layers_mod
 from lstmkit import legacy
 from lstmkit.layers.base import Layer, is_shape
 from lstmkit.layers.lambda_layer import is_lambda_entry
-from lstmkit.saving import object_registration
 from lstmkit.saving.ops_layers import OP_CLASSES, is_op
+from lstmkit.utils import object_registration
 
 HOST_PREPROCESSING = ("TextVectorization", "StringLookup", "IntegerLookup")
 

@@ -1,7 +1,8 @@
 """Weights to and from Keras 3's HDF5 layout (`model.weights.h5` in a `.keras` zip, `.weights.h5`).
 
 Keras walks the model object: the model's own `vars`, then `layers/<snake class>[_k]` for each
-layer of `model.layers` (numbered per class in Keras's layer order), then each layer's sub-layers
+layer of `model.layers` (numbered per class in Keras's layer order; a nested model's own layers
+under `layers/functional/layers/...`), then each layer's sub-layers
 by attribute (`cell`, `forward_layer`, `backward_layer`, `layer`, `cells/<snake class>[_k]`), then
 `optimizer`. Every object gets a group `<path>/vars` carrying its `name` as an attribute, holding
 its own variables as datasets `"0"`, `"1"`, ... in creation order::
@@ -85,19 +86,22 @@ def _subclassed_entries(model: Any) -> list[tuple[str, Any]]:
     return entries
 
 
-def layer_entries(model: Any) -> list[tuple[str, Any]]:
-    """(group path, object) for the model and every (sub-)layer, as Keras's saving walk."""
+def layer_entries(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(group path, object) for the model and every (sub-)layer, as Keras's saving walk; a
+    nested Sequential or functional model walks its own layers under `layers/<sequential |
+    functional>[_k]/layers/...`."""
     if getattr(model, "keras_style", False):
         return _subclassed_entries(model)
-    entries = [("", model)]
+    entries = [(prefix, model)]
     used: dict[str, int] = {}
     for layer in model_layer_order(model):
-        if hasattr(layer, "_nodes"):
-            raise WeightFileError(
-                f"Nested model '{layer.name}' used as a layer is not supported in Keras weight "
-                "files by lstmkit yet."
-            )
-        entries += _walk(layer, "layers/" + _unique(to_snake_case(type(layer).__name__), used))
+        # a nested Sequential / functional model (a subclassed one is walked as a layer)
+        nested = hasattr(layer, "_graph_ready") and not layer.keras_style
+        cls = type(layer).__name__
+        cls = "Functional" if nested and cls == "Model" else cls  # Keras's functional class
+        path = f"{prefix}/layers/" if prefix else "layers/"
+        path += _unique(to_snake_case(cls), used)
+        entries += layer_entries(layer, path) if nested else _walk(layer, path)
     return entries
 
 

@@ -226,6 +226,8 @@ def _takes_mask(layer: Any) -> bool:
     or a user's layer whose `call` has a `mask` argument)."""
     if type(layer).__name__ in MASK_ARG_LAYERS:
         return True
+    if isinstance(layer, Model) and not layer.keras_style:  # a nested Sequential / functional
+        return True
     return layer.keras_style and "mask" in call_signature(layer)[0]
 
 
@@ -246,15 +248,31 @@ def keras_layer_order(nodes: list[KNode], inputs: list, outputs: list) -> list[A
     )[1]
 
 
+def calls_by_layer(nodes: list[KNode]) -> dict[int, list[KNode]]:
+    """id(layer) -> the layer's nodes in this graph in call order, as Keras numbers them (a
+    shared layer's node index is its call's place in the layer's inbound nodes)."""
+    groups: dict[int, list[KNode]] = {}
+    for node in nodes:
+        groups.setdefault(id(node.layer), []).append(node)
+    for key, group in groups.items():
+        calls = group[0].layer.__dict__.get("_inbound_nodes") or []
+        position = {id(n): i for i, n in enumerate(calls)}
+
+        def call_index(k: KNode, n: int = len(calls), position: dict = position) -> int:
+            produced_by = getattr(k.outputs[0], "node", None) if k.outputs else None
+            return position.get(id(produced_by), n)
+
+        groups[key] = sorted(group, key=call_index)  # stable: mask ops keep their order
+    return groups
+
+
 def node_indices(nodes: list[KNode]) -> dict[int, tuple[int, int]]:
     """id(tensor) -> (node index within its layer, tensor index), Keras's keras_history."""
-    count: dict[int, int] = {}
     history: dict[int, tuple[int, int]] = {}
-    for node in nodes:
-        index = count.get(id(node.layer), 0)
-        count[id(node.layer)] = index + 1
-        for i, t in enumerate(node.outputs):
-            history[id(t)] = (index, i)
+    for group in calls_by_layer(nodes).values():
+        for index, node in enumerate(group):
+            for i, t in enumerate(node.outputs):
+                history[id(t)] = (index, i)
     return history
 
 

@@ -52,8 +52,25 @@ def serialize_model(model: Any) -> dict[str, Any]:
     return jsonable(entry)
 
 
+def _is_graph_model(layer: Any) -> bool:
+    """A Sequential or functional model used as a layer (Keras writes its own model config)."""
+    return isinstance(layer, Sequential) or (
+        isinstance(layer, Model) and not layer.keras_style and layer._graph_ready
+    )
+
+
+def _layer_entry(layer: Any) -> dict[str, Any]:
+    if not _is_graph_model(layer):
+        return serialize_layer(layer)
+    entry = (
+        _sequential_config(layer) if isinstance(layer, Sequential) else _functional_config(layer)
+    )
+    entry["compile_config"] = compile_config(layer)
+    return entry
+
+
 def _sequential_config(model: Sequential) -> dict[str, Any]:
-    layers = [serialize_layer(layer) for layer in model.layers]
+    layers = [_layer_entry(layer) for layer in model.layers]
     config = {"name": model.name, "trainable": model.trainable, "dtype": dtype_policy("float32"),
               "layers": layers}  # fmt: skip
     entry = {"module": "keras", "class_name": "Sequential", "config": config,
@@ -87,17 +104,10 @@ def _functional_config(model: Model) -> dict[str, Any]:
     nodes = keras_graph.keras_nodes(model)
     order = keras_graph.keras_layer_order(nodes, model.inputs, model.outputs)
     history = keras_graph.node_indices(nodes)
-    by_layer: dict[int, list] = {}
-    for node in nodes:
-        by_layer.setdefault(id(node.layer), []).append(node)
+    by_layer = keras_graph.calls_by_layer(nodes)
     layers = []
     for layer in order:
-        if isinstance(layer, Model):
-            raise ValueError(
-                f"Model '{model.name}': nested model '{layer.name}' used as a layer cannot be "
-                "saved to a .keras file by lstmkit yet."
-            )
-        entry = serialize_layer(layer)
+        entry = _layer_entry(layer)
         calls = by_layer.get(id(layer), [])
         if "build_config" in entry and calls and "initial_state" in calls[0].kwargs:
             entry["build_config"] = {"shapes_dict": {  # Keras: build(sequences, initial_state)
@@ -191,10 +201,21 @@ def _subclassed_from_config(cls: type, config: dict, custom_objects: dict | None
     return model
 
 
+def _layer_from_entry(entry: Any, custom_objects: dict | None) -> Any:
+    """A layer, or a Sequential / functional model nested as a layer (Keras's model entry)."""
+    if isinstance(entry, dict) and isinstance(entry.get("config"), dict):
+        name, module = entry.get("class_name"), entry.get("module")
+        if (name == "Sequential" and module in ("keras", "keras.models", None)) or (
+            name == "Functional" and module in (FUNCTIONAL_MODULE, "keras", None)
+        ):
+            return model_from_config(entry, custom_objects)
+    return deserialize_layer(entry, custom_objects)
+
+
 def _sequential_from_config(config: dict, custom_objects: dict | None) -> Sequential:
     model = Sequential(name=config.get("name"))
     for entry in config.get("layers", []):
-        model.add(deserialize_layer(entry, custom_objects))
+        model.add(_layer_from_entry(entry, custom_objects))
     shape = config.get("build_input_shape")
     if not model._graph_ready and isinstance(shape, list) and model.layers:
         model.build(tuple(shape))
@@ -205,7 +226,7 @@ def _sequential_from_config(config: dict, custom_objects: dict | None) -> Sequen
 
 def _decode(value: Any, outputs: dict[str, list]) -> Any:
     """Node arguments with `__keras_tensor__` entries replaced by the tensors replayed so far."""
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):  # tuples: a config straight from Keras's get_config
         return [_decode(v, outputs) for v in value]
     if not isinstance(value, dict):
         return value
@@ -251,7 +272,7 @@ def _functional_from_config(config: dict, custom_objects: dict | None) -> Model:
     pending: dict[str, list] = {}
     outputs: dict[str, list] = {}
     for entry in entries:
-        layer = deserialize_layer(entry, custom_objects)
+        layer = _layer_from_entry(entry, custom_objects)
         name = entry.get("name", layer.name)
         if name in created:
             raise ValueError(f"Two layers are named {name!r} in config.json.")

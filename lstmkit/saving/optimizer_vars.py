@@ -18,6 +18,7 @@ permutation: nothing is approximated. Keras's order is computed here, where the 
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
@@ -26,8 +27,10 @@ import numpy as np
 
 from lstmkit.layers.base import ordered_leaves, ordered_unflatten
 from lstmkit.models import training_setup
-from lstmkit.optimizers.base import get_iterations, set_iterations, set_lr
+from lstmkit.models.distributed import variable_paths
+from lstmkit.optimizers.opt_state import get_iterations, set_iterations, set_lr
 from lstmkit.optimizers.rules import KerasRuleState
+from lstmkit.optimizers.variables import OptimizerVariable
 from lstmkit.saving.h5_weights import WeightFileError, leaf_owners
 from lstmkit.saving.keras_graph import model_layer_order
 
@@ -95,6 +98,15 @@ def keras_trainable_order(model: Any) -> list[int]:
     return order
 
 
+def slot_layout(model: Any, rule: KerasRuleState) -> list[tuple[int, int]]:
+    """(slot, index into lstmkit's trainable weights) of each slot variable, in Keras's order."""
+    order = keras_trainable_order(model)
+    k = min(_interleaved(model.optimizer), len(rule.slots))
+    return [(s, i) for i in order for s in range(k)] + [
+        (s, i) for s in range(k, len(rule.slots)) for i in order
+    ]
+
+
 def to_keras(model: Any) -> list[np.ndarray] | None:
     """The model's optimizer variables in Keras's layout (None if it is not compiled).
 
@@ -110,11 +122,9 @@ def to_keras(model: Any) -> list[np.ndarray] | None:
         out.append(np.asarray(optimizer.learning_rate, np.float32))
     if state is None:
         return out
-    rule, order = _rule_state(state), keras_trainable_order(model)
+    rule = _rule_state(state)
     slots = [slot_leaves(model, s) for s in rule.slots]  # each over the trainable weights
-    k = min(_interleaved(optimizer), len(slots))
-    out += [np.asarray(slots[s][i]) for i in order for s in range(k)]
-    out += [np.asarray(slots[s][i]) for s in range(k, len(slots)) for i in order]
+    out += [np.asarray(slots[s][i]) for s, i in slot_layout(model, rule)]
     out += [np.asarray(x) for x in rule.extra]
     return out
 
@@ -161,13 +171,8 @@ def from_keras(model: Any, values: list | None, where: str) -> tuple[Any, Any, f
                                       f"expected {tuple(like.shape)}.")  # fmt: skip
             return jnp.asarray(v, like.dtype)
 
-        k = min(_interleaved(optimizer), len(slots))
-        for i in order:
-            for s in range(k):
-                slots[s][i] = take(slots[s][i])
-        for s in range(k, len(slots)):
-            for i in order:
-                slots[s][i] = take(slots[s][i])
+        for s, i in slot_layout(model, rule):
+            slots[s][i] = take(slots[s][i])
         extra = [take(x) for x in extra]
     count = jnp.asarray(int(iterations), jnp.int32)
     params = model.params
@@ -190,3 +195,65 @@ def assign(model: Any, _: Any, state: Any, lr: float | None) -> None:
         model.optimizer.learning_rate = lr
     if state is not None:
         training_setup.install_opt_state(model, state)
+
+
+# ----- optimizer.variables: the same list as live variables -------------------------------------
+def _read_slot(model: Any, slot: int, index: int) -> np.ndarray:
+    rule = _rule_state(model.optimizer.opt_state)
+    return np.asarray(slot_leaves(model, rule.slots[slot])[index])
+
+
+def _read_extra(model: Any, index: int) -> np.ndarray:
+    return np.asarray(_rule_state(model.optimizer.opt_state).extra[index])
+
+
+def _write_one(model: Any, position: int, value: np.ndarray) -> None:
+    values = to_keras(model)
+    values[position] = value
+    set_weights(model, values)
+
+
+def slot_variables(model: Any) -> list[OptimizerVariable]:
+    """The built optimizer's slot variables (and scalars), named and ordered as Keras's
+    `optimizer.variables` after `iteration` and `learning_rate`: `adam/<variable path with _>_
+    momentum`, ..."""
+    optimizer = model.optimizer
+    rule = _rule_state(optimizer.opt_state)
+    names, extra_names = optimizer.slot_names(), optimizer.extra_names
+    if len(names) != len(rule.slots) or len(extra_names) != len(rule.extra):
+        raise ValueError(f"Optimizer '{optimizer.name}': its slots have no Keras names.")
+    flags = ordered_leaves(model.trainable_mask())
+    all_paths = ordered_leaves(_like(model.params, variable_paths(model)))
+    paths = [p for p, trainable in zip(all_paths, flags) if trainable]
+    first = 1 if optimizer.schedule is not None else 2  # after iteration (and learning_rate)
+    out = []
+    for k, (s, i) in enumerate(slot_layout(model, rule)):
+        out.append(OptimizerVariable(
+            f"{optimizer.name}/{paths[i].replace('/', '_')}_{names[s]}",
+            functools.partial(_read_slot, model, s, i),
+            functools.partial(_write_one, model, first + k),
+        ))  # fmt: skip
+    first += len(out)
+    for j, path in enumerate(extra_names):
+        out.append(OptimizerVariable(path, functools.partial(_read_extra, model, j),
+                                     functools.partial(_write_one, model, first + j)))  # fmt: skip
+    return out
+
+
+def set_weights(model: Any, values: list) -> None:
+    """`optimizer.set_weights`: every variable from a list in `optimizer.variables`' order."""
+    optimizer = model.optimizer
+    current = to_keras(model) or []
+    where = f"Optimizer '{optimizer.name}': set_weights"
+    if len(values) != len(current):
+        raise ValueError(
+            f"{where} expected a list of {len(current)} arrays (optimizer.variables), "
+            f"got {len(values)}."
+        )
+    for i, (old, new) in enumerate(zip(current, values)):
+        if np.shape(new) != old.shape:
+            raise ValueError(
+                f"{where}: variable {i} has shape {old.shape}, it was given shape {np.shape(new)}."
+            )
+    values = [np.asarray(v, c.dtype) for v, c in zip(values, current)]
+    assign(model, *from_keras(model, values, where))

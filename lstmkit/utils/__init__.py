@@ -37,5 +37,23 @@ __all__ += [
     "vis_utils",
 ]
 
+# Downloading data sets into Keras's cache (~/.keras/datasets)
+from lstmkit.utils.downloads import get_file  # noqa: E402
+
+__all__ += ["get_file"]
+
+# Custom objects by name (also lstmkit.saving's, as keras.utils and keras.saving share them)
+from lstmkit.utils.object_registration import (  # noqa: E402
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
+
+__all__ += ["CustomObjectScope", "custom_object_scope", "get_custom_objects", "get_registered_name",
+            "get_registered_object", "register_keras_serializable"]  # fmt: skip
+
 # A Keras name lstmkit lacks: an error pointing to docs/keras_catalogue.md (lstmkit/catalogue).
 __getattr__ = _catalogue.module_getattr("utils", __name__)

@@ -85,7 +85,7 @@ def test_optimizer_iterations_advance_during_fit_and_train_on_batch():
 
     class Steps(callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            seen.append(self.model.optimizer.iterations)
+            seen.append(int(self.model.optimizer.iterations))  # a live variable, as in Keras
 
     model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[Steps()])
     assert seen == [5, 10]

@@ -199,7 +199,9 @@ def test_learning_rate_is_recorded_as_float32_like_keras():
     assert ours.learning_rate == float(np.asarray(theirs.learning_rate))
     ours.learning_rate, theirs.learning_rate = 0.003, 0.003
     assert ours.learning_rate == float(np.asarray(theirs.learning_rate))
-    assert isinstance(ours.learning_rate, float)
+    # a float32 variable, as Keras's (float() gives the float32 value as a Python float)
+    assert ours.learning_rate.numpy().dtype == theirs.learning_rate.numpy().dtype == np.float32
+    assert float(ours.learning_rate) == float(theirs.learning_rate)
 
 
 def test_defaults_match_keras():
