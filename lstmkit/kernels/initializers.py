@@ -54,7 +54,10 @@ def _truncated_unit_normal(key: jax.Array, shape: tuple) -> np.ndarray:
 def _put(x: np.ndarray, dtype: DType) -> jax.Array:
     """A host array as a device array of `dtype`, cast by NumPy: `jnp.asarray(x, dtype)` or
     `jnp.zeros` would compile a small XLA program for every new shape (~10-40 ms each)."""
-    host = np.asarray(x, dtype=jnp.dtype(dtype))
+    x = np.asarray(x)
+    if x.dtype == np.float64:  # through float32 first, as JAX's own conversion rounds
+        x = x.astype(np.float32)
+    host = x.astype(jnp.dtype(dtype), copy=False)
     return jnp.asarray(host, dtype=host.dtype)
 
 
