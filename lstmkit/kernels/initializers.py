@@ -51,14 +51,24 @@ def _truncated_unit_normal(key: jax.Array, shape: tuple) -> np.ndarray:
     return x
 
 
+def _put(x: np.ndarray, dtype: DType) -> jax.Array:
+    """A host array as a device array of `dtype`, cast by NumPy: `jnp.asarray(x, dtype)` or
+    `jnp.zeros` would compile a small XLA program for every new shape (~10-40 ms each)."""
+    x = np.asarray(x)
+    if x.dtype == np.float64:  # through float32 first, as JAX's own conversion rounds
+        x = x.astype(np.float32)
+    host = x.astype(jnp.dtype(dtype), copy=False)
+    return jnp.asarray(host, dtype=host.dtype)
+
+
 def zeros(key: jax.Array | None, shape: Shape, dtype: DType = jnp.float32) -> jax.Array:
     """All zeros."""
-    return jnp.zeros(tuple(shape), dtype=dtype)
+    return _put(np.zeros(tuple(shape)), dtype)
 
 
 def ones(key: jax.Array | None, shape: Shape, dtype: DType = jnp.float32) -> jax.Array:
     """All ones."""
-    return jnp.ones(tuple(shape), dtype=dtype)
+    return _put(np.ones(tuple(shape)), dtype)
 
 
 def constant(
@@ -66,13 +76,22 @@ def constant(
 ) -> jax.Array:
     """`value` everywhere: a scalar, or an array broadcastable to exactly `shape`."""
     shape = tuple(shape)
-    value = jnp.asarray(value, dtype=dtype)
-    if value.ndim and jnp.broadcast_shapes(value.shape, shape) != shape:
-        raise ValueError(
-            f"Constant initializer: the value has shape {value.shape}, which does not fit the "
-            f"weight shape {shape}. Pass a scalar or an array of shape {shape}."
-        )
-    return jnp.broadcast_to(value, shape)
+    if isinstance(value, jax.Array):  # maybe traced: stay in jax
+        value = jnp.asarray(value, dtype=dtype)
+        if value.ndim and jnp.broadcast_shapes(value.shape, shape) != shape:
+            raise ValueError(_constant_shape_error(value.shape, shape))
+        return jnp.broadcast_to(value, shape)
+    value = np.asarray(value, dtype=jnp.dtype(dtype))
+    if value.ndim and np.broadcast_shapes(value.shape, shape) != shape:
+        raise ValueError(_constant_shape_error(value.shape, shape))
+    return _put(np.broadcast_to(value, shape), dtype)
+
+
+def _constant_shape_error(value_shape: tuple, shape: tuple) -> str:
+    return (
+        f"Constant initializer: the value has shape {value_shape}, which does not fit the "
+        f"weight shape {shape}. Pass a scalar or an array of shape {shape}."
+    )
 
 
 def identity(
@@ -84,7 +103,7 @@ def identity(
         raise ValueError(
             f"Identity initializer only makes 2-D matrices, got shape {shape} of rank {len(shape)}."
         )
-    return gain * jnp.eye(*shape, dtype=dtype)
+    return _put(gain * np.eye(*shape), dtype)
 
 
 def random_normal(
@@ -95,7 +114,7 @@ def random_normal(
     stddev: float = 0.05,
 ) -> jax.Array:
     """Normal samples with the given mean and standard deviation."""
-    return jnp.asarray(_normal(key, tuple(shape)) * stddev + mean, dtype=dtype)
+    return _put(_normal(key, tuple(shape)) * stddev + mean, dtype)
 
 
 def random_uniform(
@@ -106,7 +125,7 @@ def random_uniform(
     maxval: float = 0.05,
 ) -> jax.Array:
     """Uniform samples in `[minval, maxval)`."""
-    return jnp.asarray(_rng(key).uniform(minval, maxval, tuple(shape)), dtype=dtype)
+    return _put(_rng(key).uniform(minval, maxval, tuple(shape)), dtype)
 
 
 def truncated_normal(
@@ -118,7 +137,7 @@ def truncated_normal(
 ) -> jax.Array:
     """Normal samples redrawn outside two standard deviations of the mean."""
     unit = _truncated_unit_normal(key, tuple(shape))
-    return jnp.asarray(unit * stddev + mean, dtype=dtype)
+    return _put(unit * stddev + mean, dtype)
 
 
 def compute_fans(
@@ -241,4 +260,4 @@ def orthogonal(
     q = q * np.sign(np.diag(r))
     if rows < cols:
         q = q.T  # (rows, cols) with orthonormal rows
-    return jnp.asarray(gain * q.reshape(shape), dtype=dtype)
+    return _put(gain * q.reshape(shape), dtype)

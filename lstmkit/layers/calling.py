@@ -281,10 +281,15 @@ def call_eager(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
     """`layer(arrays)`: build if needed, run `apply` jitted, keep the new state and any
     weight assigned in `call`."""
     several = isinstance(inputs, CallArgs)
-    inputs = CallArgs(to_arrays(list(inputs)), inputs.keywords) if several else to_arrays(inputs)
+    # numpy stays numpy: the jitted call below moves it (cheaper than jnp.asarray first).
+    inputs = (
+        CallArgs(to_arrays(list(inputs), False), inputs.keywords)
+        if several
+        else to_arrays(inputs, False)
+    )
     training = bool(kwargs.pop("training", False) or False)
     mask = kwargs.pop("mask", None)
-    mask = None if mask is None else to_arrays(mask)
+    mask = None if mask is None else to_arrays(mask, False)
     # Python options (return_attention_scores=True) stay static: part of the compiled function.
     static = tuple(sorted((k, v) for k, v in kwargs.items() if isinstance(v, (bool, str))))
     extra = {k: to_arrays(v) for k, v in kwargs.items()

@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lstmkit import constraints, initializers, regularizers, utils
 from lstmkit.kernels import activations
@@ -227,9 +228,9 @@ class LSTMCell(RecurrentCell):
             u = self.units
 
             def bias_init(shape, dtype=None):  # [init(u), ones(u), init(2u)]: forget bias is 1.0
-                return jnp.concatenate(
-                    [base((u,), dtype), jnp.ones((u,), dtype), base((2 * u,), dtype)]
-                )
+                # joined by NumPy: an eager jnp.concatenate compiles a program per size
+                first, rest = np.asarray(base((u,), dtype)), np.asarray(base((2 * u,), dtype))
+                return np.concatenate([first, np.ones((u,), first.dtype), rest])
 
         self._build_kernels(input_shape[-1], (4 * self.units,), bias_init)
 

@@ -45,8 +45,10 @@ def dtype_name(dtype: Any) -> str:
     return str(jnp.dtype(dtype))
 
 
-def to_arrays(tree: Any) -> Any:
-    """numpy/python values -> jax arrays (floats as float32 unless already jax arrays)."""
+def to_arrays(tree: Any, device: bool = True) -> Any:
+    """numpy/python values -> jax arrays (floats as float32 unless already jax arrays).
+    `device=False` leaves them numpy arrays (same dtypes) for a jitted call, which moves them
+    itself at a third of `jnp.asarray`'s cost (~5 vs ~16 µs)."""
 
     def convert(x):
         if x is None or isinstance(x, jax.Array):  # None: an absent mask in a list of masks
@@ -54,8 +56,8 @@ def to_arrays(tree: Any) -> Any:
         a = np.asarray(x)
         if a.dtype == np.float64:
             a = a.astype(np.float32)
-        return jnp.asarray(a)
+        return jnp.asarray(a) if device else a
 
     if isinstance(tree, (list, tuple)):
-        return [to_arrays(t) for t in tree]
+        return [to_arrays(t, device) for t in tree]
     return convert(tree)

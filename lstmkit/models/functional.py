@@ -235,7 +235,7 @@ class Model(Layer):
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if any(is_symbolic(t) for t in tree_leaves(inputs)):
             return super().__call__(inputs, *args, **kwargs)
-        out = super().__call__(to_arrays(inputs), *args, **kwargs)
+        out = super().__call__(to_arrays(inputs, False), *args, **kwargs)
         # Called on arrays, Keras 3 unpacks a one-output list (`outputs=[y]`) to the array.
         return out[0] if isinstance(out, list) and len(out) == 1 else out
 

@@ -16,7 +16,7 @@ from lstmkit import losses as losses_mod
 from lstmkit import optimizers as optimizers_mod
 from lstmkit.callbacks import TerminateOnNaN
 from lstmkit.layers.base import flush_writes
-from lstmkit.models import data_sources
+from lstmkit.models import data_sources, quick_predict
 from lstmkit.models import training_setup as setup
 from lstmkit.models.optimizer_link import OptimizerLink
 from lstmkit.models.summary import print_summary
@@ -246,6 +246,10 @@ def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
     for several outputs."""
     if data_sources.is_batch_source(x):
         return _predict(self, x, batch_size, verbose, steps, callbacks)
+    if verbose == 0 and not callbacks and steps is None:  # one small batch: the lean path
+        out = quick_predict.predict(self, x, batch_size)
+        if out is not None:
+            return out
     return _predict(self, setup.prepare_x(self, x), batch_size, verbose, steps, callbacks)
 
 
@@ -272,6 +276,9 @@ def predict_on_batch(self, x):
     """Outputs for `x` run as one batch (not cut into predict's default batches of 32)."""
     if x is None:
         return None
+    out = quick_predict.predict(self, x, None, whole=True)
+    if out is not None:
+        return out
     xs = setup.prepare_x(self, x)
     return _predict(self, xs, data_mod.check_lengths(xs, None, None), 0, None, None)
 

@@ -199,7 +199,9 @@ class Optimizer:
             return opt_state
         value, array = self._lr_cache
         if value != self._learning_rate or array is None or array.is_deleted():
-            array = jnp.asarray(self._learning_rate, jnp.float32)  # one transfer per new value
+            # one transfer per new value, cast on the host (jnp's cast of a Python float
+            # compiles a program)
+            array = jnp.asarray(np.asarray(self._learning_rate, np.float32), jnp.float32)
             self._lr_cache = (self._learning_rate, array)
         return set_lr(opt_state, array)
 

@@ -1,4 +1,12 @@
-"""Global random state, seeded like `keras.utils.set_random_seed`."""
+"""Global random state, seeded like `keras.utils.set_random_seed`.
+
+The stream is the one `jax.random.split` walks (`key, new = split(key)` per draw), computed on
+the host: JAX's threefry on one key pair is a handful of integer operations, but run eagerly it
+first compiles four small XLA programs (~0.25 s of CPU), paid by every process's first layer or
+first fit. The host version gives the same keys (tests/utils/test_random_stream.py checks it
+against `jax.random.split`); under another PRNG implementation, or JAX's older non-partitionable
+threefry split, JAX's own functions run.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,9 @@ import random
 import jax
 import numpy as np
 
-_state = {"key": None}
+_state: dict = {"key": None}  # the current key as its uint32 pair (a tuple), or a typed key
+_MASK = 0xFFFFFFFF
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
 
 def set_random_seed(seed: int) -> None:
@@ -16,12 +26,44 @@ def set_random_seed(seed: int) -> None:
         raise ValueError(f"set_random_seed: expected an int seed, got {seed!r}.")
     random.seed(seed)
     np.random.seed(seed)
-    _state["key"] = jax.random.key(seed)
+    if _host_stream() and -(2**31) <= seed < 2**31:
+        _state["key"] = (0, seed & _MASK)  # jax.random.key(seed)'s data for an int32 seed
+    else:
+        _state["key"] = jax.random.key(seed)
+
+
+def _host_stream() -> bool:
+    return (
+        jax.config.jax_default_prng_impl == "threefry2x32" and jax.config.jax_threefry_partitionable
+    )
+
+
+def threefry2x32(key: tuple[int, int], count: tuple[int, int]) -> tuple[int, int]:
+    """Threefry-2x32 (20 rounds) of one counter pair under one key pair, as JAX computes it."""
+    k0, k1 = key
+    ks = (k0, k1, k0 ^ k1 ^ 0x1BD11BDA)
+    x0, x1 = (count[0] + ks[0]) & _MASK, (count[1] + ks[1]) & _MASK
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x0 = (x0 + x1) & _MASK
+            x1 = ((x1 << r) | (x1 >> (32 - r))) & _MASK
+            x1 ^= x0
+        x0 = (x0 + ks[(i + 1) % 3]) & _MASK
+        x1 = (x1 + ks[(i + 2) % 3] + i + 1) & _MASK
+    return x0, x1
 
 
 def next_key() -> jax.Array:
     """A fresh key from the global stream; unseeded, the stream starts from OS entropy."""
     if _state["key"] is None:
-        _state["key"] = jax.random.key(np.random.SeedSequence().entropy % (2**31))
-    _state["key"], key = jax.random.split(_state["key"])
+        seed = np.random.SeedSequence().entropy % (2**31)
+        _state["key"] = (0, seed) if _host_stream() else jax.random.key(seed)
+    current = _state["key"]
+    if isinstance(current, tuple) and _host_stream():
+        # jax.random.split(key): the counters (0, 0) and (0, 1) under the key.
+        _state["key"], key = threefry2x32(current, (0, 0)), threefry2x32(current, (0, 1))
+        return jax.random.wrap_key_data(np.array(key, np.uint32))
+    if isinstance(current, tuple):  # the PRNG settings changed after seeding
+        current = jax.random.wrap_key_data(np.array(current, np.uint32))
+    _state["key"], key = jax.random.split(current)
     return key
