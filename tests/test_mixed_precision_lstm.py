@@ -108,7 +108,8 @@ def test_float32_policy_unchanged(long_task):
 
 
 def _loss(layer, params, x, y):
-    out, _ = layer.apply(params, layer.state, x)
+    mask = np.arange(x.shape[1])[None, :] < np.array([[6], [4], [1]])  # (3, 6): masked steps
+    out, _ = layer.apply(params, layer.state, x, mask=mask)
     return losses.get("mse")(y, out)
 
 
@@ -140,8 +141,14 @@ def test_dtypes_and_fused_gradients(small):
         leaves = jax.tree_util.tree_leaves(g)
         assert {str(a.dtype) for a in leaves} == {"float32"}
         grads[on] = leaves
-    for a, b in zip(grads[True], grads[False]):  # the fused VJP against autodiff of the scan
+    exact = L.LSTM(5, return_sequences=True, dtype="float32")  # the Keras-tested float32 path
+    exact(x)
+    exact.set_weights(layer.get_weights())
+    g32 = jax.jit(jax.grad(lambda p: _loss(exact, p, x, y)))(exact.params)
+    g32 = jax.tree_util.tree_leaves(g32)
+    for a, b, c in zip(grads[True], grads[False], g32):  # the fused VJP, autodiff of the scan
         np.testing.assert_allclose(a, b, rtol=0.05, atol=0.02 * np.abs(b).max())
+        np.testing.assert_allclose(a, c, rtol=0.05, atol=0.02 * np.abs(c).max())
 
 
 def test_conv_lstm_carries_a_float32_cell_state():
