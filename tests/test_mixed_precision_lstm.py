@@ -160,6 +160,15 @@ def test_conv_lstm_carries_a_float32_cell_state():
     assert [str(s.dtype) for s in layer.states] == ["bfloat16", "float32"]
 
 
+def test_bidirectional_keeps_the_policy():
+    """Its copies of the layer kept float32 (get_config's dtype) and ran in float32; Keras's run
+    in bfloat16."""
+    layer = L.Bidirectional(L.LSTM(3, return_state=True, dtype="mixed_bfloat16"))
+    out = layer(np.ones((2, 4, 2), "float32"))
+    assert [str(a.dtype) for a in out] == ["bfloat16"] * 5
+    assert layer.backward_layer.cell.dtype_policy.name == "mixed_bfloat16"
+
+
 def test_training_under_mixed_bfloat16_lowers_the_loss():
     mp.set_global_policy("mixed_bfloat16")
     try:
