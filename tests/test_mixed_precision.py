@@ -112,3 +112,23 @@ def test_fit_matches_keras(mixed):
     for got, want in zip(ours.get_weights(), k.get_weights()):
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, want, rtol=1e-2, atol=2e-3)
+
+
+def test_mixed_model_files_load(mixed, tmp_path):
+    """A mixed_bfloat16 model file loads with its policy (it was refused: "dtype policy
+    'mixed_bfloat16' is not supported"), Keras's into lstmkit and lstmkit's (a Bidirectional LSTM,
+    whose copies keep the policy) back into lstmkit and into Keras."""
+    x = np.random.default_rng(4).normal(size=(2, 5, 3)).astype("float32")
+    k = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4), keras.layers.Dense(2)])
+    k.save(tmp_path / "k.keras")
+    ours = lstmkit.models.load_model(tmp_path / "k.keras")
+    assert ours.layers[0].dtype_policy.name == "mixed_bfloat16"
+    want = np.asarray(k.predict(x, verbose=0), "float32")
+    got = np.asarray(ours.predict(x, verbose=0), "float32")
+    np.testing.assert_allclose(got, want, rtol=2e-2, atol=2e-2 * np.abs(want).max())
+    bi = lstmkit.Sequential([L.Input((5, 3)), L.Bidirectional(L.LSTM(4)), L.Dense(2)])
+    bi.save(tmp_path / "bi.keras")
+    back = lstmkit.models.load_model(tmp_path / "bi.keras").layers[0]
+    assert back.backward_layer.cell.dtype_policy.name == "mixed_bfloat16"
+    theirs = keras.models.load_model(tmp_path / "bi.keras").layers[0]
+    assert theirs.backward_layer.dtype_policy.name == "mixed_bfloat16"
