@@ -169,6 +169,17 @@ def test_bidirectional_keeps_the_policy():
     assert layer.backward_layer.cell.dtype_policy.name == "mixed_bfloat16"
 
 
+def test_streamer_carries_the_float32_cell_state():
+    """A streamed mixed LSTM starts from the states' carried dtypes (it started from float32 h
+    and c, which the first step turned to bfloat16: two compilations, a bfloat16 c)."""
+    lstm = L.LSTM(3, return_sequences=True, dtype="mixed_bfloat16")
+    model = lstmkit.Sequential([L.Input((None, 2)), lstm])
+    streamer = model.stream(batch_size=2)
+    before = [str(a.dtype) for a in streamer.states["lstm"]]
+    streamer.step(np.ones((2, 2), "float32"))
+    assert before == [str(a.dtype) for a in streamer.states["lstm"]] == ["bfloat16", "float32"]
+
+
 def test_training_under_mixed_bfloat16_lowers_the_loss():
     mp.set_global_policy("mixed_bfloat16")
     try:
