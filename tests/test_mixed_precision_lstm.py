@@ -175,9 +175,9 @@ def test_streamer_carries_the_float32_cell_state():
     lstm = L.LSTM(3, return_sequences=True, dtype="mixed_bfloat16")
     model = lstmkit.Sequential([L.Input((None, 2)), lstm])
     streamer = model.stream(batch_size=2)
-    before = [str(a.dtype) for a in streamer.states["lstm"]]
+    before = [str(a.dtype) for a in streamer.states[lstm.name]]
     streamer.step(np.ones((2, 2), "float32"))
-    assert before == [str(a.dtype) for a in streamer.states["lstm"]] == ["bfloat16", "float32"]
+    assert before == [str(a.dtype) for a in streamer.states[lstm.name]] == ["bfloat16", "float32"]
 
 
 def test_training_under_mixed_bfloat16_lowers_the_loss():
