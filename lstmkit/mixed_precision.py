@@ -6,11 +6,25 @@ A policy names two dtypes: the variables' (`variable_dtype`) and the computation
 saved in float32, and each layer computes in bfloat16: its floating inputs and its own weights
 are cast on entry (`autocast`), so the gradients flow back to float32 weights. As in Keras:
 
-- the whole LSTM/GRU cell runs in the compute dtype, its cell state included (Keras keeps no
-  float32 state; lstmkit matches Keras's numbers rather than the issue's float32 cell state);
-- losses and metrics compute in float32;
+- losses and metrics compute in float32 (they cast y_pred to float32; Keras's `Loss` computes
+  in `floatx()`, float32, whatever the layers' policy);
 - a last layer given `dtype="float32"` (Keras's advice: `Activation("softmax", dtype="float32")`)
-  gets its inputs cast back to float32.
+  gets its inputs cast back to float32;
+- layer outputs, and the states an RNN returns with `return_state`, are in the compute dtype.
+
+Where lstmkit differs from Keras: an LSTM's (and ConvLSTM's) cell state. Keras 3 runs the whole
+cell in bfloat16, c included. The update `c = f*c + i*g` then rounds to 8 significant bits at
+every step: with a forget gate near 1 (f itself is 1 or 0.996 in bfloat16) an increment below
+half a unit in c's last place is lost, so over a long sequence c stalls or decays and the
+memory the LSTM exists for is gone (tests/test_mixed_precision_lstm.py: 500 steps, a bfloat16 c
+ends off by most of its magnitude). lstmkit carries c in float32: the matrix products (most
+of the time) run in bfloat16, the step's elementwise gate arithmetic and c in float32, and h
+goes back to bfloat16 for the next product and the output. The states: `return_state` gives c
+in the compute dtype, as Keras does; a stateful layer stores its float32 c (`layer.states`), so
+the carry across batches keeps its precision. GRU and SimpleRNN have no cell state and run as Keras
+does. Under any other policy ("float32", "bfloat16") nothing is cast and the numbers are
+Keras's; under mixed_bfloat16 an LSTM's agree with Keras's to bfloat16's precision over short
+sequences and are closer to exact arithmetic over long ones.
 
 The cuDNN path is float32 only, so a mixed-precision LSTM takes the fused scan.
 """

@@ -16,7 +16,8 @@ from lstmkit.saving.config import keras_layer_config
 
 @pytest.fixture
 def mixed():
-    """Both libraries under mixed_bfloat16 for one test."""
+    """Both libraries under mixed_bfloat16 for one test; Keras's initial weights seeded."""
+    keras.utils.set_random_seed(0)
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     mp.set_global_policy("mixed_bfloat16")
     yield
@@ -85,7 +86,10 @@ def test_layer_matches_keras(mixed, cls, kwargs):
     assert str(got.dtype) == str(want.dtype) == "bfloat16"
     assert all(str(w.dtype) == "float32" for w in layer.weights)
     got, want = np.asarray(got, "float32"), np.asarray(want, "float32")
-    np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-2 * np.abs(want).max())
+    # lstmkit's LSTM carries c in float32 where Keras's rounds it to bfloat16 at every step
+    # (mixed_precision's docstring): a few more units in bfloat16's last place between the two.
+    tol = 2e-2 if cls == "LSTM" else 1e-2
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
 
 
 def _model(lib, x):
@@ -111,4 +115,26 @@ def test_fit_matches_keras(mixed):
     np.testing.assert_allclose(h_o, h_k, rtol=1e-2)
     for got, want in zip(ours.get_weights(), k.get_weights()):
         assert got.dtype == np.float32
-        np.testing.assert_allclose(got, want, rtol=1e-2, atol=2e-3)
+        # atol 5e-3 (was 2e-3): the float32 cell state (the LSTM test above) moves the bfloat16
+        # gradients by a few units in their last place; 2e-3 failed for 1 in 8 Keras seeds.
+        np.testing.assert_allclose(got, want, rtol=1e-2, atol=5e-3)
+
+
+def test_mixed_model_files_load(mixed, tmp_path):
+    """A mixed_bfloat16 model file loads with its policy (it was refused: "dtype policy
+    'mixed_bfloat16' is not supported"), Keras's into lstmkit and lstmkit's (a Bidirectional LSTM,
+    whose copies keep the policy) back into lstmkit and into Keras."""
+    x = np.random.default_rng(4).normal(size=(2, 5, 3)).astype("float32")
+    k = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4), keras.layers.Dense(2)])
+    k.save(tmp_path / "k.keras")
+    ours = lstmkit.models.load_model(tmp_path / "k.keras")
+    assert ours.layers[0].dtype_policy.name == "mixed_bfloat16"
+    want = np.asarray(k.predict(x, verbose=0), "float32")
+    got = np.asarray(ours.predict(x, verbose=0), "float32")
+    np.testing.assert_allclose(got, want, rtol=2e-2, atol=2e-2 * np.abs(want).max())
+    bi = lstmkit.Sequential([L.Input((5, 3)), L.Bidirectional(L.LSTM(4)), L.Dense(2)])
+    bi.save(tmp_path / "bi.keras")
+    back = lstmkit.models.load_model(tmp_path / "bi.keras").layers[0]
+    assert back.backward_layer.cell.dtype_policy.name == "mixed_bfloat16"
+    theirs = keras.models.load_model(tmp_path / "bi.keras").layers[0]
+    assert theirs.backward_layer.dtype_policy.name == "mixed_bfloat16"

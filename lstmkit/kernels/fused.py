@@ -51,9 +51,12 @@ def _gates(spec: CellSpec, zx: Array, rec: Array | None, states: list, u_h: Arra
         z = zx if rec is None else zx + rec  # (batch, g*units)
         if spec.kind == "simple":
             return [act(z)]
-        z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=-1)  # each (batch, units)
+        # As recurrent.lstm_gates_from: the gate arithmetic in the wider of z's and c's dtypes
+        # (float32 under a mixed policy, which carries c in float32), h back in z's.
+        wide = jnp.promote_types(z.dtype, states[1].dtype)
+        z_i, z_f, z_c, z_o = jnp.split(z.astype(wide), 4, axis=-1)  # each (batch, units)
         c_new = rec_act(z_f) * states[1] + rec_act(z_i) * act(z_c)
-        return [rec_act(z_o) * act(c_new), c_new]
+        return [(rec_act(z_o) * act(c_new)).astype(z.dtype), c_new]
     units = h.shape[-1]
     x_z, x_r, x_h = jnp.split(zx, 3, axis=-1)  # each (batch, units)
     z = rec_act(x_z + rec[:, :units])
@@ -193,7 +196,9 @@ def fused_rnn(
             b_in, b_rec = bias[0], bias[1]
         if not spec.reset_after:
             u, u_h = recurrent_kernel[:, : 2 * units], recurrent_kernel[:, 2 * units :]
-    init = [jnp.asarray(s, x.dtype) for s in initial_states]
+    # h in the inputs' dtype; an LSTM's cell state may be wider (float32 under a mixed policy).
+    init = [jnp.asarray(s, x.dtype if k == 0 else jnp.promote_types(x.dtype, s.dtype))
+            for k, s in enumerate(initial_states)]  # fmt: skip
     outputs, final = fused_scan(
         spec, bool(zero_output_for_mask), int(unroll), (x_tm, kernel, b_in), u, b_rec, u_h,
         init, mask_tm,

@@ -65,7 +65,15 @@ def lstm_gates_from(
     z: Array, c: Array, activation: Activation, recurrent_activation: Activation, axis: int = -1
 ) -> dict[str, Array]:
     """The LSTM equations on the summed pre-activations `z` (the four gates i, f, c, o stacked
-    along `axis`) and the previous cell state: ConvLSTM's convolutions end here too."""
+    along `axis`) and the previous cell state: ConvLSTM's convolutions end here too.
+
+    The gate arithmetic runs in the wider of z's and c's dtypes and h comes back in z's: under a
+    mixed policy the layer carries c in float32 (z, the matrix products, in bfloat16), so the
+    cell state keeps its memory over long sequences (see lstmkit.mixed_precision). With equal
+    dtypes (any other policy) nothing is cast."""
+    compute, c = z.dtype, jnp.asarray(c)  # a NumPy float64 c would be float32 in JAX anyway
+    wide = jnp.promote_types(compute, c.dtype)
+    z = z if wide == compute else z.astype(wide)  # exact: bfloat16 -> float32
     z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=axis)  # each (batch, ..., units)
     i = recurrent_activation(z_i)
     f = recurrent_activation(z_f)
@@ -73,6 +81,7 @@ def lstm_gates_from(
     o = recurrent_activation(z_o)
     c_new = f * c + i * c_tilde
     h_new = o * activation(c_new)
+    h_new = h_new if wide == compute else h_new.astype(compute)  # the layer's output dtype
     return {
         "input_gate": i,
         "forget_gate": f,

@@ -333,3 +333,25 @@ class StackedRNNCells(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+
+
+def carried_states(cell: Any, states: Any, carry: bool = True) -> Any:
+    """`states` as the scan carries them (`carry`) or as the layer returns them.
+
+    Only under a mixed policy, and only for a cell with a "cell_state" (LSTM, ConvLSTM), does
+    this cast: every state to the compute dtype, except that the carried cell state is in the
+    variable dtype (float32), so that `f*c + i*g` does not round a long memory to bfloat16. The
+    returned c is in the compute dtype, as Keras returns it. See lstmkit.mixed_precision."""
+    if isinstance(cell, StackedRNNCells):
+        return [carried_states(c, s, carry) for c, s in zip(cell.cells, states)]
+    policy = getattr(cell, "dtype_policy", None)
+    names = getattr(cell, "state_names", ())
+    if policy is None or not policy.is_mixed or "cell_state" not in names:
+        return states
+    if not isinstance(states, (list, tuple)):
+        return states
+    wide = policy.variable_dtype if carry else policy.compute_dtype
+    return [
+        jnp.asarray(s, wide if n == "cell_state" else policy.compute_dtype)
+        for n, s in zip(names, states)
+    ]

@@ -19,7 +19,7 @@ from lstmkit import constraints, initializers, regularizers
 from lstmkit.kernels import activations
 from lstmkit.kernels import recurrent as rec
 from lstmkit.layers.base import Layer
-from lstmkit.layers.cells import check_rate, dropout_mask, resolve
+from lstmkit.layers.cells import carried_states, check_rate, dropout_mask, resolve
 from lstmkit.layers.recurrent import RNN
 
 
@@ -264,7 +264,8 @@ class ConvLSTM(RNN):
             if input_shape[0] is None:
                 raise ValueError(f"Layer '{self.name}' is stateful and needs a fixed batch size:"
                                  " give the Input a batch_shape.")  # fmt: skip
-            self._state["states"] = self._zeros(input_shape[0], self.dtype)
+            zeros = self._zeros(input_shape[0], self.compute_dtype)
+            self._state["states"] = carried_states(self.cell, zeros)  # c in float32 if mixed
 
     def _zeros(self, batch: int, dtype: Any) -> list:
         return [jnp.zeros((batch, *self.cell.state_shape), dtype) for _ in range(2)]

@@ -19,6 +19,7 @@ from lstmkit.layers.cells import (
     LSTMCell,
     SimpleRNNCell,
     StackedRNNCells,
+    carried_states,
     zero_states,
 )
 from lstmkit.naming import to_snake_case
@@ -114,7 +115,8 @@ class RNN(Layer):
                     "first layer `Input(batch_shape=(batch, time, features))` (or "
                     "`batch_input_shape=`)."
                 )
-            self._state["states"] = zero_states(self.cell.state_size, batch, self.compute_dtype)
+            zeros = zero_states(self.cell.state_size, batch, self.compute_dtype)
+            self._state["states"] = carried_states(self.cell, zeros)  # c in float32 if mixed
 
     def _state_shapes(self, batch: Any) -> Any:
         return jax.tree_util.tree_map(lambda n: (batch, n), self.cell.state_size)
@@ -154,7 +156,8 @@ class RNN(Layer):
                 f"Layer '{self.name}': reset_state expected states shaped "
                 f"{[tuple(v.shape) for v in leaves]}, got {[tuple(v.shape) for v in values]}."
             )
-        self._state["states"] = jax.tree_util.tree_unflatten(treedef, values)
+        values = jax.tree_util.tree_unflatten(treedef, values)
+        self._state["states"] = carried_states(self.cell, values)  # c in float32 if mixed
 
     reset_states = reset_state
 
@@ -215,7 +218,8 @@ class RNN(Layer):
                 f"Layer '{self.name}': mask must have shape (batch, time) = {tuple(x.shape[:2])},"
                 f" got {tuple(mask.shape)}."
             )
-        init = self._initial_state(state, batch, initial_state, x.dtype)
+        # Under a mixed policy an LSTM carries its cell state in float32 (mixed_precision).
+        init = carried_states(self.cell, self._initial_state(state, batch, initial_state, x.dtype))
         masks = self.cell.dropout_masks(key if training else None, batch, x.shape[-1], x.dtype)
         record = _step_records[-1] if _step_records else None
         kind = _FUSED_KINDS.get(type(self.cell))
@@ -246,9 +250,11 @@ class RNN(Layer):
             if record is not None:
                 record[id(self)] = self._name_steps(outputs, *extras)
         out = outputs if self.return_sequences else last
+        # A stateful layer keeps the float32 cell state it carried; the returned one is in the
+        # compute dtype, as Keras returns it.
         new_state = {**state, "states": final} if "states" in state else state
         if self.return_state:
-            return [out, *final], new_state
+            return [out, *carried_states(self.cell, final, carry=False)], new_state
         return out, new_state
 
     def _scan(self, cell_params, x, init, masks, mask, record) -> tuple:

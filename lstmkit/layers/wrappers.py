@@ -17,6 +17,8 @@ MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 def clone_layer(layer: Layer, **overrides: Any) -> Layer:
     """A fresh, unbuilt layer with the same configuration (and the overrides)."""
     config = {**layer.get_config(), **overrides}
+    if "dtype" in config:  # get_config names the weights' dtype: "float32" for mixed_bfloat16
+        config["dtype"] = layer.dtype_policy
     if isinstance(layer, StackedRNNCells):
         return StackedRNNCells([clone_layer(c) for c in layer.cells], **config)
     if type(layer) is RNN:

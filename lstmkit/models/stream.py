@@ -19,7 +19,7 @@ import numpy as np
 
 from lstmkit.kernels import precision
 from lstmkit.layers.base import Layer, ordered_leaves, ordered_unflatten
-from lstmkit.layers.cells import zero_states
+from lstmkit.layers.cells import carried_states, zero_states
 from lstmkit.layers.recurrent import RNN
 from lstmkit.layers.wrappers import Bidirectional
 
@@ -101,8 +101,10 @@ class Streamer:
         """Zero every recurrent layer's states (the start of a sequence)."""
         state = _copy(self._base_state)
         for path, rnn in self._paths:
-            dtype = jnp.dtype(rnn.dtype)
-            _at(state, path)["states"] = zero_states(rnn.cell.state_size, self.batch_size, dtype)
+            zeros = zero_states(rnn.cell.state_size, self.batch_size, rnn.compute_dtype)
+            # As the layer carries them (an LSTM's c in float32 under a mixed policy): the
+            # step's states keep their dtypes, so its program compiles once.
+            _at(state, path)["states"] = carried_states(rnn.cell, zeros)
         self._state = state
 
     @property

@@ -279,7 +279,8 @@ def lstmkit_layer_kwargs(class_name: str, config: dict, custom_objects: dict | N
     if isinstance(dtype, dict):
         dtype = (dtype.get("config") or {}).get("name", "float32")
     if dtype is not None:
-        if not isinstance(dtype, str) or dtype.startswith("mixed_"):
+        mixed = ("mixed_bfloat16", "mixed_float16")  # lstmkit.mixed_precision's policies
+        if not isinstance(dtype, str) or (dtype.startswith("mixed_") and dtype not in mixed):
             raise ValueError(f"{where}: dtype policy {dtype!r} is not supported by lstmkit.")
         config["dtype"] = dtype
     config = legacy.rename_config_keys(class_name, config)
