@@ -1,0 +1,286 @@
+// lstmkit's native CPU LSTM: the whole time loop in C++, BLAS for the products, fused gate loops.
+//
+// Compiled on first use by lstmkit/kernels/native/build.py and registered with jax.ffi. The BLAS
+// is scipy's (scipy.linalg.cython_blas: Fortran ABI, column-major, every argument by pointer);
+// its sgemm/sgemv addresses are handed in once by lstmkit_native_init.
+//
+// Layouts (row-major, time-major): x (T, B, D), kernel W (D, 4u), bias (4u), recurrent kernel
+// U (u, 4u), states (B, u), mask (T, B) booleans or an empty array for "no mask". Gate order is
+// Keras's: i, f, c (candidate), o. A row-major (r, c) matrix is a column-major (c, r) one, so the
+// row-major product C = A @ B is the column-major C^T = B^T A^T: every call below passes the
+// operands swapped.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+typedef void (*sgemm_t)(const char*, const char*, const int*, const int*, const int*,
+                        const float*, const float*, const int*, const float*, const int*,
+                        const float*, float*, const int*);
+typedef void (*sgemv_t)(const char*, const int*, const int*, const float*, const float*,
+                        const int*, const float*, const int*, const float*, float*, const int*);
+
+static sgemm_t g_sgemm = nullptr;
+static sgemv_t g_sgemv = nullptr;
+
+extern "C" void lstmkit_native_init(void* sgemm, void* sgemv) {
+  g_sgemm = reinterpret_cast<sgemm_t>(sgemm);
+  g_sgemv = reinterpret_cast<sgemv_t>(sgemv);
+}
+
+// Row-major C (m, n) = alpha * op(A) @ op(B) + beta * C, with A (m, k) or (k, m) if ta, etc.
+static void gemm_rm(bool ta, bool tb, int m, int n, int k, const float* a, int lda,
+                    const float* b, int ldb, float beta, float* c, int ldc) {
+  const float one = 1.0f;
+  const char tra = tb ? 'T' : 'N', trb = ta ? 'T' : 'N';
+  g_sgemm(&tra, &trb, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc);
+}
+
+// y (n) += x (k) @ M (k, n) for row-major M (ld = n), or with trans: y (k) += M (k, n) @ x (n).
+static void gemv_rm(bool trans, int k, int n, const float* mat, const float* x, float* y) {
+  const float one = 1.0f;
+  const int inc = 1;
+  const char t = trans ? 'T' : 'N';  // row-major M is column-major M^T (n, k)
+  g_sgemv(&t, &n, &k, &one, mat, &n, x, &inc, &one, y, &inc);
+}
+
+// h (rows, u) @ U (u, 4u) added to z (rows, 4u): a matrix-vector product for one row.
+static void add_h_u(int rows, int u, const float* h, const float* U, float* z) {
+  if (rows == 1) {
+    gemv_rm(false, u, 4 * u, U, h, z);
+  } else {
+    gemm_rm(false, false, rows, 4 * u, u, h, u, U, 4 * u, 1.0f, z, 4 * u);
+  }
+}
+
+// exp in float, vectorizable (Cephes's polynomial); NaN stays NaN, the range is clamped so that
+// the result is finite (sigmoid and tanh saturate correctly at +-inf).
+static inline float fexp(float x) {
+  x = x > 88.0f ? 88.0f : x;
+  x = x < -87.0f ? -87.0f : x;
+  float fx = std::floor(x * 1.44269504088896341f + 0.5f);
+  float r = x - fx * 0.693359375f;
+  r = r + fx * 2.12194440e-4f;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * r * r + r + 1.0f;
+  int32_t bits = (static_cast<int32_t>(fx) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+
+static inline float fsigmoid(float x) { return 1.0f / (1.0f + fexp(-x)); }
+static inline float ftanh(float x) { return 1.0f - 2.0f / (fexp(2.0f * x) + 1.0f); }
+
+// ----- forward -------------------------------------------------------------------------------
+// One step's gates for every row: z (B, 4u) pre-activations in, post-activations out (i, f, c~,
+// o); the carried states h, c (B, u) updated where the row is unmasked; y (B, u) the output.
+static void lstm_gates(int B, int u, float* z, float* h, float* c, float* y, const bool* m,
+                       bool zero_output) {
+  for (int b = 0; b < B; ++b) {
+    float* zi = z + b * 4 * u;
+    float* zf = zi + u;
+    float* zc = zi + 2 * u;
+    float* zo = zi + 3 * u;
+    float* hb = h + b * u;
+    float* cb = c + b * u;
+    float* yb = y + b * u;
+    const bool keep = m == nullptr || m[b];
+    for (int j = 0; j < u; ++j) {
+      float i = fsigmoid(zi[j]), f = fsigmoid(zf[j]), g = ftanh(zc[j]), o = fsigmoid(zo[j]);
+      zi[j] = i;
+      zf[j] = f;
+      zc[j] = g;
+      zo[j] = o;
+      float cn = f * cb[j] + i * g;
+      float hn = o * ftanh(cn);
+      if (keep) {
+        cb[j] = cn;
+        hb[j] = hn;
+        yb[j] = hn;
+      }
+    }
+    if (!keep) {  // Keras's masking: states carried, the previous output repeated (or zeros)
+      if (zero_output) {
+        std::memset(yb, 0, sizeof(float) * u);
+      } else {
+        std::memcpy(yb, hb, sizeof(float) * u);
+      }
+    }
+  }
+}
+
+static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
+                          ffi::Buffer<ffi::F32> bias, ffi::Buffer<ffi::F32> U,
+                          ffi::Buffer<ffi::F32> h0, ffi::Buffer<ffi::F32> c0,
+                          ffi::Buffer<ffi::PRED> mask, ffi::ResultBuffer<ffi::F32> ys,
+                          ffi::ResultBuffer<ffi::F32> hT, ffi::ResultBuffer<ffi::F32> cT,
+                          ffi::ResultBuffer<ffi::F32> gates, ffi::ResultBuffer<ffi::F32> hs,
+                          ffi::ResultBuffer<ffi::F32> cs, int64_t zero_output) {
+  if (g_sgemm == nullptr) return ffi::Error::Internal("lstmkit native: BLAS not initialised");
+  auto dims = x.dimensions();
+  const int T = dims[0], B = dims[1], D = dims[2], u = U.dimensions()[0], g4 = 4 * u;
+  const bool save = hs->element_count() > 0;
+  const bool* mk = mask.element_count() > 0 ? mask.typed_data() : nullptr;
+  float* z = gates->typed_data();  // (T, B, 4u): pre-activations, then post-activations
+  float* h = hT->typed_data();
+  float* c = cT->typed_data();
+  std::memcpy(h, h0.typed_data(), sizeof(float) * B * u);
+  std::memcpy(c, c0.typed_data(), sizeof(float) * B * u);
+  if (T == 0) return ffi::Error::Success();
+  // The whole sequence's input projection in one product: z = x @ W + bias.
+  const float* bv = bias.typed_data();
+  for (int64_t r = 0; r < int64_t(T) * B; ++r) std::memcpy(z + r * g4, bv, sizeof(float) * g4);
+  gemm_rm(false, false, T * B, g4, D, x.typed_data(), D, w.typed_data(), g4, 1.0f, z, g4);
+  for (int t = 0; t < T; ++t) {
+    float* zt = z + int64_t(t) * B * g4;
+    add_h_u(B, u, h, U.typed_data(), zt);  // (B, 4u) += (B, u) @ (u, 4u)
+    lstm_gates(B, u, zt, h, c, ys->typed_data() + int64_t(t) * B * u,
+               mk ? mk + int64_t(t) * B : nullptr, zero_output != 0);
+    if (save) {
+      std::memcpy(hs->typed_data() + int64_t(t) * B * u, h, sizeof(float) * B * u);
+      std::memcpy(cs->typed_data() + int64_t(t) * B * u, c, sizeof(float) * B * u);
+    }
+  }
+  return ffi::Error::Success();
+}
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(lstmkit_lstm_fwd, LstmFwd,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // x (T, B, D)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // kernel (D, 4u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // bias (4u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // recurrent kernel (u, 4u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // h0 (B, u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // c0 (B, u)
+                                  .Arg<ffi::Buffer<ffi::PRED>>()  // mask (T, B) or (0,)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // outputs (T, B, u)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // final h (B, u)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // final c (B, u)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // gates (T, B, 4u)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // carried h (T, B, u) or (0,)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // carried c (T, B, u) or (0,)
+                                  .Attr<int64_t>("zero_output"));
+
+// ----- backward ------------------------------------------------------------------------------
+// One step back for every row: dz (B, 4u) the pre-activation gradients; dh, dc (B, u) the
+// carried states' gradients, in: after step t, out: before it (dh still lacks dz @ U^T).
+static void lstm_gates_bwd(int B, int u, const float* g, const float* c_new, const float* c_old,
+                           const float* dy, float* dh, float* dc, float* dz, const bool* m,
+                           bool zero_output) {
+  for (int b = 0; b < B; ++b) {
+    const float* gi = g + b * 4 * u;
+    const float* gf = gi + u;
+    const float* gc = gi + 2 * u;
+    const float* go = gi + 3 * u;
+    const float* cn = c_new + b * u;
+    const float* co = c_old + b * u;
+    const float* dyb = dy + b * u;
+    float* dhb = dh + b * u;
+    float* dcb = dc + b * u;
+    float* dzi = dz + b * 4 * u;
+    if (m != nullptr && !m[b]) {  // a masked step: the states passed through, no gate gradient
+      std::memset(dzi, 0, sizeof(float) * 4 * u);
+      if (!zero_output) {
+        for (int j = 0; j < u; ++j) dhb[j] += dyb[j];
+      }
+      continue;
+    }
+    for (int j = 0; j < u; ++j) {
+      const float i = gi[j], f = gf[j], cc = gc[j], o = go[j];
+      const float tc = ftanh(cn[j]);
+      const float dhn = dhb[j] + dyb[j];
+      const float dct = dcb[j] + dhn * o * (1.0f - tc * tc);
+      dzi[j] = dct * cc * i * (1.0f - i);
+      dzi[u + j] = dct * co[j] * f * (1.0f - f);
+      dzi[2 * u + j] = dct * i * (1.0f - cc * cc);
+      dzi[3 * u + j] = dhn * tc * o * (1.0f - o);
+      dcb[j] = dct * f;
+      dhb[j] = 0.0f;
+    }
+  }
+}
+
+static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
+                          ffi::Buffer<ffi::F32> h0, ffi::Buffer<ffi::F32> c0,
+                          ffi::Buffer<ffi::PRED> mask, ffi::Buffer<ffi::F32> gates,
+                          ffi::Buffer<ffi::F32> hs, ffi::Buffer<ffi::F32> cs,
+                          ffi::Buffer<ffi::F32> dys, ffi::Buffer<ffi::F32> dhT,
+                          ffi::Buffer<ffi::F32> dcT, ffi::ResultBuffer<ffi::F32> dz,
+                          ffi::ResultBuffer<ffi::F32> dw, ffi::ResultBuffer<ffi::F32> du,
+                          ffi::ResultBuffer<ffi::F32> db, ffi::ResultBuffer<ffi::F32> dh0,
+                          ffi::ResultBuffer<ffi::F32> dc0, int64_t zero_output) {
+  if (g_sgemm == nullptr) return ffi::Error::Internal("lstmkit native: BLAS not initialised");
+  auto dims = x.dimensions();
+  const int T = dims[0], B = dims[1], D = dims[2], u = U.dimensions()[0], g4 = 4 * u;
+  const int64_t S = int64_t(B) * u;  // one step of states
+  const bool* mk = mask.element_count() > 0 ? mask.typed_data() : nullptr;
+  float* dh = dh0->typed_data();
+  float* dc = dc0->typed_data();
+  std::memcpy(dh, dhT.typed_data(), sizeof(float) * S);
+  std::memcpy(dc, dcT.typed_data(), sizeof(float) * S);
+  float* dZ = dz->typed_data();
+  for (int t = T - 1; t >= 0; --t) {
+    const float* c_old = t > 0 ? cs.typed_data() + (t - 1) * S : c0.typed_data();
+    float* dzt = dZ + int64_t(t) * B * g4;
+    lstm_gates_bwd(B, u, gates.typed_data() + int64_t(t) * B * g4, cs.typed_data() + t * S,
+                   c_old, dys.typed_data() + t * S, dh, dc, dzt, mk ? mk + int64_t(t) * B : nullptr,
+                   zero_output != 0);
+    if (B == 1) {  // dh (u) += U (u, 4u) @ dz (4u)
+      gemv_rm(true, u, g4, U.typed_data(), dzt, dh);
+    } else {  // dh (B, u) += dz (B, 4u) @ U^T (4u, u)
+      gemm_rm(false, true, B, u, g4, dzt, g4, U.typed_data(), g4, 1.0f, dh, u);
+    }
+  }
+  // Weight gradients, whole-sequence products: dW = X^T dZ, dU = H_prev^T dZ, db = sum dZ.
+  const int N = T * B;
+  float* dW = dw->typed_data();
+  float* dU = du->typed_data();
+  if (N == 0) {
+    std::memset(dW, 0, sizeof(float) * D * g4);
+    std::memset(dU, 0, sizeof(float) * u * g4);
+  } else {
+    gemm_rm(true, false, D, g4, N, x.typed_data(), D, dZ, g4, 0.0f, dW, g4);
+    gemm_rm(true, false, u, g4, B, h0.typed_data(), u, dZ, g4, 0.0f, dU, g4);
+    if (T > 1) {  // H_prev of steps 1.. is the carried h of steps 0..T-2
+      gemm_rm(true, false, u, g4, N - B, hs.typed_data(), u, dZ + int64_t(B) * g4, g4, 1.0f,
+              dU, g4);
+    }
+  }
+  float* dbv = db->typed_data();
+  std::memset(dbv, 0, sizeof(float) * g4);
+  for (int64_t r = 0; r < N; ++r) {
+    const float* row = dZ + r * g4;
+    for (int j = 0; j < g4; ++j) dbv[j] += row[j];
+  }
+  return ffi::Error::Success();
+}
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(lstmkit_lstm_bwd, LstmBwd,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // x (T, B, D)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // recurrent kernel (u, 4u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // h0 (B, u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // c0 (B, u)
+                                  .Arg<ffi::Buffer<ffi::PRED>>()  // mask (T, B) or (0,)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // gates (T, B, 4u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // carried h (T, B, u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // carried c (T, B, u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // d outputs (T, B, u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // d final h (B, u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // d final c (B, u)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // d pre-activations (T, B, 4u)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // d kernel (D, 4u)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // d recurrent kernel (u, 4u)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // d bias (4u)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // d h0 (B, u)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // d c0 (B, u)
+                                  .Attr<int64_t>("zero_output"));
