@@ -151,6 +151,11 @@ def library() -> ctypes.CDLL | None:
     return _state["loaded"]
 
 
+def last_error() -> str | None:
+    """Why the library could not be had (None if it loaded or was not tried)."""
+    return _state["error"]
+
+
 def available() -> bool:
     """Whether the native CPU kernels are switched on and load (compiling them if needed)."""
     return enabled() and library() is not None

@@ -87,6 +87,8 @@ def native_lstm(
 ) -> Result:
     """An LSTM layer over (batch, time, features) through the native kernel, with `rnn_scan`'s
     contract: (last output, outputs (batch, time, units) or None, [h, c])."""
+    if build.library() is None:
+        raise RuntimeError(f"lstmkit's native kernels could not be built: {build.last_error()}")
     x_tm = jnp.swapaxes(x, 0, 1)  # (time, batch, features)
     mask_tm = jnp.zeros((0,), bool) if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)
     if go_backwards:

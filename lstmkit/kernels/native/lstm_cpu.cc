@@ -56,12 +56,13 @@ static void add_h_u(int rows, int u, const float* h, const float* U, float* z) {
   }
 }
 
-// exp in float, vectorizable (Cephes's polynomial); NaN stays NaN, the range is clamped so that
-// the result is finite (sigmoid and tanh saturate correctly at +-inf).
+// exp in float, vectorizable (Cephes's polynomial; rounding by adding 1.5 * 2^23, since floor
+// does not vectorize without -fno-trapping-math). NaN stays NaN; the range is clamped so that the
+// result is finite (sigmoid and tanh saturate correctly at +-inf).
 static inline float fexp(float x) {
   x = x > 88.0f ? 88.0f : x;
   x = x < -87.0f ? -87.0f : x;
-  float fx = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float fx = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
   float r = x - fx * 0.693359375f;
   r = r + fx * 2.12194440e-4f;
   float y = 1.9875691500e-4f;
@@ -71,10 +72,8 @@ static inline float fexp(float x) {
   y = y * r + 1.6666665459e-1f;
   y = y * r + 5.0000001201e-1f;
   y = y * r * r + r + 1.0f;
-  int32_t bits = (static_cast<int32_t>(fx) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return y * scale;
+  const int32_t bits = (static_cast<int32_t>(fx) + 127) << 23;  // 2^fx
+  return y * __builtin_bit_cast(float, bits);
 }
 
 static inline float fsigmoid(float x) { return 1.0f / (1.0f + fexp(-x)); }
@@ -86,34 +85,34 @@ static inline float ftanh(float x) { return 1.0f - 2.0f / (fexp(2.0f * x) + 1.0f
 static void lstm_gates(int B, int u, float* z, float* h, float* c, float* y, const bool* m,
                        bool zero_output) {
   for (int b = 0; b < B; ++b) {
-    float* zi = z + b * 4 * u;
-    float* zf = zi + u;
-    float* zc = zi + 2 * u;
-    float* zo = zi + 3 * u;
-    float* hb = h + b * u;
-    float* cb = c + b * u;
-    float* yb = y + b * u;
-    const bool keep = m == nullptr || m[b];
-    for (int j = 0; j < u; ++j) {
-      float i = fsigmoid(zi[j]), f = fsigmoid(zf[j]), g = ftanh(zc[j]), o = fsigmoid(zo[j]);
-      zi[j] = i;
-      zf[j] = f;
-      zc[j] = g;
-      zo[j] = o;
-      float cn = f * cb[j] + i * g;
-      float hn = o * ftanh(cn);
-      if (keep) {
-        cb[j] = cn;
-        hb[j] = hn;
-        yb[j] = hn;
-      }
-    }
-    if (!keep) {  // Keras's masking: states carried, the previous output repeated (or zeros)
-      if (zero_output) {
+    float* __restrict zi = z + b * 4 * u;
+    float* __restrict zf = zi + u;
+    float* __restrict zc = zi + 2 * u;
+    float* __restrict zo = zi + 3 * u;
+    float* __restrict hb = h + b * u;
+    float* __restrict cb = c + b * u;
+    float* __restrict yb = y + b * u;
+    if (m != nullptr && !m[b]) {  // Keras's masking: states carried, the previous output
+      if (zero_output) {          // repeated (or zeros); the gates are not needed backward
         std::memset(yb, 0, sizeof(float) * u);
       } else {
         std::memcpy(yb, hb, sizeof(float) * u);
       }
+      continue;
+    }
+#pragma GCC ivdep  // the gate, state and output rows never overlap
+    for (int j = 0; j < u; ++j) {
+      const float i = fsigmoid(zi[j]), f = fsigmoid(zf[j]), g = ftanh(zc[j]);
+      const float o = fsigmoid(zo[j]);
+      zi[j] = i;
+      zf[j] = f;
+      zc[j] = g;
+      zo[j] = o;
+      const float cn = f * cb[j] + i * g;
+      const float hn = o * ftanh(cn);
+      cb[j] = cn;
+      hb[j] = hn;
+      yb[j] = hn;
     }
   }
 }
@@ -139,7 +138,11 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
   // The whole sequence's input projection in one product: z = x @ W + bias.
   const float* bv = bias.typed_data();
   for (int64_t r = 0; r < int64_t(T) * B; ++r) std::memcpy(z + r * g4, bv, sizeof(float) * g4);
-  gemm_rm(false, false, T * B, g4, D, x.typed_data(), D, w.typed_data(), g4, 1.0f, z, g4);
+  if (int64_t(T) * B <= 4) {  // a few rows (streaming): matrix-vector products, no packing of W
+    for (int r = 0; r < T * B; ++r) gemv_rm(false, D, g4, w.typed_data(), x.typed_data() + r * D, z + r * g4);
+  } else {
+    gemm_rm(false, false, T * B, g4, D, x.typed_data(), D, w.typed_data(), g4, 1.0f, z, g4);
+  }
   for (int t = 0; t < T; ++t) {
     float* zt = z + int64_t(t) * B * g4;
     add_h_u(B, u, h, U.typed_data(), zt);  // (B, 4u) += (B, u) @ (u, 4u)
@@ -177,16 +180,16 @@ static void lstm_gates_bwd(int B, int u, const float* g, const float* c_new, con
                            const float* dy, float* dh, float* dc, float* dz, const bool* m,
                            bool zero_output) {
   for (int b = 0; b < B; ++b) {
-    const float* gi = g + b * 4 * u;
-    const float* gf = gi + u;
-    const float* gc = gi + 2 * u;
-    const float* go = gi + 3 * u;
-    const float* cn = c_new + b * u;
-    const float* co = c_old + b * u;
-    const float* dyb = dy + b * u;
-    float* dhb = dh + b * u;
-    float* dcb = dc + b * u;
-    float* dzi = dz + b * 4 * u;
+    const float* __restrict gi = g + b * 4 * u;
+    const float* __restrict gf = gi + u;
+    const float* __restrict gc = gi + 2 * u;
+    const float* __restrict go = gi + 3 * u;
+    const float* __restrict cn = c_new + b * u;
+    const float* __restrict co = c_old + b * u;
+    const float* __restrict dyb = dy + b * u;
+    float* __restrict dhb = dh + b * u;
+    float* __restrict dcb = dc + b * u;
+    float* __restrict dzi = dz + b * 4 * u;
     if (m != nullptr && !m[b]) {  // a masked step: the states passed through, no gate gradient
       std::memset(dzi, 0, sizeof(float) * 4 * u);
       if (!zero_output) {
@@ -194,6 +197,7 @@ static void lstm_gates_bwd(int B, int u, const float* g, const float* c_new, con
       }
       continue;
     }
+#pragma GCC ivdep  // the rows read and written never overlap
     for (int j = 0; j < u; ++j) {
       const float i = gi[j], f = gf[j], cc = gc[j], o = go[j];
       const float tc = ftanh(cn[j]);
