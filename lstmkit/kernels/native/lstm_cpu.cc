@@ -9,9 +9,12 @@
 // Keras's: i, f, c (candidate), o. A row-major (r, c) matrix is a column-major (c, r) one, so the
 // row-major product C = A @ B is the column-major C^T = B^T A^T: every call below passes the
 // operands swapped.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "xla/ffi/api/ffi.h"
 
@@ -47,13 +50,86 @@ static void gemv_rm(bool trans, int k, int n, const float* mat, const float* x, 
   g_sgemv(&t, &n, &k, &one, mat, &n, x, &inc, &one, y, &inc);
 }
 
-// h (rows, u) @ U (u, 4u) added to z (rows, 4u): a matrix-vector product for one row.
-static void add_h_u(int rows, int u, const float* h, const float* U, float* z) {
-  if (rows == 1) {
-    gemv_rm(false, u, 4 * u, U, h, z);
-  } else {
-    gemm_rm(false, false, rows, 4 * u, u, h, u, U, 4 * u, 1.0f, z, 4 * u);
+// ----- the per-step recurrent product -------------------------------------------------------
+// BLAS's sgemm packs both operands on every call; in a time loop the recurrent kernel is the same
+// at every step, so it is packed once per call here (panels of 64 columns, K rows each) and each
+// step runs a register-blocked kernel over it: C (rows, N) += A (rows, K) @ P. GCC's vector
+// extension keeps the code portable (AVX-512: one register per v16).
+typedef float v16 __attribute__((vector_size(64)));
+constexpr int kPanel = 64;  // columns per panel: 4 vectors
+#ifdef __AVX512F__
+constexpr int kRows = 6;  // 24 accumulators + 4 panel vectors + 1 broadcast of 32 registers
+#else
+constexpr int kRows = 2;
+#endif
+
+struct Packed {
+  int K = 0, N = 0, panels = 0;
+  std::vector<v16> data;  // panels * K * 4 vectors, zero-padded past N
+  const float* panel(int p) const { return reinterpret_cast<const float*>(data.data()) + int64_t(p) * K * kPanel; }
+};
+
+// Pack B (K, N) given by element (k, n) -> src[k * sk + n * sn].
+static void pack(Packed& P, int K, int N, const float* src, int64_t sk, int64_t sn) {
+  P.K = K;
+  P.N = N;
+  P.panels = (N + kPanel - 1) / kPanel;
+  P.data.assign(size_t(P.panels) * K * 4, v16{});
+  float* dst = reinterpret_cast<float*>(P.data.data());
+  for (int p = 0; p < P.panels; ++p) {
+    const int n0 = p * kPanel, width = std::min(kPanel, N - n0);
+    for (int k = 0; k < K; ++k) {
+      float* row = dst + (int64_t(p) * K + k) * kPanel;
+      for (int c = 0; c < width; ++c) row[c] = src[k * sk + (n0 + c) * sn];
+    }
   }
+}
+
+template <int R>
+static void tile(int K, const float* A, int lda, const float* panel, float* C, int ldc, int width) {
+  v16 acc[R][4] = {};
+  const v16* pv = reinterpret_cast<const v16*>(panel);
+  for (int k = 0; k < K; ++k, pv += 4) {
+    const v16 b0 = pv[0], b1 = pv[1], b2 = pv[2], b3 = pv[3];
+    for (int r = 0; r < R; ++r) {
+      const float a = A[r * lda + k];
+      acc[r][0] += a * b0;
+      acc[r][1] += a * b1;
+      acc[r][2] += a * b2;
+      acc[r][3] += a * b3;
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const float* t = reinterpret_cast<const float*>(acc[r]);
+    float* c = C + r * ldc;
+    for (int j = 0; j < width; ++j) c[j] += t[j];
+  }
+}
+
+static void panels_acc(int rows, const float* A, int lda, const Packed& P, float* C, int ldc,
+                       int p0, int p1) {
+  for (int p = p0; p < p1; ++p) {
+    const int n0 = p * kPanel, width = std::min(kPanel, P.N - n0);
+    int r = 0;
+    for (; r + kRows <= rows; r += kRows) {
+      tile<kRows>(P.K, A + r * lda, lda, P.panel(p), C + r * ldc + n0, ldc, width);
+    }
+    for (; r < rows; ++r) tile<1>(P.K, A + r * lda, lda, P.panel(p), C + r * ldc + n0, ldc, width);
+  }
+}
+
+// C (rows, N) += A (rows, K) @ P; a large product splits its panels with a second thread.
+static void packed_acc(int rows, const float* A, int lda, const Packed& P, float* C, int ldc) {
+  static const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const double flops = 2.0 * rows * P.K * P.N;
+  if (cores < 2 || P.panels < 2 || flops < 8e6) {
+    panels_acc(rows, A, lda, P, C, ldc, 0, P.panels);
+    return;
+  }
+  const int half = P.panels / 2;
+  std::thread other(panels_acc, rows, A, lda, std::cref(P), C, ldc, half, P.panels);
+  panels_acc(rows, A, lda, P, C, ldc, 0, half);
+  other.join();
 }
 
 // exp in float, vectorizable (Cephes's polynomial; rounding by adding 1.5 * 2^23, since floor
@@ -143,9 +219,11 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
   } else {
     gemm_rm(false, false, T * B, g4, D, x.typed_data(), D, w.typed_data(), g4, 1.0f, z, g4);
   }
+  Packed Up;
+  pack(Up, u, g4, U.typed_data(), g4, 1);  // U (u, 4u)
   for (int t = 0; t < T; ++t) {
     float* zt = z + int64_t(t) * B * g4;
-    add_h_u(B, u, h, U.typed_data(), zt);  // (B, 4u) += (B, u) @ (u, 4u)
+    packed_acc(B, h, u, Up, zt, g4);  // (B, 4u) += (B, u) @ (u, 4u)
     lstm_gates(B, u, zt, h, c, ys->typed_data() + int64_t(t) * B * u,
                mk ? mk + int64_t(t) * B : nullptr, zero_output != 0);
     if (save) {
@@ -232,17 +310,15 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   std::memcpy(dh, dhT.typed_data(), sizeof(float) * S);
   std::memcpy(dc, dcT.typed_data(), sizeof(float) * S);
   float* dZ = dz->typed_data();
+  Packed Ut;
+  pack(Ut, g4, u, U.typed_data(), 1, g4);  // U^T (4u, u)
   for (int t = T - 1; t >= 0; --t) {
     const float* c_old = t > 0 ? cs.typed_data() + (t - 1) * S : c0.typed_data();
     float* dzt = dZ + int64_t(t) * B * g4;
     lstm_gates_bwd(B, u, gates.typed_data() + int64_t(t) * B * g4, cs.typed_data() + t * S,
                    c_old, dys.typed_data() + t * S, dh, dc, dzt, mk ? mk + int64_t(t) * B : nullptr,
                    zero_output != 0);
-    if (B == 1) {  // dh (u) += U (u, 4u) @ dz (4u)
-      gemv_rm(true, u, g4, U.typed_data(), dzt, dh);
-    } else {  // dh (B, u) += dz (B, 4u) @ U^T (4u, u)
-      gemm_rm(false, true, B, u, g4, dzt, g4, U.typed_data(), g4, 1.0f, dh, u);
-    }
+    packed_acc(B, dzt, g4, Ut, dh, u);  // dh (B, u) += dz (B, 4u) @ U^T (4u, u)
   }
   // Weight gradients, whole-sequence products: dW = X^T dZ, dU = H_prev^T dZ, db = sum dZ.
   const int N = T * B;
