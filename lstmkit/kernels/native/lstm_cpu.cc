@@ -57,6 +57,7 @@ static void gemv_rm(bool trans, int k, int n, const float* mat, const float* x, 
 // extension keeps the code portable (AVX-512: one register per v16).
 typedef float v16 __attribute__((vector_size(64)));
 constexpr int kPanel = 64;  // columns per panel: 4 vectors
+constexpr int kPackSteps = 4;  // fewer steps call BLAS directly
 #ifdef __AVX512F__
 constexpr int kRows = 6;  // 24 accumulators + 4 panel vectors + 1 broadcast of 32 registers
 #else
@@ -219,11 +220,19 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
   } else {
     gemm_rm(false, false, T * B, g4, D, x.typed_data(), D, w.typed_data(), g4, 1.0f, z, g4);
   }
+  // Packing costs one pass over U: worth it over several steps, not for a streamed step.
+  const bool packed = T >= kPackSteps;
   Packed Up;
-  pack(Up, u, g4, U.typed_data(), g4, 1);  // U (u, 4u)
+  if (packed) pack(Up, u, g4, U.typed_data(), g4, 1);  // U (u, 4u)
   for (int t = 0; t < T; ++t) {
     float* zt = z + int64_t(t) * B * g4;
-    packed_acc(B, h, u, Up, zt, g4);  // (B, 4u) += (B, u) @ (u, 4u)
+    if (packed) {
+      packed_acc(B, h, u, Up, zt, g4);  // (B, 4u) += (B, u) @ (u, 4u)
+    } else if (B == 1) {
+      gemv_rm(false, u, g4, U.typed_data(), h, zt);
+    } else {
+      gemm_rm(false, false, B, g4, u, h, u, U.typed_data(), g4, 1.0f, zt, g4);
+    }
     lstm_gates(B, u, zt, h, c, ys->typed_data() + int64_t(t) * B * u,
                mk ? mk + int64_t(t) * B : nullptr, zero_output != 0);
     if (save) {
@@ -310,15 +319,22 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   std::memcpy(dh, dhT.typed_data(), sizeof(float) * S);
   std::memcpy(dc, dcT.typed_data(), sizeof(float) * S);
   float* dZ = dz->typed_data();
+  const bool packed = T >= kPackSteps;
   Packed Ut;
-  pack(Ut, g4, u, U.typed_data(), 1, g4);  // U^T (4u, u)
+  if (packed) pack(Ut, g4, u, U.typed_data(), 1, g4);  // U^T (4u, u)
   for (int t = T - 1; t >= 0; --t) {
     const float* c_old = t > 0 ? cs.typed_data() + (t - 1) * S : c0.typed_data();
     float* dzt = dZ + int64_t(t) * B * g4;
     lstm_gates_bwd(B, u, gates.typed_data() + int64_t(t) * B * g4, cs.typed_data() + t * S,
                    c_old, dys.typed_data() + t * S, dh, dc, dzt, mk ? mk + int64_t(t) * B : nullptr,
                    zero_output != 0);
-    packed_acc(B, dzt, g4, Ut, dh, u);  // dh (B, u) += dz (B, 4u) @ U^T (4u, u)
+    if (packed) {
+      packed_acc(B, dzt, g4, Ut, dh, u);  // dh (B, u) += dz (B, 4u) @ U^T (4u, u)
+    } else if (B == 1) {
+      gemv_rm(true, u, g4, U.typed_data(), dzt, dh);
+    } else {
+      gemm_rm(false, true, B, u, g4, dzt, g4, U.typed_data(), g4, 1.0f, dh, u);
+    }
   }
   // Weight gradients, whole-sequence products: dW = X^T dZ, dU = H_prev^T dZ, db = sum dZ.
   const int N = T * B;
