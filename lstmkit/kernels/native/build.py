@@ -90,8 +90,11 @@ def _cpu_name() -> str:
 def library_path(cxx: list[str]) -> Path:
     """The cache path for this source, jaxlib, compiler, flags and machine."""
     key = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), jaxlib.__version__.encode(), " ".join(cxx + FLAGS).encode(),
-                 platform.machine().encode(), _cpu_name().encode()):  # fmt: skip
+    sources = [SOURCE, *sorted(SOURCE.parent.glob("*.h"))]
+    parts = [f.read_bytes() for f in sources]
+    parts += [jaxlib.__version__.encode(), " ".join(cxx + FLAGS).encode()]
+    parts += [platform.machine().encode(), _cpu_name().encode()]
+    for part in parts:
         key.update(part + b"\0")
     return cache_dir() / f"lstm_cpu_{key.hexdigest()[:20]}.so"
 

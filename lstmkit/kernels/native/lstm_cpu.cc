@@ -9,12 +9,10 @@
 // Keras's: i, f, c (candidate), o. A row-major (r, c) matrix is a column-major (c, r) one, so the
 // row-major product C = A @ B is the column-major C^T = B^T A^T: every call below passes the
 // operands swapped.
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <thread>
-#include <vector>
 
 #include "xla/ffi/api/ffi.h"
 
@@ -50,88 +48,7 @@ static void gemv_rm(bool trans, int k, int n, const float* mat, const float* x, 
   g_sgemv(&t, &n, &k, &one, mat, &n, x, &inc, &one, y, &inc);
 }
 
-// ----- the per-step recurrent product -------------------------------------------------------
-// BLAS's sgemm packs both operands on every call; in a time loop the recurrent kernel is the same
-// at every step, so it is packed once per call here (panels of 64 columns, K rows each) and each
-// step runs a register-blocked kernel over it: C (rows, N) += A (rows, K) @ P. GCC's vector
-// extension keeps the code portable (AVX-512: one register per v16).
-typedef float v16 __attribute__((vector_size(64)));
-constexpr int kPanel = 64;  // columns per panel: 4 vectors
-constexpr int kPackSteps = 4;  // fewer steps call BLAS directly
-#ifdef __AVX512F__
-constexpr int kRows = 6;  // 24 accumulators + 4 panel vectors + 1 broadcast of 32 registers
-#else
-constexpr int kRows = 2;
-#endif
-
-struct Packed {
-  int K = 0, N = 0, panels = 0;
-  std::vector<v16> data;  // panels * K * 4 vectors, zero-padded past N
-  const float* panel(int p) const { return reinterpret_cast<const float*>(data.data()) + int64_t(p) * K * kPanel; }
-};
-
-// Pack B (K, N) given by element (k, n) -> src[k * sk + n * sn].
-static void pack(Packed& P, int K, int N, const float* src, int64_t sk, int64_t sn) {
-  P.K = K;
-  P.N = N;
-  P.panels = (N + kPanel - 1) / kPanel;
-  P.data.assign(size_t(P.panels) * K * 4, v16{});
-  float* dst = reinterpret_cast<float*>(P.data.data());
-  for (int p = 0; p < P.panels; ++p) {
-    const int n0 = p * kPanel, width = std::min(kPanel, N - n0);
-    for (int k = 0; k < K; ++k) {
-      float* row = dst + (int64_t(p) * K + k) * kPanel;
-      for (int c = 0; c < width; ++c) row[c] = src[k * sk + (n0 + c) * sn];
-    }
-  }
-}
-
-template <int R>
-static void tile(int K, const float* A, int lda, const float* panel, float* C, int ldc, int width) {
-  v16 acc[R][4] = {};
-  const v16* pv = reinterpret_cast<const v16*>(panel);
-  for (int k = 0; k < K; ++k, pv += 4) {
-    const v16 b0 = pv[0], b1 = pv[1], b2 = pv[2], b3 = pv[3];
-    for (int r = 0; r < R; ++r) {
-      const float a = A[r * lda + k];
-      acc[r][0] += a * b0;
-      acc[r][1] += a * b1;
-      acc[r][2] += a * b2;
-      acc[r][3] += a * b3;
-    }
-  }
-  for (int r = 0; r < R; ++r) {
-    const float* t = reinterpret_cast<const float*>(acc[r]);
-    float* c = C + r * ldc;
-    for (int j = 0; j < width; ++j) c[j] += t[j];
-  }
-}
-
-static void panels_acc(int rows, const float* A, int lda, const Packed& P, float* C, int ldc,
-                       int p0, int p1) {
-  for (int p = p0; p < p1; ++p) {
-    const int n0 = p * kPanel, width = std::min(kPanel, P.N - n0);
-    int r = 0;
-    for (; r + kRows <= rows; r += kRows) {
-      tile<kRows>(P.K, A + r * lda, lda, P.panel(p), C + r * ldc + n0, ldc, width);
-    }
-    for (; r < rows; ++r) tile<1>(P.K, A + r * lda, lda, P.panel(p), C + r * ldc + n0, ldc, width);
-  }
-}
-
-// C (rows, N) += A (rows, K) @ P; a large product splits its panels with a second thread.
-static void packed_acc(int rows, const float* A, int lda, const Packed& P, float* C, int ldc) {
-  static const int cores = std::max(1u, std::thread::hardware_concurrency());
-  const double flops = 2.0 * rows * P.K * P.N;
-  if (cores < 2 || P.panels < 2 || flops < 8e6) {
-    panels_acc(rows, A, lda, P, C, ldc, 0, P.panels);
-    return;
-  }
-  const int half = P.panels / 2;
-  std::thread other(panels_acc, rows, A, lda, std::cref(P), C, ldc, half, P.panels);
-  panels_acc(rows, A, lda, P, C, ldc, 0, half);
-  other.join();
-}
+#include "packed_gemm.h"
 
 // exp in float, vectorizable (Cephes's polynomial; rounding by adding 1.5 * 2^23, since floor
 // does not vectorize without -fno-trapping-math). NaN stays NaN; the range is clamped so that the
@@ -218,27 +135,41 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
   if (int64_t(T) * B <= 4) {  // a few rows (streaming): matrix-vector products, no packing of W
     for (int r = 0; r < T * B; ++r) gemv_rm(false, D, g4, w.typed_data(), x.typed_data() + r * D, z + r * g4);
   } else {
-    gemm_rm(false, false, T * B, g4, D, x.typed_data(), D, w.typed_data(), g4, 1.0f, z, g4);
+    gemm_packed<false>(T * B, g4, D, x.typed_data(), D, w.typed_data(), g4, 1, z, g4);
   }
   // Packing costs one pass over U: worth it over several steps, not for a streamed step.
   const bool packed = T >= kPackSteps;
   Packed Up;
   if (packed) pack(Up, u, g4, U.typed_data(), g4, 1);  // U (u, 4u)
-  for (int t = 0; t < T; ++t) {
-    float* zt = z + int64_t(t) * B * g4;
-    if (packed) {
-      packed_acc(B, h, u, Up, zt, g4);  // (B, 4u) += (B, u) @ (u, 4u)
-    } else if (B == 1) {
-      gemv_rm(false, u, g4, U.typed_data(), h, zt);
-    } else {
-      gemm_rm(false, false, B, g4, u, h, u, U.typed_data(), g4, 1.0f, zt, g4);
+  // Rows [b0, b1) of every step; rows are independent, so two threads can share the batch.
+  auto run_rows = [&](int b0, int b1, bool may_split) {
+    const int rows = b1 - b0;
+    float* hr = h + int64_t(b0) * u;
+    float* cr = c + int64_t(b0) * u;
+    for (int t = 0; t < T; ++t) {
+      float* zt = z + (int64_t(t) * B + b0) * g4;
+      if (packed) {
+        packed_acc(rows, hr, u, Up, zt, g4, may_split);  // (rows, 4u) += (rows, u) @ (u, 4u)
+      } else if (rows == 1) {
+        gemv_rm(false, u, g4, U.typed_data(), hr, zt);
+      } else {
+        gemm_rm(false, false, rows, g4, u, hr, u, U.typed_data(), g4, 1.0f, zt, g4);
+      }
+      const int64_t at = (int64_t(t) * B + b0) * u;
+      lstm_gates(rows, u, zt, hr, cr, ys->typed_data() + at,
+                 mk ? mk + int64_t(t) * B + b0 : nullptr, zero_output != 0);
+      if (save) {
+        std::memcpy(hs->typed_data() + at, hr, sizeof(float) * rows * u);
+        std::memcpy(cs->typed_data() + at, cr, sizeof(float) * rows * u);
+      }
     }
-    lstm_gates(B, u, zt, h, c, ys->typed_data() + int64_t(t) * B * u,
-               mk ? mk + int64_t(t) * B : nullptr, zero_output != 0);
-    if (save) {
-      std::memcpy(hs->typed_data() + int64_t(t) * B * u, h, sizeof(float) * B * u);
-      std::memcpy(cs->typed_data() + int64_t(t) * B * u, c, sizeof(float) * B * u);
-    }
+  };
+  if (packed && split_batch(T, B, u)) {
+    std::thread other(run_rows, B / 2, B, false);
+    run_rows(0, B / 2, false);
+    other.join();
+  } else {
+    run_rows(0, B, true);
   }
   return ffi::Error::Success();
 }
@@ -322,33 +253,44 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   const bool packed = T >= kPackSteps;
   Packed Ut;
   if (packed) pack(Ut, g4, u, U.typed_data(), 1, g4);  // U^T (4u, u)
-  for (int t = T - 1; t >= 0; --t) {
-    const float* c_old = t > 0 ? cs.typed_data() + (t - 1) * S : c0.typed_data();
-    float* dzt = dZ + int64_t(t) * B * g4;
-    lstm_gates_bwd(B, u, gates.typed_data() + int64_t(t) * B * g4, cs.typed_data() + t * S,
-                   c_old, dys.typed_data() + t * S, dh, dc, dzt, mk ? mk + int64_t(t) * B : nullptr,
-                   zero_output != 0);
-    if (packed) {
-      packed_acc(B, dzt, g4, Ut, dh, u);  // dh (B, u) += dz (B, 4u) @ U^T (4u, u)
-    } else if (B == 1) {
-      gemv_rm(true, u, g4, U.typed_data(), dzt, dh);
-    } else {
-      gemm_rm(false, true, B, u, g4, dzt, g4, U.typed_data(), g4, 1.0f, dh, u);
+  auto run_rows = [&](int b0, int b1, bool may_split) {
+    const int rows = b1 - b0;
+    float* dhr = dh + int64_t(b0) * u;
+    float* dcr = dc + int64_t(b0) * u;
+    for (int t = T - 1; t >= 0; --t) {
+      const int64_t at = t * S + int64_t(b0) * u;
+      const float* c_old = t > 0 ? cs.typed_data() + at - S : c0.typed_data() + int64_t(b0) * u;
+      float* dzt = dZ + (int64_t(t) * B + b0) * g4;
+      lstm_gates_bwd(rows, u, gates.typed_data() + (int64_t(t) * B + b0) * g4,
+                     cs.typed_data() + at, c_old, dys.typed_data() + at, dhr, dcr, dzt,
+                     mk ? mk + int64_t(t) * B + b0 : nullptr, zero_output != 0);
+      if (packed) {  // dh (rows, u) += dz (rows, 4u) @ U^T (4u, u)
+        packed_acc(rows, dzt, g4, Ut, dhr, u, may_split);
+      } else if (rows == 1) {
+        gemv_rm(true, u, g4, U.typed_data(), dzt, dhr);
+      } else {
+        gemm_rm(false, true, rows, u, g4, dzt, g4, U.typed_data(), g4, 1.0f, dhr, u);
+      }
     }
+  };
+  if (packed && split_batch(T, B, u)) {
+    std::thread other(run_rows, B / 2, B, false);
+    run_rows(0, B / 2, false);
+    other.join();
+  } else {
+    run_rows(0, B, true);
   }
   // Weight gradients, whole-sequence products: dW = X^T dZ, dU = H_prev^T dZ, db = sum dZ.
   const int N = T * B;
   float* dW = dw->typed_data();
   float* dU = du->typed_data();
-  if (N == 0) {
-    std::memset(dW, 0, sizeof(float) * D * g4);
-    std::memset(dU, 0, sizeof(float) * u * g4);
-  } else {
-    gemm_rm(true, false, D, g4, N, x.typed_data(), D, dZ, g4, 0.0f, dW, g4);
-    gemm_rm(true, false, u, g4, B, h0.typed_data(), u, dZ, g4, 0.0f, dU, g4);
+  std::memset(dW, 0, sizeof(float) * D * g4);
+  std::memset(dU, 0, sizeof(float) * u * g4);
+  if (N > 0) {
+    gemm_packed<true>(D, g4, N, x.typed_data(), D, dZ, g4, 1, dW, g4);  // X^T (D, N) @ dZ
+    gemm_packed<true>(u, g4, B, h0.typed_data(), u, dZ, g4, 1, dU, g4);  // step 0: h0
     if (T > 1) {  // H_prev of steps 1.. is the carried h of steps 0..T-2
-      gemm_rm(true, false, u, g4, N - B, hs.typed_data(), u, dZ + int64_t(B) * g4, g4, 1.0f,
-              dU, g4);
+      gemm_packed<true>(u, g4, N - B, hs.typed_data(), u, dZ + int64_t(B) * g4, g4, 1, dU, g4);
     }
   }
   float* dbv = db->typed_data();
