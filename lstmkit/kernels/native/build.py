@@ -5,8 +5,9 @@ wheel). The C++ source ships in the package; the first process that needs it com
 system C++ compiler against the XLA FFI headers that jaxlib ships (`jax.ffi.include_dir()`), into
 a per-user cache keyed by the source, jaxlib's version, the flags, the compiler and the machine.
 Later processes load the cached library (milliseconds). The BLAS is scipy's (a dependency of
-jax): its sgemm/sgemv addresses are read from `scipy.linalg.cython_blas` and handed to the
-library once.
+jax; used for short sequences, e.g. a streamed step, where packing the weights does not pay):
+its sgemm/sgemv addresses are read from `scipy.linalg.cython_blas` and handed to the library
+once.
 
 Cache: `$LSTMKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/lstmkit`, else `~/.cache/lstmkit`. The
 library is written to a temporary file and renamed into place, so that processes compiling at

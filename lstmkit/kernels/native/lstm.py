@@ -1,7 +1,7 @@
 """The native CPU LSTM (lstm_cpu.cc through jax.ffi) with a custom VJP, and its dispatch.
 
 Forward: one FFI call runs the whole time loop (the input projection as one product before it,
-then per step `z_t += h @ U` and the gates). In training it also returns the post-activation
+then per step `z_t += h @ U` and the gates; lstm_cpu.cc and packed_gemm.h say how). In training it also returns the post-activation
 gates and the carried states, which the backward call (the reverse loop, and the weight
 gradients as whole-sequence products) reads. `dx = dz @ kernel.T` stays in XLA, so that XLA
 drops it when the input is the model's input.

@@ -1,8 +1,11 @@
-// lstmkit's native CPU LSTM: the whole time loop in C++, BLAS for the products, fused gate loops.
+// lstmkit's native CPU LSTM: the whole time loop in C++, fused gate loops.
 //
-// Compiled on first use by lstmkit/kernels/native/build.py and registered with jax.ffi. The BLAS
-// is scipy's (scipy.linalg.cython_blas: Fortran ABI, column-major, every argument by pointer);
-// its sgemm/sgemv addresses are handed in once by lstmkit_native_init.
+// Compiled on first use by lstmkit/kernels/native/build.py and registered with jax.ffi. Products
+// run on packed_gemm.h's kernels (the weights packed once per call) from 4 steps on; shorter
+// sequences (a streamed step) call BLAS directly: scipy's (scipy.linalg.cython_blas: Fortran ABI,
+// column-major, every argument by pointer), whose sgemm/sgemv addresses are handed in once by
+// lstmkit_native_init. Measured on the 2-core machine: OpenBLAS's threads, which wait spinning
+// between calls, slowed the train step up to 6x while XLA's threads and other processes ran.
 //
 // Layouts (row-major, time-major): x (T, B, D), kernel W (D, 4u), bias (4u), recurrent kernel
 // U (u, 4u), states (B, u), mask (T, B) booleans or an empty array for "no mask". Gate order is
@@ -49,6 +52,18 @@ static void gemv_rm(bool trans, int k, int n, const float* mat, const float* x, 
 }
 
 #include "packed_gemm.h"
+
+// A whole-sequence product C (M, N) += op(A) (M, K) @ B (K, N), B row-major: the packed kernel,
+// or OpenBLAS for the largest (there its blocking wins, and the wait of its threads after the
+// call is small beside the product).
+template <bool TA>
+static void seq_gemm(int M, int N, int K, const float* A, int lda, const float* B, float* C) {
+  if (2.0 * M * N * K >= 2e9) {
+    gemm_rm(TA, false, M, N, K, A, lda, B, N, 1.0f, C, N);
+  } else {
+    gemm_packed<TA>(M, N, K, A, lda, B, N, 1, C, N);
+  }
+}
 
 // exp in float, vectorizable (Cephes's polynomial; rounding by adding 1.5 * 2^23, since floor
 // does not vectorize without -fno-trapping-math). NaN stays NaN; the range is clamped so that the
@@ -135,7 +150,7 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
   if (int64_t(T) * B <= 4) {  // a few rows (streaming): matrix-vector products, no packing of W
     for (int r = 0; r < T * B; ++r) gemv_rm(false, D, g4, w.typed_data(), x.typed_data() + r * D, z + r * g4);
   } else {
-    gemm_packed<false>(T * B, g4, D, x.typed_data(), D, w.typed_data(), g4, 1, z, g4);
+    seq_gemm<false>(T * B, g4, D, x.typed_data(), D, w.typed_data(), z);
   }
   // Packing costs one pass over U: worth it over several steps, not for a streamed step.
   const bool packed = T >= kPackSteps;
@@ -287,10 +302,10 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   std::memset(dW, 0, sizeof(float) * D * g4);
   std::memset(dU, 0, sizeof(float) * u * g4);
   if (N > 0) {
-    gemm_packed<true>(D, g4, N, x.typed_data(), D, dZ, g4, 1, dW, g4);  // X^T (D, N) @ dZ
-    gemm_packed<true>(u, g4, B, h0.typed_data(), u, dZ, g4, 1, dU, g4);  // step 0: h0
+    seq_gemm<true>(D, g4, N, x.typed_data(), D, dZ, dW);  // X^T (D, N) @ dZ
+    seq_gemm<true>(u, g4, B, h0.typed_data(), u, dZ, dU);  // step 0: h0
     if (T > 1) {  // H_prev of steps 1.. is the carried h of steps 0..T-2
-      gemm_packed<true>(u, g4, N - B, hs.typed_data(), u, dZ + int64_t(B) * g4, g4, 1, dU, g4);
+      seq_gemm<true>(u, g4, N - B, hs.typed_data(), u, dZ + int64_t(B) * g4, dU);
     }
   }
   float* dbv = db->typed_data();

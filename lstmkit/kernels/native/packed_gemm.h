@@ -65,33 +65,35 @@ static void tile(int K, const float* A, int lda, const float* panel, float* C, i
   }
 }
 
+// Panels [p0, p1) of C += A @ P, K in chunks so that a chunk of the panel and of A's rows stay
+// in cache while every row tile passes over them.
 template <bool TA>
 static void panels_acc(int rows, const float* A, int lda, const Packed* P, float* C, int ldc,
                        int p0, int p1) {
+  constexpr int kChunk = 256;
   for (int p = p0; p < p1; ++p) {
     const int n0 = p * kPanel, width = std::min(kPanel, P->N - n0);
-    for (int r = 0; r < rows;) {
-      const float* a = TA ? A + r : A + int64_t(r) * lda;
-      float* c = C + int64_t(r) * ldc + n0;
-      if (r + kRows <= rows) {
-        tile<kRows, TA>(P->K, a, lda, P->panel(p), c, ldc, width);
-        r += kRows;
-      } else {  // the last rows: one tile of their number
-        switch (rows - r) {
-          case 1: tile<1, TA>(P->K, a, lda, P->panel(p), c, ldc, width); break;
-          case 2: tile<2, TA>(P->K, a, lda, P->panel(p), c, ldc, width); break;
-          case 3: tile<3, TA>(P->K, a, lda, P->panel(p), c, ldc, width); break;
-          case 4: tile<4, TA>(P->K, a, lda, P->panel(p), c, ldc, width); break;
-          default: tile<5, TA>(P->K, a, lda, P->panel(p), c, ldc, width); break;
+    for (int k0 = 0; k0 < P->K; k0 += kChunk) {
+      const int kc = std::min(kChunk, P->K - k0);
+      const float* panel = P->panel(p) + int64_t(k0) * kPanel;
+      for (int r = 0; r < rows;) {
+        const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
+        float* c = C + int64_t(r) * ldc + n0;
+        const int left = rows - r;
+        switch (left >= kRows ? kRows : left) {  // full tiles, then one of the rows left
+          case 1: tile<1, TA>(kc, a, lda, panel, c, ldc, width); break;
+          case 2: tile<2, TA>(kc, a, lda, panel, c, ldc, width); break;
+          case 3: tile<3, TA>(kc, a, lda, panel, c, ldc, width); break;
+          case 4: tile<4, TA>(kc, a, lda, panel, c, ldc, width); break;
+          case 5: tile<5, TA>(kc, a, lda, panel, c, ldc, width); break;
+          default: tile<kRows, TA>(kc, a, lda, panel, c, ldc, width); break;
         }
-        r = rows;
+        r += left >= kRows ? kRows : left;
       }
     }
   }
 }
 
-// C (rows, N) += A (rows, K) @ P; a large product splits its panels with a second thread (one
-// started per call and joined: no thread waits spinning between calls on a shared machine).
 static const int kCores = std::max(1u, std::thread::hardware_concurrency());
 
 template <bool TA = false>
@@ -109,9 +111,10 @@ static void packed_acc(int rows, const float* A, int lda, const Packed& P, float
 }
 
 // Whether the time loop runs as two threads, each over half the batch (rows are independent):
-// with two cores and enough work to pay for starting a thread.
+// with two cores and enough work to pay for starting a thread. A large recurrent kernel (more
+// than L2 holds) is better split by panels at each step, so that each thread reads half of it.
 static bool split_batch(int T, int B, int u) {
-  return kCores >= 2 && B >= 2 && 8.0 * T * B * u * u >= 2e6;
+  return kCores >= 2 && B >= 2 && 8.0 * T * B * u * u >= 2e6 && 16.0 * u * u <= 2e6;
 }
 
 // A whole-sequence product, C (M, N) += op(A) (M, K) @ B (K, N), B's element (k, n) at
