@@ -1,10 +1,10 @@
 """The native CPU LSTM (lstm_cpu.cc through jax.ffi) with a custom VJP, and its dispatch.
 
 Forward: one FFI call runs the whole time loop (the input projection as one product before it,
-then per step `z_t += h @ U` and the gates; lstm_cpu.cc and packed_gemm.h say how). In training it also returns the post-activation
-gates and the carried states, which the backward call (the reverse loop, and the weight
-gradients as whole-sequence products) reads. `dx = dz @ kernel.T` stays in XLA, so that XLA
-drops it when the input is the model's input.
+then per step `z_t += h @ U` and the gates; lstm_cpu.cc and packed_gemm.h say how). In training
+it also returns the post-activation gates and the carried states, which the backward call (the
+reverse loop, and the weight gradients as whole-sequence products) reads. `dx = dz @ kernel.T`
+stays in XLA, so that XLA drops it when the input is the model's input.
 
 Used on CPU for an LSTMCell with Keras's default activations (tanh, sigmoid), float32, and no
 recurrent dropout or per-gate input dropout; `lax.platform_dependent` keeps a program lowered
