@@ -58,7 +58,7 @@ static void gemv_rm(bool trans, int k, int n, const float* mat, const float* x, 
 // call is small beside the product).
 template <bool TA>
 static void seq_gemm(int M, int N, int K, const float* A, int lda, const float* B, float* C) {
-  if (2.0 * M * N * K >= 2e9) {
+  if (2.0 * M * N * K >= 1e10) {
     gemm_rm(TA, false, M, N, K, A, lda, B, N, 1.0f, C, N);
   } else {
     gemm_packed<TA>(M, N, K, A, lda, B, N, 1, C, N);
