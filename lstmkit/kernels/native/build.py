@@ -5,9 +5,8 @@ wheel). The C++ source ships in the package; the first process that needs it com
 system C++ compiler against the XLA FFI headers that jaxlib ships (`jax.ffi.include_dir()`), into
 a per-user cache keyed by the source, jaxlib's version, the flags, the compiler and the machine.
 Later processes load the cached library (milliseconds). The BLAS is scipy's (a dependency of
-jax; used for short sequences, e.g. a streamed step, where packing the weights does not pay):
-its sgemm/sgemv addresses are read from `scipy.linalg.cython_blas` and handed to the library
-once.
+jax), for the largest whole-sequence products only: its sgemm address is read from
+`scipy.linalg.cython_blas` and handed to the library once.
 
 Cache: `$LSTMKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/lstmkit`, else `~/.cache/lstmkit`. The
 library is written to a temporary file and renamed into place, so that processes compiling at
@@ -133,8 +132,8 @@ def _load() -> ctypes.CDLL:
     if not path.exists():
         compile_library(cxx, path)
     lib = ctypes.CDLL(str(path))
-    lib.lstmkit_native_init.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    lib.lstmkit_native_init(_blas_pointer("sgemm"), _blas_pointer("sgemv"))
+    lib.lstmkit_native_init.argtypes = [ctypes.c_void_p]
+    lib.lstmkit_native_init(_blas_pointer("sgemm"))
     for name in TARGETS:
         jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)), platform="cpu")
     return lib

@@ -1,11 +1,12 @@
 // lstmkit's native CPU LSTM: the whole time loop in C++, fused gate loops.
 //
 // Compiled on first use by lstmkit/kernels/native/build.py and registered with jax.ffi. Products
-// run on packed_gemm.h's kernels (the weights packed once per call) from 4 steps on; shorter
-// sequences (a streamed step) call BLAS directly: scipy's (scipy.linalg.cython_blas: Fortran ABI,
-// column-major, every argument by pointer), whose sgemm/sgemv addresses are handed in once by
-// lstmkit_native_init. Measured on the 2-core machine: OpenBLAS's threads, which wait spinning
-// between calls, slowed the train step up to 6x while XLA's threads and other processes ran.
+// run on packed_gemm.h's kernels (the weights packed once per call); a streamed step (fewer than
+// 4 steps of at most 4 rows) runs matrix-vector loops; whole-sequence products of 10 GFLOP and
+// more call scipy's OpenBLAS sgemm (scipy.linalg.cython_blas: Fortran ABI, column-major, every
+// argument by pointer; its address handed in once by lstmkit_native_init). Measured on the
+// 2-core machine: OpenBLAS's threads, which wait spinning between calls, slowed the train step
+// up to 6x while XLA's threads and other processes ran, and a streamed step 3-10x.
 //
 // Layouts (row-major, time-major): x (T, B, D), kernel W (D, 4u), bias (4u), recurrent kernel
 // U (u, 4u), states (B, u), mask (T, B) booleans or an empty array for "no mask". Gate order is
@@ -24,16 +25,10 @@ namespace ffi = xla::ffi;
 typedef void (*sgemm_t)(const char*, const char*, const int*, const int*, const int*,
                         const float*, const float*, const int*, const float*, const int*,
                         const float*, float*, const int*);
-typedef void (*sgemv_t)(const char*, const int*, const int*, const float*, const float*,
-                        const int*, const float*, const int*, const float*, float*, const int*);
 
 static sgemm_t g_sgemm = nullptr;
-static sgemv_t g_sgemv = nullptr;
 
-extern "C" void lstmkit_native_init(void* sgemm, void* sgemv) {
-  g_sgemm = reinterpret_cast<sgemm_t>(sgemm);
-  g_sgemv = reinterpret_cast<sgemv_t>(sgemv);
-}
+extern "C" void lstmkit_native_init(void* sgemm) { g_sgemm = reinterpret_cast<sgemm_t>(sgemm); }
 
 // Row-major C (m, n) = alpha * op(A) @ op(B) + beta * C, with A (m, k) or (k, m) if ta, etc.
 static void gemm_rm(bool ta, bool tb, int m, int n, int k, const float* a, int lda,
@@ -41,14 +36,6 @@ static void gemm_rm(bool ta, bool tb, int m, int n, int k, const float* a, int l
   const float one = 1.0f;
   const char tra = tb ? 'T' : 'N', trb = ta ? 'T' : 'N';
   g_sgemm(&tra, &trb, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc);
-}
-
-// y (n) += x (k) @ M (k, n) for row-major M (ld = n), or with trans: y (k) += M (k, n) @ x (n).
-static void gemv_rm(bool trans, int k, int n, const float* mat, const float* x, float* y) {
-  const float one = 1.0f;
-  const int inc = 1;
-  const char t = trans ? 'T' : 'N';  // row-major M is column-major M^T (n, k)
-  g_sgemv(&t, &n, &k, &one, mat, &n, x, &inc, &one, y, &inc);
 }
 
 #include "packed_gemm.h"
@@ -148,12 +135,12 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
   const float* bv = bias.typed_data();
   for (int64_t r = 0; r < int64_t(T) * B; ++r) std::memcpy(z + r * g4, bv, sizeof(float) * g4);
   if (int64_t(T) * B <= 4) {  // a few rows (streaming): matrix-vector products, no packing of W
-    for (int r = 0; r < T * B; ++r) gemv_rm(false, D, g4, w.typed_data(), x.typed_data() + r * D, z + r * g4);
+    for (int r = 0; r < T * B; ++r) vec_mat_acc(D, g4, w.typed_data(), x.typed_data() + r * D, z + r * g4);
   } else {
     seq_gemm<false>(T * B, g4, D, x.typed_data(), D, w.typed_data(), z);
   }
   // Packing costs one pass over U: worth it over several steps, not for a streamed step.
-  const bool packed = T >= kPackSteps;
+  const bool packed = T >= kPackSteps || B > 4;
   Packed Up;
   if (packed) pack(Up, u, g4, U.typed_data(), g4, 1);  // U (u, 4u)
   // Rows [b0, b1) of every step; rows are independent, so two threads can share the batch.
@@ -165,10 +152,8 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
       float* zt = z + (int64_t(t) * B + b0) * g4;
       if (packed) {
         packed_acc(rows, hr, u, Up, zt, g4, may_split);  // (rows, 4u) += (rows, u) @ (u, 4u)
-      } else if (rows == 1) {
-        gemv_rm(false, u, g4, U.typed_data(), hr, zt);
       } else {
-        gemm_rm(false, false, rows, g4, u, hr, u, U.typed_data(), g4, 1.0f, zt, g4);
+        for (int r = 0; r < rows; ++r) vec_mat_acc(u, g4, U.typed_data(), hr + r * u, zt + r * g4);
       }
       const int64_t at = (int64_t(t) * B + b0) * u;
       lstm_gates(rows, u, zt, hr, cr, ys->typed_data() + at,
@@ -265,7 +250,7 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   std::memcpy(dh, dhT.typed_data(), sizeof(float) * S);
   std::memcpy(dc, dcT.typed_data(), sizeof(float) * S);
   float* dZ = dz->typed_data();
-  const bool packed = T >= kPackSteps;
+  const bool packed = T >= kPackSteps || B > 4;
   Packed Ut;
   if (packed) pack(Ut, g4, u, U.typed_data(), 1, g4);  // U^T (4u, u)
   auto run_rows = [&](int b0, int b1, bool may_split) {
@@ -281,10 +266,8 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
                      mk ? mk + int64_t(t) * B + b0 : nullptr, zero_output != 0);
       if (packed) {  // dh (rows, u) += dz (rows, 4u) @ U^T (4u, u)
         packed_acc(rows, dzt, g4, Ut, dhr, u, may_split);
-      } else if (rows == 1) {
-        gemv_rm(true, u, g4, U.typed_data(), dzt, dhr);
       } else {
-        gemm_rm(false, true, rows, u, g4, dzt, g4, U.typed_data(), g4, 1.0f, dhr, u);
+        for (int r = 0; r < rows; ++r) mat_vec_acc(u, g4, U.typed_data(), dzt + r * g4, dhr + r * u);
       }
     }
   };

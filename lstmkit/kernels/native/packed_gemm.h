@@ -9,12 +9,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <thread>
 #include <vector>
 
 typedef float v16 __attribute__((vector_size(64)));
 constexpr int kPanel = 64;  // columns per panel: 4 vectors
-constexpr int kPackSteps = 4;  // fewer steps call BLAS directly
+constexpr int kPackSteps = 4;  // fewer steps of at most 4 rows: matrix-vector products
 #ifdef __AVX512F__
 constexpr int kRows = 6;  // 24 accumulators + 4 panel vectors + 1 broadcast of 32 registers
 #else
@@ -131,3 +132,32 @@ static void gemm_packed(int M, int N, int K, const float* A, int lda, const floa
   }
 }
 
+
+// Matrix-vector products for a streamed step (a few rows, no packing): y (n) += x (k) @ M (k, n)
+// and y (k) += M (k, n) @ x (n), M row-major; one thread (no thread waits between steps).
+static void vec_mat_acc(int k, int n, const float* M, const float* x, float* y) {
+  for (int i = 0; i < k; ++i) {
+    const float a = x[i];
+    const float* m = M + int64_t(i) * n;
+#pragma GCC ivdep
+    for (int j = 0; j < n; ++j) y[j] += a * m[j];
+  }
+}
+
+static void mat_vec_acc(int k, int n, const float* M, const float* x, float* y) {
+  for (int i = 0; i < k; ++i) {
+    const float* m = M + int64_t(i) * n;
+    v16 acc = {};
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+      v16 mv, xv;
+      std::memcpy(&mv, m + j, sizeof mv);
+      std::memcpy(&xv, x + j, sizeof xv);
+      acc += mv * xv;
+    }
+    float sum = 0.0f;
+    for (int l = 0; l < 16; ++l) sum += acc[l];
+    for (; j < n; ++j) sum += m[j] * x[j];
+    y[i] += sum;
+  }
+}
