@@ -236,3 +236,16 @@ def test_cache_location(monkeypatch, tmp_path):
     assert build.cache_dir() == tmp_path / "xdg" / "lstmkit"
     key = build.library_path(["c++"])
     assert key.parent == tmp_path / "xdg" / "lstmkit" and key.suffix == ".so"
+
+
+def test_nan_and_inf_as_in_the_reference():
+    params = make_weights("lstm", 4, True, 3, 4, jnp.float32)
+    x = np.random.default_rng(4).normal(size=(3, 5, 3)).astype(np.float32)
+    x[0, 2, 1], x[1, 1, 0], x[2, 3, 2] = np.nan, np.inf, -np.inf
+    init = [jnp.zeros((3, 4), jnp.float32)] * 2
+    args = (jnp.asarray(x), params["kernel"], params["bias"], params["recurrent_kernel"], init)
+    _, got, got_states = nat.native_lstm(*args)
+    _, want, want_states = reference(SPEC, params, jnp.asarray(x), init)
+    assert np.isnan(np.asarray(got)[0, 2:]).all()  # NaN carried on, as in Keras
+    for g, w in zip([got, *got_states], [want, *want_states]):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), atol=1e-5)  # NaN == NaN
