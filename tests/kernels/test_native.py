@@ -24,7 +24,10 @@ from lstmkit.kernels.native import build
 from lstmkit.kernels.native import lstm as native_lstm_mod
 from tests.kernels.test_fused import make_masks, make_weights, reference
 
-pytestmark = pytest.mark.skipif(not nat.available(), reason="no C++ compiler: native path off")
+pytestmark = pytest.mark.skipif(
+    jax.default_backend() != "cpu" or not nat.available(),
+    reason="the native kernels run on CPU, and need a C++ compiler",
+)
 
 SPEC = fused.CellSpec("lstm", activations.tanh, activations.sigmoid)
 
@@ -147,6 +150,17 @@ def test_float64_falls_back():
         assert not native_lstm_mod.applies(layer.cell, params, x.astype(np.float64), init)
         wide = {k: jnp.asarray(v, jnp.float64) for k, v in params.items()}
         assert not native_lstm_mod.applies(layer.cell, wide, x, init)
+
+
+def test_a_program_lowered_for_a_gpu_has_no_native_call():
+    layer = L.LSTM(4, return_sequences=True)
+    x = jnp.ones((2, 5, 3))
+    layer.maybe_build(x.shape)
+    step = jax.jit(jax.grad(lambda p: jnp.sum(layer.apply(p, layer.state, x)[0])))
+    text = jax.export.export(step, platforms=["cuda"])(layer.params).mlir_module()
+    assert "custom_call" not in text or "lstmkit_lstm" not in text
+    cpu_text = step.lower(layer.params).as_text()
+    assert "lstmkit_lstm_fwd" in cpu_text and "lstmkit_lstm_bwd" in cpu_text
 
 
 def test_switch_off(monkeypatch):
