@@ -1,5 +1,7 @@
 """Keras's `backend` helpers that make sense here, and the float32 matmul precision switch."""
 
+from lstmkit.kernels.native import available as native_available
+from lstmkit.kernels.native import set_enabled as set_native_enabled
 from lstmkit.kernels.precision import (
     float32_matmul_precision,
     get_float32_matmul_precision,
@@ -12,7 +14,9 @@ __all__ = [
     "epsilon",
     "float32_matmul_precision",
     "get_float32_matmul_precision",
+    "native_available",
     "set_float32_matmul_precision",
+    "set_native_enabled",
 ]
 
 

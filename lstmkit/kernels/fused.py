@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from lstmkit.kernels.native import try_native_lstm
+
 Array = jax.Array
 Activation = Callable[[Array], Array]
 
@@ -236,7 +238,7 @@ def try_fused_rnn(
 ) -> tuple[Array, Array | None, list] | None:
     """The fused path for a plain LSTM/GRU/SimpleRNN cell (`kind`), or None when the reference
     scan must run: fused path switched off, another cell, recurrent dropout, or input dropout
-    drawn per gate."""
+    drawn per gate. An LSTM on CPU runs the native kernel (kernels/native) where it applies."""
     if not _enabled() or kind not in ("lstm", "gru", "simple"):
         return None
     if rec_mask is not None or (in_mask is not None and in_mask.shape[0] != 1):
@@ -249,8 +251,20 @@ def try_fused_rnn(
     )
     if in_mask is not None:
         x = x * in_mask[0][:, None, :]  # (batch, 1, in): one mask for every step and gate
-    return fused_rnn(
-        spec, x, params["kernel"], params.get("bias"), params["recurrent_kernel"],
-        list(initial_states), mask=mask, go_backwards=go_backwards,
-        zero_output_for_mask=zero_output_for_mask, return_sequences=return_sequences,
-    )  # fmt: skip
+
+    def run_fused() -> tuple[Array, Array | None, list]:
+        return fused_rnn(
+            spec, x, params["kernel"], params.get("bias"), params["recurrent_kernel"],
+            list(initial_states), mask=mask, go_backwards=go_backwards,
+            zero_output_for_mask=zero_output_for_mask, return_sequences=return_sequences,
+        )  # fmt: skip
+
+    if kind == "lstm":  # on CPU, the native kernel where it applies (kernels/native)
+        native = try_native_lstm(
+            cell, params, x, list(initial_states), mask=mask, go_backwards=go_backwards,
+            zero_output_for_mask=zero_output_for_mask, return_sequences=return_sequences,
+            fallback=run_fused,
+        )  # fmt: skip
+        if native is not None:
+            return native
+    return run_fused()

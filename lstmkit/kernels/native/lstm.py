@@ -1,0 +1,148 @@
+"""The native CPU LSTM (lstm_cpu.cc through jax.ffi) with a custom VJP, and its dispatch.
+
+Forward: one FFI call runs the whole time loop (the input projection as one product before it,
+then per step `z_t += h @ U` and the gates; lstm_cpu.cc and packed_gemm.h say how). In training
+it also returns the post-activation gates and the carried states, which the backward call (the
+reverse loop, and the weight gradients as whole-sequence products) reads. `dx = dz @ kernel.T`
+stays in XLA, so that XLA drops it when the input is the model's input.
+
+Used on CPU for an LSTMCell with Keras's default activations (tanh, sigmoid), float32, and no
+recurrent dropout or per-gate input dropout; `lax.platform_dependent` keeps a program lowered
+for another platform on the XLA path. `go_backwards` flips the sequence outside the kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from lstmkit.kernels import activations
+from lstmkit.kernels.native import build
+
+Array = jax.Array
+Result = tuple[Array, Array | None, list]  # (last output, outputs or None, final states)
+
+
+def _shape(shape: tuple) -> jax.ShapeDtypeStruct:
+    return jax.ShapeDtypeStruct(shape, jnp.float32)
+
+
+def _fwd_call(zero_output: bool, x, w, b, u, h0, c0, mask, save: bool) -> tuple:
+    time, batch, _ = x.shape
+    units = u.shape[0]
+    seq = (time, batch, units) if save else (0,)  # the carried states only for the backward
+    out = [(time, batch, units), (batch, units), (batch, units), (time, batch, 4 * units), seq, seq]
+    call = jax.ffi.ffi_call("lstmkit_lstm_fwd", [_shape(s) for s in out], vmap_method="sequential")
+    return call(x, w, b, u, h0, c0, mask, zero_output=int(zero_output))
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0,))
+def native_lstm_scan(zero_output: bool, x, w, b, u, h0, c0, mask) -> tuple[Array, Array, Array]:
+    """Time-major LSTM: x (time, batch, features), kernel w (features, 4u), bias b (4u),
+    recurrent kernel u (units, 4u), h0, c0 (batch, units), mask (time, batch) booleans or (0,)
+    -> (outputs (time, batch, units), final h, final c)."""
+    ys, h_t, c_t, *_ = _fwd_call(zero_output, x, w, b, u, h0, c0, mask, save=False)
+    return ys, h_t, c_t
+
+
+def _native_fwd(zero_output, x, w, b, u, h0, c0, mask):
+    ys, h_t, c_t, gates, hs, cs = _fwd_call(zero_output, x, w, b, u, h0, c0, mask, save=True)
+    return (ys, h_t, c_t), (x, w, u, h0, c0, mask, gates, hs, cs)
+
+
+def _native_bwd(zero_output, residuals, cotangents):
+    x, w, u, h0, c0, mask, gates, hs, cs = residuals
+    d_ys, d_h, d_c = cotangents
+    time, batch, features = x.shape
+    units = u.shape[0]
+    out = [(time, batch, 4 * units), (features, 4 * units), (units, 4 * units), (4 * units,),
+           (batch, units), (batch, units)]  # fmt: skip
+    call = jax.ffi.ffi_call("lstmkit_lstm_bwd", [_shape(s) for s in out], vmap_method="sequential")
+    d_z, d_w, d_u, d_b, d_h0, d_c0 = call(
+        x, u, h0, c0, mask, gates, hs, cs, d_ys, d_h, d_c, zero_output=int(zero_output)
+    )
+    d_x = d_z @ w.T  # (time, batch, features); XLA drops it when nothing needs it
+    return d_x, d_w, d_b, d_u, d_h0, d_c0, None
+
+
+native_lstm_scan.defvjp(_native_fwd, _native_bwd)
+
+
+def native_lstm(
+    x: Array,
+    kernel: Array,
+    bias: Array | None,
+    recurrent_kernel: Array,
+    initial_states: list,
+    *,
+    mask: Array | None = None,
+    go_backwards: bool = False,
+    zero_output_for_mask: bool = False,
+    return_sequences: bool = True,
+) -> Result:
+    """An LSTM layer over (batch, time, features) through the native kernel, with `rnn_scan`'s
+    contract: (last output, outputs (batch, time, units) or None, [h, c])."""
+    if build.library() is None:
+        raise RuntimeError(f"lstmkit's native kernels could not be built: {build.last_error()}")
+    x_tm = jnp.swapaxes(x, 0, 1)  # (time, batch, features)
+    mask_tm = jnp.zeros((0,), bool) if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)
+    if go_backwards:
+        x_tm = jnp.flip(x_tm, 0)
+        mask_tm = mask_tm if mask is None else jnp.flip(mask_tm, 0)
+    units = recurrent_kernel.shape[0]
+    bias = jnp.zeros((4 * units,), jnp.float32) if bias is None else bias
+    h0, c0 = (jnp.asarray(s, jnp.float32) for s in initial_states)
+    ys, h_t, c_t = native_lstm_scan(
+        bool(zero_output_for_mask), x_tm, kernel, bias, recurrent_kernel, h0, c0, mask_tm
+    )
+    seq = jnp.swapaxes(ys, 0, 1) if return_sequences else None  # (batch, time, units)
+    return ys[-1], seq, [h_t, c_t]
+
+
+def applies(cell: Any, params: dict, x: Array, initial_states: list) -> bool:
+    """Whether the native kernel computes this LSTMCell's math: Keras's default activations,
+    float32 throughout, and the library switched on and loaded."""
+    arrays = [x, params["kernel"], params["recurrent_kernel"], *initial_states]
+    if params.get("bias") is not None:
+        arrays.append(params["bias"])
+    return (
+        build.enabled()
+        and cell.activation is activations.tanh
+        and cell.recurrent_activation is activations.sigmoid
+        and all(jnp.result_type(a) == jnp.float32 for a in arrays)
+        and x.ndim == 3
+        and build.available()
+    )
+
+
+def try_native_lstm(
+    cell: Any,
+    params: dict,
+    x: Array,
+    initial_states: list,
+    *,
+    mask: Array | None,
+    go_backwards: bool,
+    zero_output_for_mask: bool,
+    return_sequences: bool,
+    fallback: Callable[[], Result],
+) -> Result | None:
+    """The native kernel on CPU (`fallback()`, the XLA path, on other platforms) when it applies
+    to this LSTMCell, else None. Input dropout, if any, is already applied to `x`."""
+    if not applies(cell, params, x, initial_states):
+        return None
+
+    def native() -> Result:
+        return native_lstm(
+            x, params["kernel"], params.get("bias"), params["recurrent_kernel"],
+            list(initial_states), mask=mask, go_backwards=go_backwards,
+            zero_output_for_mask=zero_output_for_mask, return_sequences=return_sequences,
+        )  # fmt: skip
+
+    # The operands are closed over; platform_dependent only chooses the branch at lowering.
+    return lax.platform_dependent(cpu=native, default=fallback)

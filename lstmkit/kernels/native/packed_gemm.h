@@ -1,0 +1,163 @@
+// Register-blocked products over a packed right-hand side, for lstm_cpu.cc (included there).
+//
+// BLAS's sgemm packs both operands on every call; in a time loop the recurrent kernel is the same
+// at every step, so it is packed once per call (panels of 64 columns, K rows each) and each step
+// runs a register-blocked kernel over it: C (rows, N) += A (rows, K) @ P. GCC's vector extension
+// keeps the code portable (AVX-512: one register per v16). Threads are started per call and
+// joined: none waits spinning between calls, which matters on a shared machine.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+typedef float v16 __attribute__((vector_size(64)));
+constexpr int kPanel = 64;  // columns per panel: 4 vectors
+constexpr int kPackSteps = 4;  // fewer steps of at most 4 rows: matrix-vector products
+#ifdef __AVX512F__
+constexpr int kRows = 6;  // 24 accumulators + 4 panel vectors + 1 broadcast of 32 registers
+#else
+constexpr int kRows = 2;
+#endif
+
+struct Packed {
+  int K = 0, N = 0, panels = 0;
+  std::vector<v16> data;  // panels * K * 4 vectors, zero-padded past N
+  const float* panel(int p) const { return reinterpret_cast<const float*>(data.data()) + int64_t(p) * K * kPanel; }
+};
+
+// Pack B (K, N) given by element (k, n) -> src[k * sk + n * sn].
+static void pack(Packed& P, int K, int N, const float* src, int64_t sk, int64_t sn) {
+  P.K = K;
+  P.N = N;
+  P.panels = (N + kPanel - 1) / kPanel;
+  P.data.assign(size_t(P.panels) * K * 4, v16{});
+  float* dst = reinterpret_cast<float*>(P.data.data());
+  for (int p = 0; p < P.panels; ++p) {
+    const int n0 = p * kPanel, width = std::min(kPanel, N - n0);
+    for (int k = 0; k < K; ++k) {
+      float* row = dst + (int64_t(p) * K + k) * kPanel;
+      for (int c = 0; c < width; ++c) row[c] = src[int64_t(k) * sk + (n0 + c) * sn];
+    }
+  }
+}
+
+// A's element (r, k) is A[r * lda + k], or A[k * lda + r] when TA (A given transposed).
+template <int R, bool TA>
+static void tile(int K, const float* A, int lda, const float* panel, float* C, int ldc, int width) {
+  v16 acc[R][4] = {};
+  const v16* pv = reinterpret_cast<const v16*>(panel);
+  for (int k = 0; k < K; ++k, pv += 4) {
+    const v16 b0 = pv[0], b1 = pv[1], b2 = pv[2], b3 = pv[3];
+    for (int r = 0; r < R; ++r) {
+      const float a = TA ? A[int64_t(k) * lda + r] : A[int64_t(r) * lda + k];
+      acc[r][0] += a * b0;
+      acc[r][1] += a * b1;
+      acc[r][2] += a * b2;
+      acc[r][3] += a * b3;
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const float* t = reinterpret_cast<const float*>(acc[r]);
+    float* c = C + int64_t(r) * ldc;
+    for (int j = 0; j < width; ++j) c[j] += t[j];
+  }
+}
+
+// Panels [p0, p1) of C += A @ P, K in chunks so that a chunk of the panel and of A's rows stay
+// in cache while every row tile passes over them.
+template <bool TA>
+static void panels_acc(int rows, const float* A, int lda, const Packed* P, float* C, int ldc,
+                       int p0, int p1) {
+  constexpr int kChunk = 256;
+  for (int p = p0; p < p1; ++p) {
+    const int n0 = p * kPanel, width = std::min(kPanel, P->N - n0);
+    for (int k0 = 0; k0 < P->K; k0 += kChunk) {
+      const int kc = std::min(kChunk, P->K - k0);
+      const float* panel = P->panel(p) + int64_t(k0) * kPanel;
+      for (int r = 0; r < rows;) {
+        const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
+        float* c = C + int64_t(r) * ldc + n0;
+        const int left = rows - r;
+        switch (left >= kRows ? kRows : left) {  // full tiles, then one of the rows left
+          case 1: tile<1, TA>(kc, a, lda, panel, c, ldc, width); break;
+          case 2: tile<2, TA>(kc, a, lda, panel, c, ldc, width); break;
+          case 3: tile<3, TA>(kc, a, lda, panel, c, ldc, width); break;
+          case 4: tile<4, TA>(kc, a, lda, panel, c, ldc, width); break;
+          case 5: tile<5, TA>(kc, a, lda, panel, c, ldc, width); break;
+          default: tile<kRows, TA>(kc, a, lda, panel, c, ldc, width); break;
+        }
+        r += left >= kRows ? kRows : left;
+      }
+    }
+  }
+}
+
+static const int kCores = std::max(1u, std::thread::hardware_concurrency());
+
+template <bool TA = false>
+static void packed_acc(int rows, const float* A, int lda, const Packed& P, float* C, int ldc,
+                       bool may_split = true) {
+  const double flops = 2.0 * rows * P.K * P.N;
+  if (!may_split || kCores < 2 || P.panels < 2 || flops < 8e6) {
+    panels_acc<TA>(rows, A, lda, &P, C, ldc, 0, P.panels);
+    return;
+  }
+  const int half = P.panels / 2;
+  std::thread other(panels_acc<TA>, rows, A, lda, &P, C, ldc, half, P.panels);
+  panels_acc<TA>(rows, A, lda, &P, C, ldc, 0, half);
+  other.join();
+}
+
+// Whether the time loop runs as two threads, each over half the batch (rows are independent):
+// with two cores and enough work to pay for starting a thread. A large recurrent kernel (more
+// than L2 holds) is better split by panels at each step, so that each thread reads half of it.
+static bool split_batch(int T, int B, int u) {
+  return kCores >= 2 && B >= 2 && 8.0 * T * B * u * u >= 2e6 && 16.0 * u * u <= 2e6;
+}
+
+// A whole-sequence product, C (M, N) += op(A) (M, K) @ B (K, N), B's element (k, n) at
+// B[k * sk + n * sn]; K in blocks so that a packed panel stays in cache.
+template <bool TA>
+static void gemm_packed(int M, int N, int K, const float* A, int lda, const float* B, int64_t sk,
+                        int64_t sn, float* C, int ldc) {
+  constexpr int kBlock = 384;
+  Packed P;
+  for (int k0 = 0; k0 < K; k0 += kBlock) {
+    const int kc = std::min(kBlock, K - k0);
+    pack(P, kc, N, B + k0 * sk, sk, sn);
+    packed_acc<TA>(M, TA ? A + int64_t(k0) * lda : A + k0, lda, P, C, ldc);
+  }
+}
+
+
+// Matrix-vector products for a streamed step (a few rows, no packing): y (n) += x (k) @ M (k, n)
+// and y (k) += M (k, n) @ x (n), M row-major; one thread (no thread waits between steps).
+static void vec_mat_acc(int k, int n, const float* M, const float* x, float* y) {
+  for (int i = 0; i < k; ++i) {
+    const float a = x[i];
+    const float* m = M + int64_t(i) * n;
+#pragma GCC ivdep
+    for (int j = 0; j < n; ++j) y[j] += a * m[j];
+  }
+}
+
+static void mat_vec_acc(int k, int n, const float* M, const float* x, float* y) {
+  for (int i = 0; i < k; ++i) {
+    const float* m = M + int64_t(i) * n;
+    v16 acc = {};
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+      v16 mv, xv;
+      std::memcpy(&mv, m + j, sizeof mv);
+      std::memcpy(&xv, x + j, sizeof xv);
+      acc += mv * xv;
+    }
+    float sum = 0.0f;
+    for (int l = 0; l < 16; ++l) sum += acc[l];
+    for (; j < n; ++j) sum += m[j] * x[j];
+    y[i] += sum;
+  }
+}
