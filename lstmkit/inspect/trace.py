@@ -1,7 +1,9 @@
 """Glass box: every gate and state of every recurrent layer at every time step, in one call.
 
 `trace(model_or_layer, x)` runs the model (or layer) once, jitted, through each layer's own scan,
-which hands back its per-step quantities while it runs (`layers.recurrent.record_steps`). Names:
+which hands back its per-step quantities while it runs (`layers.recurrent.record_steps`); an LSTM
+that runs on the native CPU kernel (kernels/native) is traced through that kernel, which keeps its
+gates and states for the purpose, so the trace is of the very arithmetic the layer does. Names:
 LSTM `input_gate`, `forget_gate`, `candidate`, `output_gate`, `cell_state`, `hidden_state`;
 GRU `update_gate`, `reset_gate`, `candidate`, `hidden_state`; SimpleRNN `hidden_state`; each
 (batch, time, units).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import jax
@@ -12,6 +13,7 @@ import jax.numpy as jnp
 from lstmkit import legacy, mixed_precision, regularizers
 from lstmkit.kernels.cudnn import try_cudnn_lstm
 from lstmkit.kernels.fused import try_fused_rnn
+from lstmkit.kernels.native.lstm import try_native_trace
 from lstmkit.kernels.recurrent import rnn_scan
 from lstmkit.layers.base import Layer, is_shape, peek_name
 from lstmkit.layers.cells import (
@@ -246,7 +248,15 @@ class RNN(Layer):
         if fast is not None:
             last, outputs, final = fast
         else:
-            last, outputs, final, *extras = self._scan(cell_params, x, init, masks, mask, record)
+            scan = partial(self._scan, cell_params, x, init, masks, mask, record)
+            traced = None
+            no_dropout = masks is None or all(m is None for m in masks)
+            if record is not None and kind == "lstm" and no_dropout:  # the kernel the call runs
+                zero = self.zero_output_for_mask
+                traced = try_native_trace(self.cell, cell_params, x, init, mask=mask,
+                                          go_backwards=self.go_backwards, fallback=scan,
+                                          zero_output_for_mask=zero)  # fmt: skip
+            last, outputs, final, *extras = traced or scan()
             if record is not None:
                 record[id(self)] = self._name_steps(outputs, *extras)
         out = outputs if self.return_sequences else last

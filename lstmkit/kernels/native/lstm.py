@@ -146,3 +146,52 @@ def try_native_lstm(
 
     # The operands are closed over; platform_dependent only chooses the branch at lowering.
     return lax.platform_dependent(cpu=native, default=fallback)
+
+
+def try_native_trace(
+    cell: Any,
+    params: dict,
+    x: Array,
+    initial_states: list,
+    *,
+    mask: Array | None,
+    go_backwards: bool,
+    zero_output_for_mask: bool,
+    fallback: Callable[[], tuple],
+) -> tuple | None:
+    """The glass box's pass for an LSTM the native kernel runs: the same kernel, with the gates
+    and states it computed, in `rnn_scan(..., return_extras=True)`'s form (last output, outputs
+    (batch, time, units), final states, (gates, [h, c] carried after each step)), so that the
+    traced hidden_state is bitwise what the layer returns. None when the kernel does not apply;
+    `fallback()` (the reference scan) off CPU."""
+    if not applies(cell, params, x, initial_states):
+        return None
+
+    def native() -> tuple:
+        x_tm = jnp.swapaxes(x, 0, 1)  # (time, batch, features)
+        m_tm = jnp.zeros((0,), bool) if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)
+        if go_backwards:
+            x_tm = jnp.flip(x_tm, 0)
+            m_tm = m_tm if mask is None else jnp.flip(m_tm, 0)
+        units = params["recurrent_kernel"].shape[0]
+        bias = params.get("bias")
+        bias = jnp.zeros((4 * units,), jnp.float32) if bias is None else bias
+        h0, c0 = (jnp.asarray(s, jnp.float32) for s in initial_states)
+        ys, h_t, c_t, gates, hs, cs = _fwd_call(
+            bool(zero_output_for_mask), x_tm, params["kernel"], bias,
+            params["recurrent_kernel"], h0, c0, m_tm, save=True,
+        )  # fmt: skip
+        batch_major = lambda a: jnp.swapaxes(a, 0, 1)  # noqa: E731  (time, batch, ...)
+        i, f, g, o = (batch_major(a) for a in jnp.split(gates, 4, axis=-1))  # (batch, time, u)
+        states = [batch_major(hs), batch_major(cs)]  # (batch, time, units) each
+        named = {
+            "input_gate": i,
+            "forget_gate": f,
+            "candidate": g,
+            "output_gate": o,
+            "hidden_state": states[0],
+            "cell_state": states[1],
+        }  # the step's names
+        return ys[-1], batch_major(ys), [h_t, c_t], (named, states)
+
+    return lax.platform_dependent(cpu=native, default=fallback)

@@ -89,10 +89,18 @@ static void lstm_gates(int B, int u, float* z, float* h, float* c, float* y, con
     float* __restrict cb = c + b * u;
     float* __restrict yb = y + b * u;
     if (m != nullptr && !m[b]) {  // Keras's masking: states carried, the previous output
-      if (zero_output) {          // repeated (or zeros); the gates are not needed backward
+      if (zero_output) {          // repeated (or zeros)
         std::memset(yb, 0, sizeof(float) * u);
       } else {
         std::memcpy(yb, hb, sizeof(float) * u);
+      }
+      // The backward skips this row, but the glass box shows the gates as the step computed
+      // them (as the reference scan does), so they are activated all the same.
+      for (int j = 0; j < u; ++j) {
+        zi[j] = fsigmoid(zi[j]);
+        zf[j] = fsigmoid(zf[j]);
+        zc[j] = ftanh(zc[j]);
+        zo[j] = fsigmoid(zo[j]);
       }
       continue;
     }
