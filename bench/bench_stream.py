@@ -158,6 +158,7 @@ def main() -> None:
     results, versions = {}, []
     n = str(args.threads)
     env = {**os.environ, "BENCH_THREADS": n, "OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n,
+           "LSTMKIT_NUM_THREADS": n,
            "MKL_NUM_THREADS": n, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")
            + f" --xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'}"
            f" intra_op_parallelism_threads={n}"}  # fmt: skip

@@ -263,3 +263,40 @@ def test_nan_and_inf_as_in_the_reference():
     assert np.isnan(np.asarray(got)[0, 2:]).all()  # NaN carried on, as in Keras
     for g, w in zip([got, *got_states], [want, *want_states]):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), atol=1e-5)  # NaN == NaN
+
+
+ONE_THREAD = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from tests.kernels.test_native import threads_case
+    np.save(sys.argv[1], threads_case())
+""")
+
+
+def threads_case() -> np.ndarray:
+    """Outputs and gradients at a shape whose time loop is split over two threads by rows."""
+    rng = np.random.default_rng(7)
+    batch, time, features, units = 8, 20, 16, 64
+    params = make_weights("lstm", 4, True, features, units, jnp.float32, True)
+    x = jnp.asarray(rng.normal(size=(batch, time, features)), jnp.float32)
+    init = [jnp.zeros((batch, units), jnp.float32)] * 2
+
+    def loss(kernel, x):
+        _, seq, _ = nat.native_lstm(x, kernel, params["bias"], params["recurrent_kernel"], init)
+        return jnp.sum(jnp.tanh(seq)), seq
+
+    (_, seq), grads = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(params["kernel"], x)
+    return np.concatenate([np.ravel(seq), *(np.ravel(g) for g in grads)])
+
+
+def test_thread_count_is_the_affinity_or_the_variable_and_changes_no_number(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSTMKIT_NUM_THREADS", "3")
+    assert build.threads() == 3
+    monkeypatch.delenv("LSTMKIT_NUM_THREADS")
+    assert build.threads() == len(os.sched_getaffinity(0))
+    env = {**os.environ, "LSTMKIT_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    done = subprocess.run([sys.executable, "-c", ONE_THREAD, str(tmp_path / "one.npy")], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    # rows are split between threads, never a sum: the same bits with one thread or two
+    np.testing.assert_array_equal(np.load(tmp_path / "one.npy"), threads_case())

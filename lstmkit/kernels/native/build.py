@@ -11,7 +11,8 @@ jax), for the largest whole-sequence products only: its sgemm address is read fr
 Cache: `$LSTMKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/lstmkit`, else `~/.cache/lstmkit`. The
 library is written to a temporary file and renamed into place, so that processes compiling at
 the same time never load a half-written file. Compiler: `$LSTMKIT_CXX`, else Python's configured
-C++ compiler, else `c++`, `g++`, `clang++` on the PATH. Switched off by `LSTMKIT_NATIVE=0` or
+C++ compiler, else `c++`, `g++`, `clang++` on the PATH. Threads: `$LSTMKIT_NUM_THREADS`, else the
+cores the process may run on. Switched off by `LSTMKIT_NATIVE=0` or
 `set_enabled(False)`. Any failure (no compiler, compile error, no FFI headers) logs one warning
 and leaves the XLA path (kernels/fused.py) in charge.
 """
@@ -124,6 +125,16 @@ def _blas_pointer(name: str) -> int:
     return get_pointer(capsule, get_name(capsule))
 
 
+def threads() -> int:
+    """Threads the kernels may use (they split work in two at most): `$LSTMKIT_NUM_THREADS`, else
+    the cores this process may run on (its affinity mask, e.g. under `taskset` or a container)."""
+    if os.environ.get("LSTMKIT_NUM_THREADS"):
+        return max(1, int(os.environ["LSTMKIT_NUM_THREADS"]))
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def _load() -> ctypes.CDLL:
     cxx = compiler()
     if cxx is None:
@@ -132,8 +143,8 @@ def _load() -> ctypes.CDLL:
     if not path.exists():
         compile_library(cxx, path)
     lib = ctypes.CDLL(str(path))
-    lib.lstmkit_native_init.argtypes = [ctypes.c_void_p]
-    lib.lstmkit_native_init(_blas_pointer("sgemm"))
+    lib.lstmkit_native_init.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.lstmkit_native_init(_blas_pointer("sgemm"), threads())
     for name in TARGETS:
         jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)), platform="cpu")
     return lib

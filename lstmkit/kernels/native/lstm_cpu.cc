@@ -4,7 +4,7 @@
 // run on packed_gemm.h's kernels (the weights packed once per call); a streamed step (fewer than
 // 4 steps of at most 4 rows) runs matrix-vector loops; whole-sequence products of 10 GFLOP and
 // more call scipy's OpenBLAS sgemm (scipy.linalg.cython_blas: Fortran ABI, column-major, every
-// argument by pointer; its address handed in once by lstmkit_native_init). Measured on the
+// argument by pointer; its address and the thread count handed in once by lstmkit_native_init). Measured on the
 // 2-core machine: OpenBLAS's threads, which wait spinning between calls, slowed the train step
 // up to 6x while XLA's threads and other processes ran, and a streamed step 3-10x.
 //
@@ -28,7 +28,12 @@ typedef void (*sgemm_t)(const char*, const char*, const int*, const int*, const 
 
 static sgemm_t g_sgemm = nullptr;
 
-extern "C" void lstmkit_native_init(void* sgemm) { g_sgemm = reinterpret_cast<sgemm_t>(sgemm); }
+static int g_threads = 1;  // the cores this process may use (two at most are used)
+
+extern "C" void lstmkit_native_init(void* sgemm, int threads) {
+  g_sgemm = reinterpret_cast<sgemm_t>(sgemm);
+  g_threads = threads < 1 ? 1 : threads;
+}
 
 // Row-major C (m, n) = alpha * op(A) @ op(B) + beta * C, with A (m, k) or (k, m) if ta, etc.
 static void gemm_rm(bool ta, bool tb, int m, int n, int k, const float* a, int lda,
