@@ -103,7 +103,10 @@ def work_lstmkit(shape, repeats, gpu, tf32):
     # predict() with the whole batch as one: lstmkit's predict_on_batch splits 64 rows into two
     # batches of 32 (its default batch size), which doubles the time of the larger shapes.
     infer = _timed(lambda: model.predict(xd, batch_size=len(x), verbose=0), repeats)
-    path = "cuDNN" if cudnn.gpu_available() and cudnn.get_mode() == "auto" else "XLA scan"
+    if cudnn.gpu_available() and cudnn.get_mode() == "auto":
+        path = "cuDNN"
+    else:
+        path = "native CPU kernel" if lstmkit.backend.native_available() else "XLA scan"
     version = f"lstmkit (jax {jax.__version__}, {path})"
     return {"train": train, "infer": infer, "version": version}
 
