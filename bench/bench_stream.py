@@ -121,10 +121,10 @@ on 2 cores):
 - Wall times are not comparable across rows here: a loop that never sleeps (numpy, torch) gets
   its fair share of a crowded CPU, one that waits on each step (lstmkit, Keras) is woken first.
   The CPU column is the cost; earlier runs the same afternoon gave lstmkit 1.20, 1.31, 1.50x.
-- Of an lstmkit step, dispatch is 0.03 ms; the rest is XLA's four matrix-vector products, and
-  XLA CPU's product alone, timed on the same arrays, measured 1.1-1.5x numpy's (OpenBLAS). The
-  gap to the floor is that kernel, not lstmkit; the oneDNN and XNNPACK compile options did not
-  change it (A/B in one process).
+- Of an lstmkit step, dispatch is 0.03 ms. Before the native kernel the rest was XLA's four
+  matrix-vector products (1.1-1.5x numpy's OpenBLAS alone; the oneDNN and XNNPACK options did not
+  change it); since, the LSTMs run the native kernel's one-thread matrix-vector loops, which is
+  why numpy's two-thread floor is out of reach (bench/results.md, notes under bench:lstm).
 - PyTorch's `nn.LSTM` at batch 1, one step per call, is dominated by its per-call overhead here.
 """
 
