@@ -203,8 +203,10 @@ class RNN(Layer):
         """
         policy = self.cell.dtype_policy
         cell_params, x = mixed_precision.autocast(policy, params["cell"], inputs, deep=True)
-        if not jnp.issubdtype(x.dtype, jnp.floating):  # (batch, time, features)
-            x = x.astype(self.compute_dtype)  # integer data run in the layer's dtype, as in Keras
+        compute = self.compute_dtype  # integer or narrower inputs run in the layer's dtype
+        narrower = jnp.promote_types(x.dtype, compute) != x.dtype
+        if narrower or not jnp.issubdtype(x.dtype, jnp.floating):
+            x = x.astype(compute)  # (batch, time, features), as in Keras
         self.check_input(tuple(x.shape))
         batch = x.shape[0]
         if "states" in state:
