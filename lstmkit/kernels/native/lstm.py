@@ -73,6 +73,20 @@ def _native_bwd(zero_output, residuals, cotangents):
 native_lstm_scan.defvjp(_native_fwd, _native_bwd)
 
 
+def _operands(x, kernel, bias, recurrent_kernel, initial_states, mask, go_backwards) -> tuple:
+    """The kernel's operands from a layer's: time-major x (flipped for go_backwards), the bias
+    (zeros when there is none), float32 h0 and c0, and the time-major mask or (0,) for none."""
+    x_tm = jnp.swapaxes(x, 0, 1)  # (time, batch, features)
+    mask_tm = jnp.zeros((0,), bool) if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)
+    if go_backwards:
+        x_tm = jnp.flip(x_tm, 0)
+        mask_tm = mask_tm if mask is None else jnp.flip(mask_tm, 0)
+    units = recurrent_kernel.shape[0]
+    bias = jnp.zeros((4 * units,), jnp.float32) if bias is None else bias
+    h0, c0 = (jnp.asarray(s, jnp.float32) for s in initial_states)
+    return x_tm, kernel, bias, recurrent_kernel, h0, c0, mask_tm
+
+
 def native_lstm(
     x: Array,
     kernel: Array,
@@ -89,17 +103,8 @@ def native_lstm(
     contract: (last output, outputs (batch, time, units) or None, [h, c])."""
     if build.library() is None:
         raise RuntimeError(f"lstmkit's native kernels could not be built: {build.last_error()}")
-    x_tm = jnp.swapaxes(x, 0, 1)  # (time, batch, features)
-    mask_tm = jnp.zeros((0,), bool) if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)
-    if go_backwards:
-        x_tm = jnp.flip(x_tm, 0)
-        mask_tm = mask_tm if mask is None else jnp.flip(mask_tm, 0)
-    units = recurrent_kernel.shape[0]
-    bias = jnp.zeros((4 * units,), jnp.float32) if bias is None else bias
-    h0, c0 = (jnp.asarray(s, jnp.float32) for s in initial_states)
-    ys, h_t, c_t = native_lstm_scan(
-        bool(zero_output_for_mask), x_tm, kernel, bias, recurrent_kernel, h0, c0, mask_tm
-    )
+    operands = _operands(x, kernel, bias, recurrent_kernel, initial_states, mask, go_backwards)
+    ys, h_t, c_t = native_lstm_scan(bool(zero_output_for_mask), *operands)
     seq = jnp.swapaxes(ys, 0, 1) if return_sequences else None  # (batch, time, units)
     return ys[-1], seq, [h_t, c_t]
 
@@ -168,19 +173,9 @@ def try_native_trace(
         return None
 
     def native() -> tuple:
-        x_tm = jnp.swapaxes(x, 0, 1)  # (time, batch, features)
-        m_tm = jnp.zeros((0,), bool) if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)
-        if go_backwards:
-            x_tm = jnp.flip(x_tm, 0)
-            m_tm = m_tm if mask is None else jnp.flip(m_tm, 0)
-        units = params["recurrent_kernel"].shape[0]
-        bias = params.get("bias")
-        bias = jnp.zeros((4 * units,), jnp.float32) if bias is None else bias
-        h0, c0 = (jnp.asarray(s, jnp.float32) for s in initial_states)
-        ys, h_t, c_t, gates, hs, cs = _fwd_call(
-            bool(zero_output_for_mask), x_tm, params["kernel"], bias,
-            params["recurrent_kernel"], h0, c0, m_tm, save=True,
-        )  # fmt: skip
+        operands = _operands(x, params["kernel"], params.get("bias"), params["recurrent_kernel"],
+                             initial_states, mask, go_backwards)  # fmt: skip
+        ys, h_t, c_t, gates, hs, cs = _fwd_call(bool(zero_output_for_mask), *operands, save=True)
         batch_major = lambda a: jnp.swapaxes(a, 0, 1)  # noqa: E731  (time, batch, ...)
         i, f, g, o = (batch_major(a) for a in jnp.split(gates, 4, axis=-1))  # (batch, time, u)
         states = [batch_major(hs), batch_major(cs)]  # (batch, time, units) each
