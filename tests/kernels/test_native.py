@@ -273,20 +273,38 @@ ONE_THREAD = textwrap.dedent("""
 """)
 
 
+# Shapes that take each way of sharing the work between two threads: (26, ...) each thread its
+# rows for the whole loop; (5, ...) each step's panels (units) split; (1, 1, ...) a streamed
+# step's units split (packed_gemm.h's split_batch, lstm_cpu.cc's stream_steps).
+SPLITS = [(26, 6, 9, 40), (5, 4, 30, 200), (1, 1, 64, 256)]
+
+
+@pytest.mark.parametrize("batch,time,features,units", SPLITS)
+def test_work_split_between_threads_matches_reference(batch, time, features, units):
+    mask = "random" if batch > 1 else "none"
+    # Gradients up to ~13 here, summed over 800 terms: float32 rounding alone reaches 1e-5 (both
+    # the kernel and the float32 reference are within 1e-5 of a float64 one, not of each other).
+    check(mask, True, True, True, True, batch=batch, time=time, features=features, units=units,
+          atol=1e-5 if units < 100 else 4e-5)  # fmt: skip
+
+
 def threads_case() -> np.ndarray:
-    """Outputs and gradients at a shape whose time loop is split over two threads by rows."""
-    rng = np.random.default_rng(7)
-    batch, time, features, units = 8, 20, 16, 64
-    params = make_weights("lstm", 4, True, features, units, jnp.float32, True)
-    x = jnp.asarray(rng.normal(size=(batch, time, features)), jnp.float32)
-    init = [jnp.zeros((batch, units), jnp.float32)] * 2
+    """Outputs and all gradients at the shapes whose work is split between threads."""
+    out = []
+    for batch, time, features, units in SPLITS:
+        rng = np.random.default_rng(7)
+        params = make_weights("lstm", 4, True, features, units, jnp.float32, True)
+        x = jnp.asarray(rng.normal(size=(batch, time, features)), jnp.float32)
+        init = [jnp.zeros((batch, units), jnp.float32)] * 2
 
-    def loss(kernel, x):
-        _, seq, _ = nat.native_lstm(x, kernel, params["bias"], params["recurrent_kernel"], init)
-        return jnp.sum(jnp.tanh(seq)), seq
+        def loss(kernel, bias, recurrent_kernel, x, init=init):
+            _, seq, _ = nat.native_lstm(x, kernel, bias, recurrent_kernel, init)
+            return jnp.sum(jnp.tanh(seq)), seq
 
-    (_, seq), grads = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(params["kernel"], x)
-    return np.concatenate([np.ravel(seq), *(np.ravel(g) for g in grads)])
+        args = (params["kernel"], params["bias"], params["recurrent_kernel"], x)
+        (_, seq), grads = jax.value_and_grad(loss, argnums=(0, 1, 2, 3), has_aux=True)(*args)
+        out += [np.ravel(seq), *(np.ravel(g) for g in grads)]
+    return np.concatenate(out)
 
 
 def test_thread_count_is_the_affinity_or_the_variable_and_changes_no_number(tmp_path, monkeypatch):
@@ -298,5 +316,5 @@ def test_thread_count_is_the_affinity_or_the_variable_and_changes_no_number(tmp_
     done = subprocess.run([sys.executable, "-c", ONE_THREAD, str(tmp_path / "one.npy")], env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    # rows are split between threads, never a sum: the same bits with one thread or two
+    # rows or units are split between threads, never a sum: the same bits with one thread or two
     np.testing.assert_array_equal(np.load(tmp_path / "one.npy"), threads_case())

@@ -35,8 +35,9 @@ def _shape(shape: tuple) -> jax.ShapeDtypeStruct:
 def _fwd_call(zero_output: bool, x, w, b, u, h0, c0, mask, save: bool) -> tuple:
     time, batch, _ = x.shape
     units = u.shape[0]
-    seq = (time, batch, units) if save else (0,)  # the carried states only for the backward
-    out = [(time, batch, units), (batch, units), (batch, units), (time, batch, 4 * units), seq, seq]
+    # The gates and carried states only for the backward or the glass box.
+    seq, gates = ((time, batch, units), (time, batch, 4 * units)) if save else ((0,), (0,))
+    out = [(time, batch, units), (batch, units), (batch, units), gates, seq, seq]
     call = jax.ffi.ffi_call("lstmkit_lstm_fwd", [_shape(s) for s in out], vmap_method="sequential")
     return call(x, w, b, u, h0, c0, mask, zero_output=int(zero_output))
 

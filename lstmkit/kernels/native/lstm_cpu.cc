@@ -16,7 +16,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <thread>
+#include <vector>
 
 #include "xla/ffi/api/ffi.h"
 
@@ -28,11 +28,13 @@ typedef void (*sgemm_t)(const char*, const char*, const int*, const int*, const 
 
 static sgemm_t g_sgemm = nullptr;
 
-static int g_threads = 1;  // the cores this process may use (two at most are used)
+#include "pool.h"
 
+// The BLAS, and the threads the kernels may use (the cores this process may run on). Once.
 extern "C" void lstmkit_native_init(void* sgemm, int threads) {
   g_sgemm = reinterpret_cast<sgemm_t>(sgemm);
-  g_threads = threads < 1 ? 1 : threads;
+  g_pool.set_size(threads);
+  pthread_atfork(nullptr, nullptr, pool_forget_after_fork);
 }
 
 // Row-major C (m, n) = alpha * op(A) @ op(B) + beta * C, with A (m, k) or (k, m) if ta, etc.
@@ -81,49 +83,70 @@ static inline float fsigmoid(float x) { return 1.0f / (1.0f + fexp(-x)); }
 static inline float ftanh(float x) { return 1.0f - 2.0f / (fexp(2.0f * x) + 1.0f); }
 
 // ----- forward -------------------------------------------------------------------------------
-// One step's gates for every row: z (B, 4u) pre-activations in, post-activations out (i, f, c~,
-// o); the carried states h, c (B, u) updated where the row is unmasked; y (B, u) the output.
-static void lstm_gates(int B, int u, float* z, float* h, float* c, float* y, const bool* m,
-                       bool zero_output) {
-  for (int b = 0; b < B; ++b) {
-    float* __restrict zi = z + b * 4 * u;
-    float* __restrict zf = zi + u;
-    float* __restrict zc = zi + 2 * u;
-    float* __restrict zo = zi + 3 * u;
-    float* __restrict hb = h + b * u;
-    float* __restrict cb = c + b * u;
-    float* __restrict yb = y + b * u;
-    if (m != nullptr && !m[b]) {  // Keras's masking: states carried, the previous output
-      if (zero_output) {          // repeated (or zeros)
-        std::memset(yb, 0, sizeof(float) * u);
-      } else {
-        std::memcpy(yb, hb, sizeof(float) * u);
-      }
-      // The backward skips this row, but the glass box shows the gates as the step computed
-      // them (as the reference scan does), so they are activated all the same.
-      for (int j = 0; j < u; ++j) {
-        zi[j] = fsigmoid(zi[j]);
-        zf[j] = fsigmoid(zf[j]);
-        zc[j] = ftanh(zc[j]);
-        zo[j] = fsigmoid(zo[j]);
-      }
-      continue;
-    }
-#pragma GCC ivdep  // the gate, state and output rows never overlap
-    for (int j = 0; j < u; ++j) {
-      const float i = fsigmoid(zi[j]), f = fsigmoid(zf[j]), g = ftanh(zc[j]);
-      const float o = fsigmoid(zo[j]);
-      zi[j] = i;
-      zf[j] = f;
-      zc[j] = g;
-      zo[j] = o;
-      const float cn = f * cb[j] + i * g;
-      const float hn = o * ftanh(cn);
-      cb[j] = cn;
-      hb[j] = hn;
-      yb[j] = hn;
-    }
+#include "lstm_step.h"
+
+// One row's gates for units [j0, j1) of a streamed step: z (4u) the pre-activations in, the
+// activated gates out (i, f, c~, o); h read from h_prev, written to h_next; c updated in place;
+// y the output. The same arithmetic as step_tile's (vexp is fexp on 16 lanes).
+static void lstm_gates_range(int u, int j0, int j1, float* z, const float* h_prev, float* h_next,
+                             float* c, float* y, const bool* m, bool zero_output) {
+  float* __restrict zi = z;
+  float* __restrict zf = z + u;
+  float* __restrict zc = z + 2 * u;
+  float* __restrict zo = z + 3 * u;
+  const bool carried = m != nullptr && !*m;  // Keras's masking: the states carried, the
+#pragma GCC ivdep                             // previous output repeated (or zeros)
+  for (int j = j0; j < j1; ++j) {
+    const float i = fsigmoid(zi[j]), f = fsigmoid(zf[j]), g = ftanh(zc[j]);
+    const float o = fsigmoid(zo[j]);
+    zi[j] = i;
+    zf[j] = f;
+    zc[j] = g;
+    zo[j] = o;
+    const float cn = f * c[j] + i * g;
+    const float hn = o * ftanh(cn);
+    c[j] = carried ? c[j] : cn;
+    h_next[j] = carried ? h_prev[j] : hn;
+    y[j] = carried ? (zero_output ? 0.0f : h_prev[j]) : hn;
   }
+}
+
+// A streamed step (a few rows, fewer than kPackSteps steps): packing [W; U] would cost as much
+// as the product, so matrix-vector loops over the weights as they are. The units are split
+// between the threads (each computes its units' four gates, then applies them), one step at a
+// time, with the carried h read from one buffer and written to another.
+static void stream_steps(const Step& base, int T, int B, const float* x, const float* W,
+                         const float* U, float* h_other, float* ys, float* gates, float* hs,
+                         float* cs, const bool* mk) {
+  const int u = base.u, D = base.D, g4 = 4 * u;
+  std::vector<float> z(size_t(B) * g4);
+  const int n = 2.0 * B * (D + u) * g4 >= kSplitFlops ? g_pool.size() : 1;
+  float* h_prev = base.h;
+  float* h_next = h_other;
+  for (int t = 0; t < T; ++t) {
+    g_pool.run(n, [&](int i) {
+      const int j0 = int64_t(u) * i / n, j1 = int64_t(u) * (i + 1) / n;  // this thread's units
+      for (int b = 0; b < B; ++b) {
+        float* zb = z.data() + int64_t(b) * g4;
+        for (int g = 0; g < 4; ++g) {
+          const int c0 = g * u + j0;
+          std::memcpy(zb + c0, base.bias + c0, sizeof(float) * (j1 - j0));
+          vec_mat_acc(D, j1 - j0, g4, W + c0, x + (int64_t(t) * B + b) * D, zb + c0);
+          vec_mat_acc(u, j1 - j0, g4, U + c0, h_prev + int64_t(b) * u, zb + c0);
+        }
+        lstm_gates_range(u, j0, j1, zb, h_prev + int64_t(b) * u, h_next + int64_t(b) * u,
+                         base.c + int64_t(b) * u, ys + (int64_t(t) * B + b) * u,
+                         mk ? mk + int64_t(t) * B + b : nullptr, base.zero_output);
+      }
+    });
+    if (gates != nullptr) std::memcpy(gates + int64_t(t) * B * g4, z.data(), sizeof(float) * B * g4);
+    if (hs != nullptr) {
+      std::memcpy(hs + int64_t(t) * B * u, h_next, sizeof(float) * B * u);
+      std::memcpy(cs + int64_t(t) * B * u, base.c, sizeof(float) * B * u);
+    }
+    std::swap(h_prev, h_next);
+  }
+  if (h_prev != base.h) std::memcpy(base.h, h_prev, sizeof(float) * B * u);
 }
 
 static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
@@ -133,57 +156,63 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
                           ffi::ResultBuffer<ffi::F32> hT, ffi::ResultBuffer<ffi::F32> cT,
                           ffi::ResultBuffer<ffi::F32> gates, ffi::ResultBuffer<ffi::F32> hs,
                           ffi::ResultBuffer<ffi::F32> cs, int64_t zero_output) {
-  if (g_sgemm == nullptr) return ffi::Error::Internal("lstmkit native: BLAS not initialised");
   auto dims = x.dimensions();
   const int T = dims[0], B = dims[1], D = dims[2], u = U.dimensions()[0], g4 = 4 * u;
-  const bool save = hs->element_count() > 0;
+  const int64_t S = int64_t(B) * u;  // one step of states
+  const bool save = hs->element_count() > 0;  // for the backward or the glass box
   const bool* mk = mask.element_count() > 0 ? mask.typed_data() : nullptr;
-  float* z = gates->typed_data();  // (T, B, 4u): pre-activations, then post-activations
-  float* h = hT->typed_data();
+  float* h = hT->typed_data();  // the carried states live in the final-state buffers
   float* c = cT->typed_data();
-  std::memcpy(h, h0.typed_data(), sizeof(float) * B * u);
-  std::memcpy(c, c0.typed_data(), sizeof(float) * B * u);
+  std::memcpy(h, h0.typed_data(), sizeof(float) * S);
+  std::memcpy(c, c0.typed_data(), sizeof(float) * S);
   if (T == 0) return ffi::Error::Success();
-  // The whole sequence's input projection in one product: z = x @ W + bias.
-  const float* bv = bias.typed_data();
-  for (int64_t r = 0; r < int64_t(T) * B; ++r) std::memcpy(z + r * g4, bv, sizeof(float) * g4);
-  if (int64_t(T) * B <= 4) {  // a few rows (streaming): matrix-vector products, no packing of W
-    for (int r = 0; r < T * B; ++r) vec_mat_acc(D, g4, w.typed_data(), x.typed_data() + r * D, z + r * g4);
-  } else {
-    seq_gemm<false>(T * B, g4, D, x.typed_data(), D, w.typed_data(), z);
+  std::vector<float> h_other(S);  // the step reads h from one buffer and writes the other
+  float* G = save ? gates->typed_data() : nullptr;
+  float* Hs = save ? hs->typed_data() : nullptr;
+  float* Cs = save ? cs->typed_data() : nullptr;
+  Step base{.u = u, .D = D, .bias = bias.typed_data(), .h_prev = h, .h = h, .c = c,
+            .zero_output = zero_output != 0};
+  if (int64_t(T) * B <= 4 && T < kPackSteps) {
+    stream_steps(base, T, B, x.typed_data(), w.typed_data(), U.typed_data(), h_other.data(),
+                 ys->typed_data(), G, Hs, Cs, mk);
+    return ffi::Error::Success();
   }
-  // Packing costs one pass over U: worth it over several steps, not for a streamed step.
-  const bool packed = T >= kPackSteps || B > 4;
-  Packed Up;
-  if (packed) pack(Up, u, g4, U.typed_data(), g4, 1);  // U (u, 4u)
-  // Rows [b0, b1) of every step; rows are independent, so two threads can share the batch.
-  auto run_rows = [&](int b0, int b1, bool may_split) {
-    const int rows = b1 - b0;
-    float* hr = h + int64_t(b0) * u;
-    float* cr = c + int64_t(b0) * u;
-    for (int t = 0; t < T; ++t) {
-      float* zt = z + (int64_t(t) * B + b0) * g4;
-      if (packed) {
-        packed_acc(rows, hr, u, Up, zt, g4, may_split);  // (rows, 4u) += (rows, u) @ (u, 4u)
-      } else {
-        for (int r = 0; r < rows; ++r) vec_mat_acc(u, g4, U.typed_data(), hr + r * u, zt + r * g4);
-      }
-      const int64_t at = (int64_t(t) * B + b0) * u;
-      lstm_gates(rows, u, zt, hr, cr, ys->typed_data() + at,
-                 mk ? mk + int64_t(t) * B + b0 : nullptr, zero_output != 0);
-      if (save) {
-        std::memcpy(hs->typed_data() + at, hr, sizeof(float) * rows * u);
-        std::memcpy(cs->typed_data() + at, cr, sizeof(float) * rows * u);
-      }
-    }
+  Packed P;
+  pack_gates(P, u, w.typed_data(), D, U.typed_data());
+  base.P = &P;
+  // Step t of rows [b0, b1) and panels [p0, p1), h read from `from`, written to `to`.
+  auto step = [&](int t, int b0, int b1, int p0, int p1, const float* from, float* to, v16* part) {
+    Step s = base;
+    s.x = x.typed_data() + int64_t(t) * B * D;
+    s.h_prev = from;
+    s.h = to;
+    s.y = ys->typed_data() + t * S;
+    s.gates = G ? G + int64_t(t) * B * g4 : nullptr;
+    s.hs = Hs ? Hs + t * S : nullptr;
+    s.cs = Cs ? Cs + t * S : nullptr;
+    s.mask = mk ? mk + int64_t(t) * B : nullptr;
+    step_block(s, b0, b1, p0, p1, part);
   };
-  if (packed && split_batch(T, B, u)) {
-    std::thread other(run_rows, B / 2, B, false);
-    run_rows(0, B / 2, false);
-    other.join();
-  } else {
-    run_rows(0, B, true);
+  float* bufs[2] = {h, h_other.data()};
+  const double step_flops = 2.0 * B * P.K * g4;
+  int n = threads_for(step_flops * T);
+  if (split_batch(n, B, P)) {  // each thread its rows through the whole loop: no step waits
+    g_pool.run(n, [&](int i) {
+      const int b0 = rows_at(B, n, i), b1 = rows_at(B, n, i + 1);
+      std::vector<v16> part(size_t(b1 - b0) * 4);
+      for (int t = 0; t < T; ++t) step(t, b0, b1, 0, P.panels, bufs[t % 2], bufs[(t + 1) % 2], part.data());
+    });
+  } else {  // each step's panels split between the threads (n may be 1)
+    n = std::min(threads_for(step_flops), P.panels);
+    std::vector<v16> part(size_t(B) * 4 * n);
+    for (int t = 0; t < T; ++t) {
+      g_pool.run(n, [&](int i) {
+        step(t, 0, B, P.panels * i / n, P.panels * (i + 1) / n, bufs[t % 2], bufs[(t + 1) % 2],
+             part.data() + size_t(B) * 4 * i);
+      });
+    }
   }
+  if (T % 2 == 1) std::memcpy(h, h_other.data(), sizeof(float) * S);
   return ffi::Error::Success();
 }
 
@@ -205,12 +234,17 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(lstmkit_lstm_fwd, LstmFwd,
                                   .Attr<int64_t>("zero_output"));
 
 // ----- backward ------------------------------------------------------------------------------
-// One step back for every row: dz (B, 4u) the pre-activation gradients; dh, dc (B, u) the
-// carried states' gradients, in: after step t, out: before it (dh still lacks dz @ U^T).
-static void lstm_gates_bwd(int B, int u, const float* g, const float* c_new, const float* c_old,
-                           const float* dy, float* dh, float* dc, float* dz, const bool* m,
+// One step back for rows [b0, b1) and units [j0, j1) (the arrays start at row b0): dz (rows, 4u)
+// the pre-activation gradients; dh, dc (rows, u) the carried states' gradients, in: after step t,
+// out: before it (dh still lacks dz @ U^T). The bias gradient is summed by groups of kRows rows,
+// db_groups (groups, 4u): a group's sum adds its rows in the same order whichever thread runs
+// it, so that the result has the same bits with one thread or two.
+static void lstm_gates_bwd(int b0, int b1, int u, int j0, int j1, const float* g,
+                           const float* c_new, const float* c_old, const float* dy, float* dh,
+                           float* dc, float* dz, float* db_groups, const bool* m,
                            bool zero_output) {
-  for (int b = 0; b < B; ++b) {
+  for (int b = 0; b < b1 - b0; ++b) {
+    float* __restrict db = db_groups + int64_t((b0 + b) / kRows) * 4 * u;
     const float* __restrict gi = g + b * 4 * u;
     const float* __restrict gf = gi + u;
     const float* __restrict gc = gi + 2 * u;
@@ -222,14 +256,14 @@ static void lstm_gates_bwd(int B, int u, const float* g, const float* c_new, con
     float* __restrict dcb = dc + b * u;
     float* __restrict dzi = dz + b * 4 * u;
     if (m != nullptr && !m[b]) {  // a masked step: the states passed through, no gate gradient
-      std::memset(dzi, 0, sizeof(float) * 4 * u);
+      for (int g4 = 0; g4 < 4; ++g4) std::memset(dzi + g4 * u + j0, 0, sizeof(float) * (j1 - j0));
       if (!zero_output) {
-        for (int j = 0; j < u; ++j) dhb[j] += dyb[j];
+        for (int j = j0; j < j1; ++j) dhb[j] += dyb[j];
       }
       continue;
     }
 #pragma GCC ivdep  // the rows read and written never overlap
-    for (int j = 0; j < u; ++j) {
+    for (int j = j0; j < j1; ++j) {
       const float i = gi[j], f = gf[j], cc = gc[j], o = go[j];
       const float tc = ftanh(cn[j]);
       const float dhn = dhb[j] + dyb[j];
@@ -240,6 +274,13 @@ static void lstm_gates_bwd(int B, int u, const float* g, const float* c_new, con
       dzi[3 * u + j] = dhn * tc * o * (1.0f - o);
       dcb[j] = dct * f;
       dhb[j] = 0.0f;
+    }
+#pragma GCC ivdep
+    for (int j = j0; j < j1; ++j) {
+      db[j] += dzi[j];
+      db[u + j] += dzi[u + j];
+      db[2 * u + j] += dzi[2 * u + j];
+      db[3 * u + j] += dzi[3 * u + j];
     }
   }
 }
@@ -263,35 +304,54 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   std::memcpy(dh, dhT.typed_data(), sizeof(float) * S);
   std::memcpy(dc, dcT.typed_data(), sizeof(float) * S);
   float* dZ = dz->typed_data();
+  const int groups = (B + kRows - 1) / kRows;
+  std::vector<float> db_groups(size_t(groups) * g4, 0.0f);  // see lstm_gates_bwd
   const bool packed = T >= kPackSteps || B > 4;
   Packed Ut;
   if (packed) pack(Ut, g4, u, U.typed_data(), 1, g4);  // U^T (4u, u)
-  auto run_rows = [&](int b0, int b1, bool may_split) {
-    const int rows = b1 - b0;
-    float* dhr = dh + int64_t(b0) * u;
-    float* dcr = dc + int64_t(b0) * u;
-    for (int t = T - 1; t >= 0; --t) {
-      const int64_t at = t * S + int64_t(b0) * u;
-      const float* c_old = t > 0 ? cs.typed_data() + at - S : c0.typed_data() + int64_t(b0) * u;
-      float* dzt = dZ + (int64_t(t) * B + b0) * g4;
-      lstm_gates_bwd(rows, u, gates.typed_data() + (int64_t(t) * B + b0) * g4,
-                     cs.typed_data() + at, c_old, dys.typed_data() + at, dhr, dcr, dzt,
-                     mk ? mk + int64_t(t) * B + b0 : nullptr, zero_output != 0);
-      if (packed) {  // dh (rows, u) += dz (rows, 4u) @ U^T (4u, u)
-        packed_acc(rows, dzt, g4, Ut, dhr, u, may_split);
-      } else {
-        for (int r = 0; r < rows; ++r) mat_vec_acc(u, g4, U.typed_data(), dzt + r * g4, dhr + r * u);
-      }
-    }
+  // Step t back, rows [b0, b1) and units [j0, j1).
+  auto gates_back = [&](int t, int b0, int b1, int j0, int j1) {
+    const int64_t at = t * S + int64_t(b0) * u;
+    const float* c_old = t > 0 ? cs.typed_data() + at - S : c0.typed_data() + int64_t(b0) * u;
+    lstm_gates_bwd(b0, b1, u, j0, j1, gates.typed_data() + (int64_t(t) * B + b0) * g4,
+                   cs.typed_data() + at, c_old, dys.typed_data() + at, dh + int64_t(b0) * u,
+                   dc + int64_t(b0) * u, dZ + (int64_t(t) * B + b0) * g4, db_groups.data(),
+                   mk ? mk + int64_t(t) * B + b0 : nullptr, zero_output != 0);
   };
-  if (packed && split_batch(T, B, u)) {
-    std::thread other(run_rows, B / 2, B, false);
-    run_rows(0, B / 2, false);
-    other.join();
-  } else {
-    run_rows(0, B, true);
+  const double step_flops = 2.0 * B * g4 * u;
+  int n = threads_for(step_flops * T);
+  if (packed && split_batch(n, B, Ut)) {  // each thread its rows through the whole loop
+    g_pool.run(n, [&](int i) {
+      const int b0 = rows_at(B, n, i), b1 = rows_at(B, n, i + 1);
+      for (int t = T - 1; t >= 0; --t) {
+        gates_back(t, b0, b1, 0, u);
+        float* dzt = dZ + (int64_t(t) * B + b0) * g4;  // dh (rows, u) += dz (rows, 4u) @ U^T
+        panels_acc<false>(b1 - b0, dzt, g4, &Ut, dh + int64_t(b0) * u, u, 0, Ut.panels);
+      }
+    });
+  } else if (packed) {  // each thread its units (panels of U^T): at every step, dh's units from
+    // the later step's dz (all of it, complete after the last run), then the units' gates
+    n = std::min(threads_for(step_flops), Ut.panels);
+    for (int t = T; t >= 0; --t) {
+      g_pool.run(n, [&](int i) {
+        const int p0 = Ut.panels * i / n, p1 = Ut.panels * (i + 1) / n;
+        if (t < T) panels_acc<false>(B, dZ + int64_t(t) * B * g4, g4, &Ut, dh, u, p0, p1);
+        if (t > 0) gates_back(t - 1, 0, B, std::min(u, p0 * kPanel), std::min(u, p1 * kPanel));
+      });
+    }
+  } else {  // a few rows (streaming): matrix-vector products over U as it is
+    for (int t = T - 1; t >= 0; --t) {
+      gates_back(t, 0, B, 0, u);
+      float* dzt = dZ + int64_t(t) * B * g4;
+      for (int r = 0; r < B; ++r) mat_vec_acc(u, g4, U.typed_data(), dzt + r * g4, dh + r * u);
+    }
   }
-  // Weight gradients, whole-sequence products: dW = X^T dZ, dU = H_prev^T dZ, db = sum dZ.
+  float* dbv = db->typed_data();
+  std::memset(dbv, 0, sizeof(float) * g4);
+  for (int k = 0; k < groups; ++k) {
+    for (int j = 0; j < g4; ++j) dbv[j] += db_groups[size_t(k) * g4 + j];
+  }
+  // Weight gradients, whole-sequence products: dW = X^T dZ, dU = H_prev^T dZ.
   const int N = T * B;
   float* dW = dw->typed_data();
   float* dU = du->typed_data();
@@ -303,12 +363,6 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
     if (T > 1) {  // H_prev of steps 1.. is the carried h of steps 0..T-2
       seq_gemm<true>(u, g4, N - B, hs.typed_data(), u, dZ + int64_t(B) * g4, dU);
     }
-  }
-  float* dbv = db->typed_data();
-  std::memset(dbv, 0, sizeof(float) * g4);
-  for (int64_t r = 0; r < N; ++r) {
-    const float* row = dZ + r * g4;
-    for (int j = 0; j < g4; ++j) dbv[j] += row[j];
   }
   return ffi::Error::Success();
 }

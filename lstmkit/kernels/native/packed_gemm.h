@@ -3,14 +3,13 @@
 // BLAS's sgemm packs both operands on every call; in a time loop the recurrent kernel is the same
 // at every step, so it is packed once per call (panels of 64 columns, K rows each) and each step
 // runs a register-blocked kernel over it: C (rows, N) += A (rows, K) @ P. GCC's vector extension
-// keeps the code portable (AVX-512: one register per v16). Threads are started per call and
-// joined: none waits spinning between calls, which matters on a shared machine.
+// keeps the code portable (AVX-512: one register per v16). Work is split between the threads of
+// pool.h's pool.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <thread>
 #include <vector>
 
 typedef float v16 __attribute__((vector_size(64)));
@@ -71,49 +70,64 @@ static void tile(int K, const float* A, int lda, const float* panel, float* C, i
 template <bool TA>
 static void panels_acc(int rows, const float* A, int lda, const Packed* P, float* C, int ldc,
                        int p0, int p1) {
-  constexpr int kChunk = 256;
-  for (int p = p0; p < p1; ++p) {
-    const int n0 = p * kPanel, width = std::min(kPanel, P->N - n0);
-    for (int k0 = 0; k0 < P->K; k0 += kChunk) {
-      const int kc = std::min(kChunk, P->K - k0);
-      const float* panel = P->panel(p) + int64_t(k0) * kPanel;
-      for (int r = 0; r < rows;) {
-        const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
-        float* c = C + int64_t(r) * ldc + n0;
-        const int left = rows - r;
-        switch (left >= kRows ? kRows : left) {  // full tiles, then one of the rows left
-          case 1: tile<1, TA>(kc, a, lda, panel, c, ldc, width); break;
-          case 2: tile<2, TA>(kc, a, lda, panel, c, ldc, width); break;
-          case 3: tile<3, TA>(kc, a, lda, panel, c, ldc, width); break;
-          case 4: tile<4, TA>(kc, a, lda, panel, c, ldc, width); break;
-          case 5: tile<5, TA>(kc, a, lda, panel, c, ldc, width); break;
-          default: tile<kRows, TA>(kc, a, lda, panel, c, ldc, width); break;
+  // Rows in blocks so that a block of A (and of C) stays in L2 while every panel passes over
+  // it; K in chunks so that a chunk of a panel stays in L1 while every row tile of the block
+  // passes over it. Without the row blocks a long A was read from memory once per panel.
+  constexpr int kChunk = 128, kRowBlock = 96;
+  for (int r0 = 0; r0 < rows; r0 += kRowBlock) {
+    const int r1 = std::min(rows, r0 + kRowBlock);
+    for (int p = p0; p < p1; ++p) {
+      const int n0 = p * kPanel, width = std::min(kPanel, P->N - n0);
+      for (int k0 = 0; k0 < P->K; k0 += kChunk) {
+        const int kc = std::min(kChunk, P->K - k0);
+        const float* panel = P->panel(p) + int64_t(k0) * kPanel;
+        for (int r = r0; r < r1;) {
+          const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
+          float* c = C + int64_t(r) * ldc + n0;
+          const int left = r1 - r;
+          switch (left >= kRows ? kRows : left) {  // full tiles, then one of the rows left
+            case 1: tile<1, TA>(kc, a, lda, panel, c, ldc, width); break;
+            case 2: tile<2, TA>(kc, a, lda, panel, c, ldc, width); break;
+            case 3: tile<3, TA>(kc, a, lda, panel, c, ldc, width); break;
+            case 4: tile<4, TA>(kc, a, lda, panel, c, ldc, width); break;
+            case 5: tile<5, TA>(kc, a, lda, panel, c, ldc, width); break;
+            default: tile<kRows, TA>(kc, a, lda, panel, c, ldc, width); break;
+          }
+          r += left >= kRows ? kRows : left;
         }
-        r += left >= kRows ? kRows : left;
       }
     }
   }
 }
 
+// Below this many FLOPs a product or a step runs on one thread: handing work to the pool's other
+// thread and waiting for it costs a few microseconds.
+constexpr double kSplitFlops = 4e5;
+
+// The threads for `flops` of work: all of the pool's, or one.
+static int threads_for(double flops) { return flops >= kSplitFlops ? g_pool.size() : 1; }
+
+// The first row of part i when B rows are split in n parts, in whole register tiles.
+static int rows_at(int B, int n, int i) {
+  const int tiles = (B + kRows - 1) / kRows;
+  return std::min(B, tiles * i / n * kRows);
+}
+
+// Whether a time loop over the packed P runs as n threads, each over its rows of the batch for
+// the whole loop (rows are independent, so no step waits for another thread). With fewer rows
+// than two register tiles each, or a P that L2 does not hold (each thread would read all of it
+// at every step), each step's panels are split instead.
+static bool split_batch(int n, int B, const Packed& P) {
+  return n >= 2 && B >= 2 * kRows * n && 4.0 * P.K * P.panels * kPanel <= 3e6;
+}
+
 template <bool TA = false>
 static void packed_acc(int rows, const float* A, int lda, const Packed& P, float* C, int ldc,
                        bool may_split = true) {
-  const double flops = 2.0 * rows * P.K * P.N;
-  if (!may_split || g_threads < 2 || P.panels < 2 || flops < 8e6) {
-    panels_acc<TA>(rows, A, lda, &P, C, ldc, 0, P.panels);
-    return;
-  }
-  const int half = P.panels / 2;
-  std::thread other(panels_acc<TA>, rows, A, lda, &P, C, ldc, half, P.panels);
-  panels_acc<TA>(rows, A, lda, &P, C, ldc, 0, half);
-  other.join();
-}
-
-// Whether the time loop runs as two threads, each over half the batch (rows are independent):
-// with two cores and enough work to pay for starting a thread. A large recurrent kernel (more
-// than L2 holds) is better split by panels at each step, so that each thread reads half of it.
-static bool split_batch(int T, int B, int u) {
-  return g_threads >= 2 && B >= 2 && 8.0 * T * B * u * u >= 2e6 && 16.0 * u * u <= 2e6;
+  const int n = may_split ? std::min(threads_for(2.0 * rows * P.K * P.N), P.panels) : 1;
+  g_pool.run(n, [&](int i) {
+    panels_acc<TA>(rows, A, lda, &P, C, ldc, P.panels * i / n, P.panels * (i + 1) / n);
+  });
 }
 
 // A whole-sequence product, C (M, N) += op(A) (M, K) @ B (K, N), B's element (k, n) at
@@ -132,22 +146,21 @@ static void gemm_packed(int M, int N, int K, const float* A, int lda, const floa
 
 
 // Matrix-vector products for a streamed step (a few rows, no packing): y (n) += x (k) @ M (k, n)
-// and y (k) += M (k, n) @ x (n), M row-major; one thread. Measured: splitting a streamed step's
-// product over two threads started per call made it slower (0.63 -> 0.95 ms a step).
-static void vec_mat_acc(int k, int n, const float* M, const float* x, float* y) {
+// with M's rows ldm apart, and y (k) += M (k, n) @ x (n), M row-major.
+static void vec_mat_acc(int k, int n, int64_t ldm, const float* M, const float* x, float* y) {
   int i = 0;
   for (; i + 4 <= k; i += 4) {  // four rows a pass: y is read and written a quarter as often
     const float a0 = x[i], a1 = x[i + 1], a2 = x[i + 2], a3 = x[i + 3];
-    const float* m0 = M + int64_t(i) * n;
-    const float* m1 = m0 + n;
-    const float* m2 = m1 + n;
-    const float* m3 = m2 + n;
+    const float* m0 = M + int64_t(i) * ldm;
+    const float* m1 = m0 + ldm;
+    const float* m2 = m1 + ldm;
+    const float* m3 = m2 + ldm;
 #pragma GCC ivdep
     for (int j = 0; j < n; ++j) y[j] += (a0 * m0[j] + a1 * m1[j]) + (a2 * m2[j] + a3 * m3[j]);
   }
   for (; i < k; ++i) {
     const float a = x[i];
-    const float* m = M + int64_t(i) * n;
+    const float* m = M + int64_t(i) * ldm;
 #pragma GCC ivdep
     for (int j = 0; j < n; ++j) y[j] += a * m[j];
   }
