@@ -55,7 +55,7 @@ static void seq_gemm(int M, int N, int K, const float* A, int lda, const float* 
   if (2.0 * M * N * K >= 1e10) {
     gemm_rm(TA, false, M, N, K, A, lda, B, N, 1.0f, C, N);
   } else {
-    gemm_packed<TA>(M, N, K, A, lda, B, N, 1, C, N);
+    gemm_packed<TA>(M, N, K, A, lda, B, N, C, N);
   }
 }
 
@@ -236,15 +236,15 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(lstmkit_lstm_fwd, LstmFwd,
 // ----- backward ------------------------------------------------------------------------------
 // One step back for rows [b0, b1) and units [j0, j1) (the arrays start at row b0): dz (rows, 4u)
 // the pre-activation gradients; dh, dc (rows, u) the carried states' gradients, in: after step t,
-// out: before it (dh still lacks dz @ U^T). The bias gradient is summed by groups of kRows rows,
-// db_groups (groups, 4u): a group's sum adds its rows in the same order whichever thread runs
-// it, so that the result has the same bits with one thread or two.
-static void lstm_gates_bwd(int b0, int b1, int u, int j0, int j1, const float* g,
+// out: before it (dh still lacks dz @ U^T). The bias gradient is summed by the batch's groups
+// (packed_gemm.h), db_groups (kGroups, 4u): a group's sum adds its rows in the same order
+// whichever thread runs it, so that the result has the same bits with one thread or two.
+static void lstm_gates_bwd(int B, int b0, int b1, int u, int j0, int j1, const float* g,
                            const float* c_new, const float* c_old, const float* dy, float* dh,
                            float* dc, float* dz, float* db_groups, const bool* m,
                            bool zero_output) {
   for (int b = 0; b < b1 - b0; ++b) {
-    float* __restrict db = db_groups + int64_t((b0 + b) / kRows) * 4 * u;
+    float* __restrict db = db_groups + int64_t(group_of(B, b0 + b)) * 4 * u;
     const float* __restrict gi = g + b * 4 * u;
     const float* __restrict gf = gi + u;
     const float* __restrict gc = gi + 2 * u;
@@ -304,8 +304,7 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   std::memcpy(dh, dhT.typed_data(), sizeof(float) * S);
   std::memcpy(dc, dcT.typed_data(), sizeof(float) * S);
   float* dZ = dz->typed_data();
-  const int groups = (B + kRows - 1) / kRows;
-  std::vector<float> db_groups(size_t(groups) * g4, 0.0f);  // see lstm_gates_bwd
+  std::vector<float> db_groups(size_t(kGroups) * g4, 0.0f);  // see lstm_gates_bwd
   const bool packed = T >= kPackSteps || B > 4;
   Packed Ut;
   if (packed) pack(Ut, g4, u, U.typed_data(), 1, g4);  // U^T (4u, u)
@@ -313,7 +312,7 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   auto gates_back = [&](int t, int b0, int b1, int j0, int j1) {
     const int64_t at = t * S + int64_t(b0) * u;
     const float* c_old = t > 0 ? cs.typed_data() + at - S : c0.typed_data() + int64_t(b0) * u;
-    lstm_gates_bwd(b0, b1, u, j0, j1, gates.typed_data() + (int64_t(t) * B + b0) * g4,
+    lstm_gates_bwd(B, b0, b1, u, j0, j1, gates.typed_data() + (int64_t(t) * B + b0) * g4,
                    cs.typed_data() + at, c_old, dys.typed_data() + at, dh + int64_t(b0) * u,
                    dc + int64_t(b0) * u, dZ + (int64_t(t) * B + b0) * g4, db_groups.data(),
                    mk ? mk + int64_t(t) * B + b0 : nullptr, zero_output != 0);
@@ -348,7 +347,7 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   }
   float* dbv = db->typed_data();
   std::memset(dbv, 0, sizeof(float) * g4);
-  for (int k = 0; k < groups; ++k) {
+  for (int k = 0; k < kGroups; ++k) {
     for (int j = 0; j < g4; ++j) dbv[j] += db_groups[size_t(k) * g4 + j];
   }
   // Weight gradients, whole-sequence products: dW = X^T dZ, dU = H_prev^T dZ.

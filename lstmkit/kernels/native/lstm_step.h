@@ -165,8 +165,7 @@ static void step_block(const Step& s, int b0, int b1, int p0, int p1, v16* part)
   for (int p = p0; p < p1; ++p) {
     for (int k0 = 0; k0 < s.P->K; k0 += kStepChunk) {
       const int k1 = std::min(s.P->K, k0 + kStepChunk);
-      for (int r = b0; r < b1;) {
-        const int left = b1 - r, rows = left >= kRows ? kRows : left;
+      for_tiles(b0, b1, [&](int r, int rows) {
         v16* pr = part + (r - b0) * 4;
         switch (rows) {
           case 1: step_tile<1>(s, r, p, k0, k1, pr); break;
@@ -176,8 +175,7 @@ static void step_block(const Step& s, int b0, int b1, int p0, int p1, v16* part)
           case 5: step_tile<5>(s, r, p, k0, k1, pr); break;
           default: step_tile<kRows>(s, r, p, k0, k1, pr); break;
         }
-        r += rows;
-      }
+      });
     }
   }
 }

@@ -32,13 +32,19 @@ static void pack(Packed& P, int K, int N, const float* src, int64_t sk, int64_t 
   P.K = K;
   P.N = N;
   P.panels = (N + kPanel - 1) / kPanel;
-  P.data.assign(size_t(P.panels) * K * 4, v16{});
+  P.data.resize(size_t(P.panels) * K * 4);  // no zeroing: every float is written below
   float* dst = reinterpret_cast<float*>(P.data.data());
   for (int p = 0; p < P.panels; ++p) {
     const int n0 = p * kPanel, width = std::min(kPanel, N - n0);
     for (int k = 0; k < K; ++k) {
       float* row = dst + (int64_t(p) * K + k) * kPanel;
-      for (int c = 0; c < width; ++c) row[c] = src[int64_t(k) * sk + (n0 + c) * sn];
+      const float* from = src + int64_t(k) * sk + n0 * sn;
+      if (sn == 1) {
+        std::memcpy(row, from, sizeof(float) * width);
+      } else {
+        for (int c = 0; c < width; ++c) row[c] = from[c * sn];
+      }
+      std::memset(row + width, 0, sizeof(float) * (kPanel - width));
     }
   }
 }
@@ -65,37 +71,47 @@ static void tile(int K, const float* A, int lda, const float* panel, float* C, i
   }
 }
 
-// Panels [p0, p1) of C += A @ P, K in chunks so that a chunk of the panel and of A's rows stay
-// in cache while every row tile passes over them.
+// Rows [r0, r1) in register tiles of at most kRows rows, as even as can be (16 rows: 6, 5, 5,
+// not 6, 6, 4 or 6, 6, 2: a tile of few rows wastes most of its loads): f(first row, rows).
+template <class F>
+static void for_tiles(int r0, int r1, const F& f) {
+  const int rows = r1 - r0, tiles = (rows + kRows - 1) / kRows;
+  for (int t = 0, r = r0; t < tiles; ++t) {
+    const int n = rows / tiles + (t < rows % tiles ? 1 : 0);
+    f(r, n);
+    r += n;
+  }
+}
+
+// tile<R, TA> for R = rows (at most kRows).
+template <bool TA>
+static void tile_n(int rows, int K, const float* A, int lda, const float* panel, float* C,
+                   int ldc, int width) {
+  switch (rows) {
+    case 1: tile<1, TA>(K, A, lda, panel, C, ldc, width); break;
+    case 2: tile<2, TA>(K, A, lda, panel, C, ldc, width); break;
+    case 3: tile<3, TA>(K, A, lda, panel, C, ldc, width); break;
+    case 4: tile<4, TA>(K, A, lda, panel, C, ldc, width); break;
+    case 5: tile<5, TA>(K, A, lda, panel, C, ldc, width); break;
+    default: tile<kRows, TA>(K, A, lda, panel, C, ldc, width); break;
+  }
+}
+
+// Panels [p0, p1) of C += A @ P. K in chunks so that a chunk of a panel stays in L1 while every
+// row tile passes over it.
 template <bool TA>
 static void panels_acc(int rows, const float* A, int lda, const Packed* P, float* C, int ldc,
                        int p0, int p1) {
-  // Rows in blocks so that a block of A (and of C) stays in L2 while every panel passes over
-  // it; K in chunks so that a chunk of a panel stays in L1 while every row tile of the block
-  // passes over it. Without the row blocks a long A was read from memory once per panel.
-  constexpr int kChunk = 128, kRowBlock = 96;
-  for (int r0 = 0; r0 < rows; r0 += kRowBlock) {
-    const int r1 = std::min(rows, r0 + kRowBlock);
-    for (int p = p0; p < p1; ++p) {
-      const int n0 = p * kPanel, width = std::min(kPanel, P->N - n0);
-      for (int k0 = 0; k0 < P->K; k0 += kChunk) {
-        const int kc = std::min(kChunk, P->K - k0);
-        const float* panel = P->panel(p) + int64_t(k0) * kPanel;
-        for (int r = r0; r < r1;) {
-          const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
-          float* c = C + int64_t(r) * ldc + n0;
-          const int left = r1 - r;
-          switch (left >= kRows ? kRows : left) {  // full tiles, then one of the rows left
-            case 1: tile<1, TA>(kc, a, lda, panel, c, ldc, width); break;
-            case 2: tile<2, TA>(kc, a, lda, panel, c, ldc, width); break;
-            case 3: tile<3, TA>(kc, a, lda, panel, c, ldc, width); break;
-            case 4: tile<4, TA>(kc, a, lda, panel, c, ldc, width); break;
-            case 5: tile<5, TA>(kc, a, lda, panel, c, ldc, width); break;
-            default: tile<kRows, TA>(kc, a, lda, panel, c, ldc, width); break;
-          }
-          r += left >= kRows ? kRows : left;
-        }
-      }
+  constexpr int kChunk = 128;
+  for (int p = p0; p < p1; ++p) {
+    const int n0 = p * kPanel, width = std::min(kPanel, P->N - n0);
+    for (int k0 = 0; k0 < P->K; k0 += kChunk) {
+      const int kc = std::min(kChunk, P->K - k0);
+      const float* panel = P->panel(p) + int64_t(k0) * kPanel;
+      for_tiles(0, rows, [&](int r, int n) {
+        const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
+        tile_n<TA>(n, kc, a, lda, panel, C + int64_t(r) * ldc + n0, ldc, width);
+      });
     }
   }
 }
@@ -107,18 +123,22 @@ constexpr double kSplitFlops = 4e5;
 // The threads for `flops` of work: all of the pool's, or one.
 static int threads_for(double flops) { return flops >= kSplitFlops ? g_pool.size() : 1; }
 
-// The first row of part i when B rows are split in n parts, in whole register tiles.
-static int rows_at(int B, int n, int i) {
-  const int tiles = (B + kRows - 1) / kRows;
-  return std::min(B, tiles * i / n * kRows);
-}
+// The batch's rows in kGroups groups (B * g / kGroups onwards): a thread that splits the batch
+// takes whole groups, and the backward sums the bias gradient by group (lstm_cpu.cc), so that its
+// bits do not depend on the number of threads.
+constexpr int kGroups = 8;
+static int group_start(int B, int g) { return int(int64_t(B) * g / kGroups); }
+static int group_of(int B, int b) { return int((int64_t(b + 1) * kGroups - 1) / B); }
+
+// The first row of part i when B rows are split in n parts (whole groups).
+static int rows_at(int B, int n, int i) { return group_start(B, kGroups * i / n); }
 
 // Whether a time loop over the packed P runs as n threads, each over its rows of the batch for
 // the whole loop (rows are independent, so no step waits for another thread). With fewer rows
-// than two register tiles each, or a P that L2 does not hold (each thread would read all of it
+// than a register tile each, or a P that L2 does not hold (each thread would read all of it
 // at every step), each step's panels are split instead.
 static bool split_batch(int n, int B, const Packed& P) {
-  return n >= 2 && B >= 2 * kRows * n && 4.0 * P.K * P.panels * kPanel <= 3e6;
+  return n >= 2 && B >= kRows * n && 4.0 * P.K * P.panels * kPanel <= 3e6;
 }
 
 template <bool TA = false>
@@ -130,20 +150,32 @@ static void packed_acc(int rows, const float* A, int lda, const Packed& P, float
   });
 }
 
-// A whole-sequence product, C (M, N) += op(A) (M, K) @ B (K, N), B's element (k, n) at
-// B[k * sk + n * sn]; K in blocks so that a packed panel stays in cache.
+// A whole-sequence product, C (M, N) += op(A) (M, K) @ B (K, N), B row-major (rows ldb apart).
+// The threads share B's panels; each packs its panel a chunk of kChunk rows at a time (32 KB:
+// it stays in L1 while every row tile passes over it) and runs the row tiles over it. B is not
+// used in place: its rows lie a power of two apart (4u floats), and a chunk of them fell into a
+// few L1 sets.
 template <bool TA>
-static void gemm_packed(int M, int N, int K, const float* A, int lda, const float* B, int64_t sk,
-                        int64_t sn, float* C, int ldc) {
-  constexpr int kBlock = 384;
-  Packed P;
-  for (int k0 = 0; k0 < K; k0 += kBlock) {
-    const int kc = std::min(kBlock, K - k0);
-    pack(P, kc, N, B + k0 * sk, sk, sn);
-    packed_acc<TA>(M, TA ? A + int64_t(k0) * lda : A + k0, lda, P, C, ldc);
-  }
+static void gemm_packed(int M, int N, int K, const float* A, int lda, const float* B, int64_t ldb,
+                        float* C, int ldc) {
+  constexpr int kChunk = 128;
+  const int panels = (N + kPanel - 1) / kPanel;
+  const int n = std::min(threads_for(2.0 * M * N * K), panels);
+  g_pool.run(n, [&](int i) {
+    Packed P;
+    for (int p = panels * i / n; p < panels * (i + 1) / n; ++p) {
+      const int n0 = p * kPanel, width = std::min(kPanel, N - n0);
+      for (int k0 = 0; k0 < K; k0 += kChunk) {
+        const int kc = std::min(kChunk, K - k0);
+        pack(P, kc, width, B + int64_t(k0) * ldb + n0, ldb, 1);
+        for_tiles(0, M, [&](int r, int rows) {
+          const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
+          tile_n<TA>(rows, kc, a, lda, P.panel(0), C + int64_t(r) * ldc + n0, ldc, width);
+        });
+      }
+    }
+  });
 }
-
 
 // Matrix-vector products for a streamed step (a few rows, no packing): y (n) += x (k) @ M (k, n)
 // with M's rows ldm apart, and y (k) += M (k, n) @ x (n), M row-major.
