@@ -1,18 +1,21 @@
 """Streaming one step: Embedding(65, 256) -> LSTM(512) -> LSTM(512) -> Dense(65) at batch 1.
 
 Each system runs in its own process (no shared thread pools or caches):
-- lstmkit: `model.stream().step(x_t)`, the output awaited each step (a generator needs it), and,
-  in the same process on the same weights, numpy's two matrix-vector products [x; h] @ [W; U]
-  (the floor: what any implementation must read from memory per step);
+- numpy: the two matrix-vector products [x; h] @ [W; U] of the two LSTM layers' shapes (the
+  floor: what any implementation must read from memory per step), in its own process too: with
+  two threads its OpenBLAS threads wait spinning after each product, and in the lstmkit process
+  they held the second core through lstmkit's blocks (1.12 ms a step instead of 0.37-0.47);
+- lstmkit: `model.stream().step(x_t)`, the output awaited each step (a generator needs it);
 - PyTorch: `nn.LSTM(num_layers=2)` called on one step at a time with (h, c) carried;
 - Keras 3 (JAX backend): a stateful model, `predict_on_batch` on one step.
-Timing: B blocks of N steps per system, interleaved with the numpy blocks; the figures are the
-fastest block's wall time (this machine is shared: the fastest block is the least disturbed) and
-the median block's CPU time (the process's own cost, whoever else holds the cores).
+Timing: B blocks of N steps per system and process, the processes run in turn for R rounds;
+the figures are the fastest block's wall time (this machine is shared: the fastest block is the
+least disturbed) and the median block's CPU time (the process's own cost, whoever else holds
+the cores).
 Threads: 1 per process by default (BLAS, XLA, torch): at batch 1 the step is a few
 matrix-vector products, and on a shared 2-core machine more threads only wait on each other;
 `--threads N` changes it for all.
-Run: python bench/bench_stream.py [--steps N] [--blocks B] [--threads N] [--write]
+Run: python bench/bench_stream.py [--steps N] [--blocks B] [--rounds R] [--threads N] [--write]
 """
 
 from __future__ import annotations
@@ -35,28 +38,28 @@ import numpy as np
 VOCAB, EMBED, UNITS = 65, 256, 512
 
 
-def blocks(fn, steps: int, n_blocks: int, other=None) -> tuple[list, list]:
-    """Per-step (wall, CPU) seconds of each block of `steps` calls (and of `other`, interleaved).
+def blocks(fn, steps: int, n_blocks: int) -> list:
+    """Per-step (wall, CPU) seconds of each block of `steps` calls.
 
     CPU time (the process's, all threads) is what a step costs when the machine is shared: wall
     time also counts the time other processes held the cores."""
     for _ in range(20):
         fn()
-        if other:
-            other()
-    ours, theirs = [], []
-
-    def timed(f, out):
+    out = []
+    for _ in range(n_blocks):
         t, c = time.perf_counter(), time.process_time()
         for _ in range(steps):
-            f()
+            fn()
         out.append(((time.perf_counter() - t) / steps, (time.process_time() - c) / steps))
+    return out
 
-    for _ in range(n_blocks):
-        timed(fn, ours)
-        if other:
-            timed(other, theirs)
-    return ours, theirs
+
+def run_numpy(steps, n_blocks):
+    rng = np.random.default_rng(0)  # the LSTM layers' [W; U]: (256 + 512, 4 * 512), (512 + 512, ...)
+    w = [rng.normal(size=(k, 4 * UNITS)).astype(np.float32) for k in (EMBED + UNITS, 2 * UNITS)]
+    v = [np.ones(m.shape[0], np.float32) for m in w]
+    times = blocks(lambda: (v[0] @ w[0], v[1] @ w[1]), steps, n_blocks)
+    return {"numpy": times, "versions": f"numpy {np.__version__}"}
 
 
 def run_lstmkit(steps, n_blocks):
@@ -73,15 +76,7 @@ def run_lstmkit(steps, n_blocks):
     streamer = model.stream(batch_size=1)
     x = jax.numpy.asarray([7], "int32")
     step = lambda: streamer.step(x).block_until_ready()  # noqa: E731
-    # The floor: the two recurrent layers' products over the same weights, [x; h] @ [W; U].
-    cells = [layer.params["cell"] for layer in model.layers[1:3]]
-    w = [
-        np.concatenate([np.asarray(c["kernel"]), np.asarray(c["recurrent_kernel"])]) for c in cells
-    ]
-    v = [np.ones(m.shape[0], np.float32) for m in w]
-    matvecs = lambda: (v[0] @ w[0], v[1] @ w[1])  # noqa: E731
-    ours, floor = blocks(step, steps, n_blocks, matvecs)
-    return {"lstmkit": ours, "numpy": floor, "versions": f"jax {jax.__version__}"}
+    return {"lstmkit": blocks(step, steps, n_blocks), "versions": f"jax {jax.__version__}"}
 
 
 def run_torch(steps, n_blocks):
@@ -99,8 +94,7 @@ def run_torch(steps, n_blocks):
             y, state[0] = lstm(emb(x), state[0])
             return head(y[:, 0])
 
-    ours, _ = blocks(step, steps, n_blocks)
-    return {"torch": ours, "versions": f"torch {torch.__version__}"}
+    return {"torch": blocks(step, steps, n_blocks), "versions": f"torch {torch.__version__}"}
 
 
 def run_keras(steps, n_blocks):
@@ -112,8 +106,8 @@ def run_keras(steps, n_blocks):
         keras.layers.LSTM(UNITS, return_sequences=True, stateful=True), keras.layers.Dense(VOCAB),
     ])  # fmt: skip
     x = np.array([[7]], "int32")
-    ours, _ = blocks(lambda: model.predict_on_batch(x), max(steps // 10, 10), n_blocks)
-    return {"keras": ours, "versions": f"keras {keras.__version__}"}
+    times = blocks(lambda: model.predict_on_batch(x), max(steps // 10, 10), n_blocks)
+    return {"keras": times, "versions": f"keras {keras.__version__}"}
 
 
 NOTES = """What the runs showed (2026-11-30, a machine shared by ~8 busy processes, load 13-18
@@ -128,7 +122,7 @@ on 2 cores):
 - PyTorch's `nn.LSTM` at batch 1, one step per call, is dominated by its per-call overhead here.
 """
 
-SYSTEMS = {"lstmkit": run_lstmkit, "torch": run_torch, "keras": run_keras}
+SYSTEMS = {"numpy": run_numpy, "lstmkit": run_lstmkit, "torch": run_torch, "keras": run_keras}
 
 
 def summary(times: list) -> tuple[float, float]:
@@ -148,6 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--blocks", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--system", choices=sorted(SYSTEMS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="update bench/results.md")
@@ -155,23 +150,24 @@ def main() -> None:
     if args.system:  # a child: one system, results as JSON on the last line
         print(json.dumps(SYSTEMS[args.system](args.steps, args.blocks)))
         return
-    results, versions = {}, []
+    results, versions = {}, {}
     n = str(args.threads)
     env = {**os.environ, "BENCH_THREADS": n, "OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n,
            "LSTMKIT_NUM_THREADS": n,
            "MKL_NUM_THREADS": n, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")
            + f" --xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'}"
            f" intra_op_parallelism_threads={n}"}  # fmt: skip
-    for system in SYSTEMS:
-        cmd = [sys.executable, __file__, "--system", system, "--steps", str(args.steps),
-               "--blocks", str(args.blocks)]  # fmt: skip
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-        if done.returncode != 0:
-            print(f"{system}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
-            continue
-        out = json.loads(done.stdout.strip().splitlines()[-1])
-        versions.append(out.pop("versions"))
-        results.update(out)
+    for _ in range(args.rounds):
+        for system in SYSTEMS:
+            cmd = [sys.executable, __file__, "--system", system, "--steps", str(args.steps),
+                   "--blocks", str(args.blocks)]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+            if done.returncode != 0:
+                print(f"{system}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+                continue
+            out = json.loads(done.stdout.strip().splitlines()[-1])
+            versions[system] = out.pop("versions")
+            results.setdefault(system, []).extend(out[system])
     floor_wall, floor_cpu = summary(results["numpy"])
     rows = ["| system | wall ms per step (fastest block) | CPU ms per step (median block) "
             "| wall × numpy | CPU × numpy |", "|---|---|---|---|---|"]  # fmt: skip
@@ -188,10 +184,10 @@ def main() -> None:
         "## Streaming\n\n"
         "`python bench/bench_stream.py --write`: one step of Embedding(65, 256) -> LSTM(512) -> "
         "LSTM(512) -> Dense(65) at batch 1, output awaited every step; each system in its own "
-        "process; numpy's two products [x; h] @ [W; U] over the lstmkit model's weights measured "
-        "in the lstmkit process, interleaved with it.\n\n"
+        "process, numpy's two products [x; h] @ [W; U] of the same shapes too; "
+        f"{args.rounds} rounds of the processes in turn.\n\n"
         f"{platform.machine()}, {os.cpu_count()} cores, load {load:.1f} at the end; "
-        f"{', '.join(versions)}, numpy {np.__version__}; {args.threads} thread(s) per process; "
+        f"{', '.join(versions.values())}; {args.threads} thread(s) per process; "
         f"{args.blocks} blocks of {args.steps} steps (Keras: a tenth as many).\n\n"
         + "\n".join(rows)
         + "\n\n"

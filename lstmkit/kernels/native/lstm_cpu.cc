@@ -85,18 +85,18 @@ static inline float ftanh(float x) { return 1.0f - 2.0f / (fexp(2.0f * x) + 1.0f
 // ----- forward -------------------------------------------------------------------------------
 #include "lstm_step.h"
 
-// One row's gates for units [j0, j1) of a streamed step: z (4u) the pre-activations in, the
-// activated gates out (i, f, c~, o); h read from h_prev, written to h_next; c updated in place;
-// y the output. The same arithmetic as step_tile's (vexp is fexp on 16 lanes).
-static void lstm_gates_range(int u, int j0, int j1, float* z, const float* h_prev, float* h_next,
-                             float* c, float* y, const bool* m, bool zero_output) {
+// One row's gates in a streamed step: z (4u) the pre-activations in, the activated gates out (i,
+// f, c~, o); h and c (u) updated in place; y (u) the output. The same arithmetic as step_tile's
+// (vexp is fexp on 16 lanes).
+static void lstm_gates_row(int u, float* z, float* h, float* c, float* y, const bool* m,
+                           bool zero_output) {
   float* __restrict zi = z;
   float* __restrict zf = z + u;
   float* __restrict zc = z + 2 * u;
   float* __restrict zo = z + 3 * u;
   const bool carried = m != nullptr && !*m;  // Keras's masking: the states carried, the
 #pragma GCC ivdep                             // previous output repeated (or zeros)
-  for (int j = j0; j < j1; ++j) {
+  for (int j = 0; j < u; ++j) {
     const float i = fsigmoid(zi[j]), f = fsigmoid(zf[j]), g = ftanh(zc[j]);
     const float o = fsigmoid(zo[j]);
     zi[j] = i;
@@ -105,48 +105,55 @@ static void lstm_gates_range(int u, int j0, int j1, float* z, const float* h_pre
     zo[j] = o;
     const float cn = f * c[j] + i * g;
     const float hn = o * ftanh(cn);
+    y[j] = carried ? (zero_output ? 0.0f : h[j]) : hn;
     c[j] = carried ? c[j] : cn;
-    h_next[j] = carried ? h_prev[j] : hn;
-    y[j] = carried ? (zero_output ? 0.0f : h_prev[j]) : hn;
+    h[j] = carried ? h[j] : hn;
   }
 }
 
 // A streamed step (a few rows, fewer than kPackSteps steps): packing [W; U] would cost as much
-// as the product, so matrix-vector loops over the weights as they are. The units are split
-// between the threads (each computes its units' four gates, then applies them), one step at a
-// time, with the carried h read from one buffer and written to another.
+// as the product, so matrix-vector loops over the weights as they are, which reads them once
+// per step from memory. The rows of [W; U] are cut in two halves and each thread sums one (whole
+// rows: one stream of memory each; with the columns split, each thread read pieces of every row,
+// and two threads were 1.5x one); z = (bias + first half) + second half, the same sums in the
+// same order with one thread or two. The gates follow in the calling thread.
 static void stream_steps(const Step& base, int T, int B, const float* x, const float* W,
-                         const float* U, float* h_other, float* ys, float* gates, float* hs,
-                         float* cs, const bool* mk) {
-  const int u = base.u, D = base.D, g4 = 4 * u;
-  std::vector<float> z(size_t(B) * g4);
-  const int n = 2.0 * B * (D + u) * g4 >= kSplitFlops ? g_pool.size() : 1;
-  float* h_prev = base.h;
-  float* h_next = h_other;
+                         const float* U, float* ys, float* gates, float* hs, float* cs,
+                         const bool* mk) {
+  const int u = base.u, D = base.D, g4 = 4 * u, K = D + u, half = K / 2;
+  std::vector<float> z(size_t(2) * B * g4);  // the two halves' sums, (2, B, 4u)
+  const int n = std::min(threads_for(2.0 * B * K * g4), 2);
   for (int t = 0; t < T; ++t) {
     g_pool.run(n, [&](int i) {
-      const int j0 = int64_t(u) * i / n, j1 = int64_t(u) * (i + 1) / n;  // this thread's units
-      for (int b = 0; b < B; ++b) {
-        float* zb = z.data() + int64_t(b) * g4;
-        for (int g = 0; g < 4; ++g) {
-          const int c0 = g * u + j0;
-          std::memcpy(zb + c0, base.bias + c0, sizeof(float) * (j1 - j0));
-          vec_mat_acc(D, j1 - j0, g4, W + c0, x + (int64_t(t) * B + b) * D, zb + c0);
-          vec_mat_acc(u, j1 - j0, g4, U + c0, h_prev + int64_t(b) * u, zb + c0);
+      for (int part = i; part < 2; part += n) {
+        const int k0 = part == 0 ? 0 : half, k1 = part == 0 ? half : K;
+        for (int b = 0; b < B; ++b) {
+          float* zb = z.data() + (int64_t(part) * B + b) * g4;
+          std::memset(zb, 0, sizeof(float) * g4);
+          const float* xb = x + (int64_t(t) * B + b) * D;
+          const float* hb = base.h + int64_t(b) * u;
+          if (k0 < D) vec_mat_acc(std::min(k1, D) - k0, g4, g4, W + int64_t(k0) * g4, xb + k0, zb);
+          if (k1 > D) {
+            const int r0 = std::max(k0, D) - D;
+            vec_mat_acc(k1 - D - r0, g4, g4, U + int64_t(r0) * g4, hb + r0, zb);
+          }
         }
-        lstm_gates_range(u, j0, j1, zb, h_prev + int64_t(b) * u, h_next + int64_t(b) * u,
-                         base.c + int64_t(b) * u, ys + (int64_t(t) * B + b) * u,
-                         mk ? mk + int64_t(t) * B + b : nullptr, base.zero_output);
       }
     });
+    for (int b = 0; b < B; ++b) {
+      float* z0 = z.data() + int64_t(b) * g4;
+      const float* z1 = z0 + int64_t(B) * g4;
+      for (int j = 0; j < g4; ++j) z0[j] = (base.bias[j] + z0[j]) + z1[j];
+      lstm_gates_row(u, z0, base.h + int64_t(b) * u, base.c + int64_t(b) * u,
+                     ys + (int64_t(t) * B + b) * u, mk ? mk + int64_t(t) * B + b : nullptr,
+                     base.zero_output);
+    }
     if (gates != nullptr) std::memcpy(gates + int64_t(t) * B * g4, z.data(), sizeof(float) * B * g4);
     if (hs != nullptr) {
-      std::memcpy(hs + int64_t(t) * B * u, h_next, sizeof(float) * B * u);
+      std::memcpy(hs + int64_t(t) * B * u, base.h, sizeof(float) * B * u);
       std::memcpy(cs + int64_t(t) * B * u, base.c, sizeof(float) * B * u);
     }
-    std::swap(h_prev, h_next);
   }
-  if (h_prev != base.h) std::memcpy(base.h, h_prev, sizeof(float) * B * u);
 }
 
 static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
@@ -166,20 +173,20 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
   std::memcpy(h, h0.typed_data(), sizeof(float) * S);
   std::memcpy(c, c0.typed_data(), sizeof(float) * S);
   if (T == 0) return ffi::Error::Success();
-  std::vector<float> h_other(S);  // the step reads h from one buffer and writes the other
   float* G = save ? gates->typed_data() : nullptr;
   float* Hs = save ? hs->typed_data() : nullptr;
   float* Cs = save ? cs->typed_data() : nullptr;
   Step base{.u = u, .D = D, .bias = bias.typed_data(), .h_prev = h, .h = h, .c = c,
             .zero_output = zero_output != 0};
   if (int64_t(T) * B <= 4 && T < kPackSteps) {
-    stream_steps(base, T, B, x.typed_data(), w.typed_data(), U.typed_data(), h_other.data(),
-                 ys->typed_data(), G, Hs, Cs, mk);
+    stream_steps(base, T, B, x.typed_data(), w.typed_data(), U.typed_data(), ys->typed_data(),
+                 G, Hs, Cs, mk);
     return ffi::Error::Success();
   }
   Packed P;
   pack_gates(P, u, w.typed_data(), D, U.typed_data());
   base.P = &P;
+  std::vector<float> h_other(S);  // a step reads h from one buffer and writes the other
   // Step t of rows [b0, b1) and panels [p0, p1), h read from `from`, written to `to`.
   auto step = [&](int t, int b0, int b1, int p0, int p1, const float* from, float* to, v16* part) {
     Step s = base;

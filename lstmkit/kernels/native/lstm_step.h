@@ -46,22 +46,29 @@ static inline v16 load_n(const float* p, int n) {  // n < 16: the lanes past n a
 }
 static inline void store_n(float* p, v16 v, int n) { std::memcpy(p, &v, sizeof(float) * n); }
 
-// Pack the rows of W (D, 4u) then of U (u, 4u) by gate-interleaved panels.
+// Pack the rows of W (D, 4u) then of U (u, 4u) by gate-interleaved panels; the pool's threads
+// share the panels.
 static void pack_gates(Packed& P, int u, const float* W, int D, const float* U) {
   const int g4 = 4 * u;
   P.K = D + u;
   P.N = g4;
   P.panels = (u + kUnits - 1) / kUnits;
-  P.data.assign(size_t(P.panels) * P.K * 4, v16{});
+  P.data.resize(size_t(P.panels) * P.K * 4);
   float* dst = reinterpret_cast<float*>(P.data.data());
-  for (int p = 0; p < P.panels; ++p) {
-    const int j0 = p * kUnits, n = std::min(kUnits, u - j0);
-    for (int k = 0; k < P.K; ++k) {
-      const float* src = k < D ? W + int64_t(k) * g4 : U + int64_t(k - D) * g4;
-      float* row = dst + (int64_t(p) * P.K + k) * kPanel;
-      for (int g = 0; g < 4; ++g) std::memcpy(row + g * kUnits, src + g * u + j0, sizeof(float) * n);
+  const int n = std::min(threads_for(2.0 * P.K * g4 * 4), P.panels);  // a copy: ~4 flops' time
+  g_pool.run(n, [&](int i) {
+    for (int p = P.panels * i / n; p < P.panels * (i + 1) / n; ++p) {
+      const int j0 = p * kUnits, w = std::min(kUnits, u - j0);
+      for (int k = 0; k < P.K; ++k) {
+        const float* src = k < D ? W + int64_t(k) * g4 : U + int64_t(k - D) * g4;
+        float* row = dst + (int64_t(p) * P.K + k) * kPanel;
+        for (int g = 0; g < 4; ++g) {
+          std::memcpy(row + g * kUnits, src + g * u + j0, sizeof(float) * w);
+          std::memset(row + g * kUnits + w, 0, sizeof(float) * (kUnits - w));
+        }
+      }
     }
-  }
+  });
 }
 
 // One time step's operands and results; rows are the batch, all row-major.

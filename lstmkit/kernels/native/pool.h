@@ -25,7 +25,10 @@ static inline void cpu_relax() { _mm_pause(); }
 static inline void cpu_relax() {}
 #endif
 
-constexpr int kSpinMicros = 200;
+#ifndef SPIN
+#define SPIN 200
+#endif
+constexpr int kSpinMicros = SPIN;
 
 class Pool {
  public:
@@ -34,13 +37,13 @@ class Pool {
   int size() const { return size_; }
 
   // fn(i) for i in [0, n), on n threads at once, the caller running fn(0); returns when all are
-  // done. When another call is using the pool (XLA may run two kernels at the same time), or
-  // n is 1, the caller runs them all itself, one after the other: fn(i) must not wait on fn(j).
+  // done. When another call is using the pool (XLA may run two kernels at the same time), or n
+  // is 1 or more than size(), the caller runs them all itself, one after the other: fn(i) must
+  // not wait on fn(j).
   template <class F>
   void run(int n, const F& fn) {
-    n = n < size_ ? n : size_;
     std::unique_lock<std::mutex> lock(busy_, std::try_to_lock);
-    if (n <= 1 || !lock.owns_lock() || !ensure_started()) {
+    if (n <= 1 || !lock.owns_lock() || !ensure_started() || n > size_) {
       for (int i = 0; i < n; ++i) fn(i);
       return;
     }
