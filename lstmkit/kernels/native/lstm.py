@@ -1,10 +1,11 @@
 """The native CPU LSTM (lstm_cpu.cc through jax.ffi) with a custom VJP, and its dispatch.
 
-Forward: one FFI call runs the whole time loop (the input projection as one product before it,
-then per step `z_t += h @ U` and the gates; lstm_cpu.cc and packed_gemm.h say how). In training
-it also returns the post-activation gates and the carried states, which the backward call (the
-reverse loop, and the weight gradients as whole-sequence products) reads. `dx = dz @ kernel.T`
-stays in XLA, so that XLA drops it when the input is the model's input.
+Forward: one FFI call runs the whole time loop, per step one product `[x_t, h] @ [W; U]` with the
+gates applied in its registers (lstm_step.h says how). In training it also returns the activated
+gates and the carried states before each step, which the backward call (the reverse loop, and
+the weight gradients as whole-sequence products) reads. Every array is batch-major, as the layer
+has it: no transposes around the calls. `dx = dz @ kernel.T` stays in XLA, so that XLA drops it
+when the input is the model's input.
 
 Used on CPU for an LSTMCell with Keras's default activations (tanh, sigmoid), float32, and no
 recurrent dropout or per-gate input dropout; `lax.platform_dependent` keeps a program lowered
@@ -33,41 +34,41 @@ def _shape(shape: tuple) -> jax.ShapeDtypeStruct:
 
 
 def _fwd_call(zero_output: bool, x, w, b, u, h0, c0, mask, save: bool) -> tuple:
-    time, batch, _ = x.shape
+    batch, time, _ = x.shape
     units = u.shape[0]
-    # The gates and carried states only for the backward or the glass box.
-    seq, gates = ((time, batch, units), (time, batch, 4 * units)) if save else ((0,), (0,))
-    out = [(time, batch, units), (batch, units), (batch, units), gates, seq, seq]
+    # The gates and the states before each step only for the backward or the glass box.
+    seq, gates = ((batch, time, units), (batch, time, 4 * units)) if save else ((0,), (0,))
+    out = [(batch, time, units), (batch, units), (batch, units), gates, seq, seq]
     call = jax.ffi.ffi_call("lstmkit_lstm_fwd", [_shape(s) for s in out], vmap_method="sequential")
     return call(x, w, b, u, h0, c0, mask, zero_output=int(zero_output))
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
 def native_lstm_scan(zero_output: bool, x, w, b, u, h0, c0, mask) -> tuple[Array, Array, Array]:
-    """Time-major LSTM: x (time, batch, features), kernel w (features, 4u), bias b (4u),
-    recurrent kernel u (units, 4u), h0, c0 (batch, units), mask (time, batch) booleans or (0,)
-    -> (outputs (time, batch, units), final h, final c)."""
+    """Batch-major LSTM: x (batch, time, features), kernel w (features, 4u), bias b (4u),
+    recurrent kernel u (units, 4u), h0, c0 (batch, units), mask (batch, time) booleans or (0,)
+    -> (outputs (batch, time, units), final h, final c)."""
     ys, h_t, c_t, *_ = _fwd_call(zero_output, x, w, b, u, h0, c0, mask, save=False)
     return ys, h_t, c_t
 
 
 def _native_fwd(zero_output, x, w, b, u, h0, c0, mask):
-    ys, h_t, c_t, gates, hs, cs = _fwd_call(zero_output, x, w, b, u, h0, c0, mask, save=True)
-    return (ys, h_t, c_t), (x, w, u, h0, c0, mask, gates, hs, cs)
+    ys, h_t, c_t, gates, hp, cp = _fwd_call(zero_output, x, w, b, u, h0, c0, mask, save=True)
+    return (ys, h_t, c_t), (x, w, u, mask, gates, hp, cp, c_t)
 
 
 def _native_bwd(zero_output, residuals, cotangents):
-    x, w, u, h0, c0, mask, gates, hs, cs = residuals
+    x, w, u, mask, gates, hp, cp, c_t = residuals
     d_ys, d_h, d_c = cotangents
-    time, batch, features = x.shape
+    batch, time, features = x.shape
     units = u.shape[0]
-    out = [(time, batch, 4 * units), (features, 4 * units), (units, 4 * units), (4 * units,),
+    out = [(batch, time, 4 * units), (features, 4 * units), (units, 4 * units), (4 * units,),
            (batch, units), (batch, units)]  # fmt: skip
     call = jax.ffi.ffi_call("lstmkit_lstm_bwd", [_shape(s) for s in out], vmap_method="sequential")
     d_z, d_w, d_u, d_b, d_h0, d_c0 = call(
-        x, u, h0, c0, mask, gates, hs, cs, d_ys, d_h, d_c, zero_output=int(zero_output)
+        x, u, mask, gates, hp, cp, c_t, d_ys, d_h, d_c, zero_output=int(zero_output)
     )
-    d_x = d_z @ w.T  # (time, batch, features); XLA drops it when nothing needs it
+    d_x = d_z @ w.T  # (batch, time, features); XLA drops it when nothing needs it
     return d_x, d_w, d_b, d_u, d_h0, d_c0, None
 
 
@@ -75,17 +76,16 @@ native_lstm_scan.defvjp(_native_fwd, _native_bwd)
 
 
 def _operands(x, kernel, bias, recurrent_kernel, initial_states, mask, go_backwards) -> tuple:
-    """The kernel's operands from a layer's: time-major x (flipped for go_backwards), the bias
-    (zeros when there is none), float32 h0 and c0, and the time-major mask or (0,) for none."""
-    x_tm = jnp.swapaxes(x, 0, 1)  # (time, batch, features)
-    mask_tm = jnp.zeros((0,), bool) if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)
+    """The kernel's operands from a layer's: x (flipped in time for go_backwards), the bias
+    (zeros when there is none), float32 h0 and c0, and the mask or (0,) for none."""
+    mask = jnp.zeros((0,), bool) if mask is None else mask.astype(bool)
     if go_backwards:
-        x_tm = jnp.flip(x_tm, 0)
-        mask_tm = mask_tm if mask is None else jnp.flip(mask_tm, 0)
+        x = jnp.flip(x, 1)
+        mask = mask if mask.ndim == 1 else jnp.flip(mask, 1)
     units = recurrent_kernel.shape[0]
     bias = jnp.zeros((4 * units,), jnp.float32) if bias is None else bias
     h0, c0 = (jnp.asarray(s, jnp.float32) for s in initial_states)
-    return x_tm, kernel, bias, recurrent_kernel, h0, c0, mask_tm
+    return x, kernel, bias, recurrent_kernel, h0, c0, mask
 
 
 def native_lstm(
@@ -106,8 +106,7 @@ def native_lstm(
         raise RuntimeError(f"lstmkit's native kernels could not be built: {build.last_error()}")
     operands = _operands(x, kernel, bias, recurrent_kernel, initial_states, mask, go_backwards)
     ys, h_t, c_t = native_lstm_scan(bool(zero_output_for_mask), *operands)
-    seq = jnp.swapaxes(ys, 0, 1) if return_sequences else None  # (batch, time, units)
-    return ys[-1], seq, [h_t, c_t]
+    return ys[:, -1], ys if return_sequences else None, [h_t, c_t]
 
 
 def applies(cell: Any, params: dict, x: Array, initial_states: list) -> bool:
@@ -176,10 +175,11 @@ def try_native_trace(
     def native() -> tuple:
         operands = _operands(x, params["kernel"], params.get("bias"), params["recurrent_kernel"],
                              initial_states, mask, go_backwards)  # fmt: skip
-        ys, h_t, c_t, gates, hs, cs = _fwd_call(bool(zero_output_for_mask), *operands, save=True)
-        batch_major = lambda a: jnp.swapaxes(a, 0, 1)  # noqa: E731  (time, batch, ...)
-        i, f, g, o = (batch_major(a) for a in jnp.split(gates, 4, axis=-1))  # (batch, time, u)
-        states = [batch_major(hs), batch_major(cs)]  # (batch, time, units) each
+        ys, h_t, c_t, gates, hp, cp = _fwd_call(bool(zero_output_for_mask), *operands, save=True)
+        i, f, g, o = jnp.split(gates, 4, axis=-1)  # (batch, time, units) each
+        # The states after each step: those before the next step, and the final ones.
+        after = lambda before, last: jnp.concatenate([before[:, 1:], last[:, None]], 1)  # noqa: E731
+        states = [after(hp, h_t), after(cp, c_t)]  # (batch, time, units) each
         named = {
             "input_gate": i,
             "forget_gate": f,
@@ -188,6 +188,6 @@ def try_native_trace(
             "hidden_state": states[0],
             "cell_state": states[1],
         }  # the step's names
-        return ys[-1], batch_major(ys), [h_t, c_t], (named, states)
+        return ys[:, -1], ys, [h_t, c_t], (named, states)
 
     return lax.platform_dependent(cpu=native, default=fallback)

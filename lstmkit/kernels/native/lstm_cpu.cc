@@ -116,11 +116,10 @@ static void lstm_gates_row(int u, float* z, float* h, float* c, float* y, const 
 // per step from memory. The rows of [W; U] are cut in two halves and each thread sums one (whole
 // rows: one stream of memory each; with the columns split, each thread read pieces of every row,
 // and two threads were 1.5x one); z = (bias + first half) + second half, the same sums in the
-// same order with one thread or two. The gates follow in the calling thread.
-static void stream_steps(const Step& base, int T, int B, const float* x, const float* W,
-                         const float* U, float* ys, float* gates, float* hs, float* cs,
-                         const bool* mk) {
-  const int u = base.u, D = base.D, g4 = 4 * u, K = D + u, half = K / 2;
+// same order with one thread or two. The gates follow in the calling thread. `s` describes step
+// 0; step t's rows lie t rows further in the batch-major arrays.
+static void stream_steps(const Step& s, int T, int B, const float* W, const float* U) {
+  const int u = s.u, D = s.D, g4 = 4 * u, K = D + u, half = K / 2;
   std::vector<float> z(size_t(2) * B * g4);  // the two halves' sums, (2, B, 4u)
   const int n = std::min(threads_for(2.0 * B * K * g4), 2);
   for (int t = 0; t < T; ++t) {
@@ -130,8 +129,8 @@ static void stream_steps(const Step& base, int T, int B, const float* x, const f
         for (int b = 0; b < B; ++b) {
           float* zb = z.data() + (int64_t(part) * B + b) * g4;
           std::memset(zb, 0, sizeof(float) * g4);
-          const float* xb = x + (int64_t(t) * B + b) * D;
-          const float* hb = base.h + int64_t(b) * u;
+          const float* xb = s.x + b * s.ldx + int64_t(t) * D;
+          const float* hb = s.h + int64_t(b) * u;
           if (k0 < D) vec_mat_acc(std::min(k1, D) - k0, g4, g4, W + int64_t(k0) * g4, xb + k0, zb);
           if (k1 > D) {
             const int r0 = std::max(k0, D) - D;
@@ -143,79 +142,84 @@ static void stream_steps(const Step& base, int T, int B, const float* x, const f
     for (int b = 0; b < B; ++b) {
       float* z0 = z.data() + int64_t(b) * g4;
       const float* z1 = z0 + int64_t(B) * g4;
-      for (int j = 0; j < g4; ++j) z0[j] = (base.bias[j] + z0[j]) + z1[j];
-      lstm_gates_row(u, z0, base.h + int64_t(b) * u, base.c + int64_t(b) * u,
-                     ys + (int64_t(t) * B + b) * u, mk ? mk + int64_t(t) * B + b : nullptr,
-                     base.zero_output);
-    }
-    if (gates != nullptr) std::memcpy(gates + int64_t(t) * B * g4, z.data(), sizeof(float) * B * g4);
-    if (hs != nullptr) {
-      std::memcpy(hs + int64_t(t) * B * u, base.h, sizeof(float) * B * u);
-      std::memcpy(cs + int64_t(t) * B * u, base.c, sizeof(float) * B * u);
+      for (int j = 0; j < g4; ++j) z0[j] = (s.bias[j] + z0[j]) + z1[j];
+      float* h = s.h + int64_t(b) * u;
+      float* c = s.c + int64_t(b) * u;
+      const int64_t out = b * s.ldy + int64_t(t) * u;
+      if (s.hp != nullptr) {
+        std::memcpy(s.hp + out, h, sizeof(float) * u);
+        std::memcpy(s.cp + out, c, sizeof(float) * u);
+      }
+      lstm_gates_row(u, z0, h, c, s.y + out, s.mask ? s.mask + b * s.ldm + t : nullptr,
+                     s.zero_output);
+      if (s.gates != nullptr) std::memcpy(s.gates + b * s.ldg + int64_t(t) * g4, z0, sizeof(float) * g4);
     }
   }
 }
 
+// The forward: x (B, T, D), kernel W (D, 4u), bias (4u), recurrent kernel U (u, 4u), h0, c0 (B,
+// u), mask (B, T) or (0,) -> outputs (B, T, u), final h and c, and for the backward or the glass
+// box (else (0,)) the activated gates (B, T, 4u) and the carried h and c before each step (B, T,
+// u).
 static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
                           ffi::Buffer<ffi::F32> bias, ffi::Buffer<ffi::F32> U,
                           ffi::Buffer<ffi::F32> h0, ffi::Buffer<ffi::F32> c0,
                           ffi::Buffer<ffi::PRED> mask, ffi::ResultBuffer<ffi::F32> ys,
                           ffi::ResultBuffer<ffi::F32> hT, ffi::ResultBuffer<ffi::F32> cT,
-                          ffi::ResultBuffer<ffi::F32> gates, ffi::ResultBuffer<ffi::F32> hs,
-                          ffi::ResultBuffer<ffi::F32> cs, int64_t zero_output) {
+                          ffi::ResultBuffer<ffi::F32> gates, ffi::ResultBuffer<ffi::F32> hp,
+                          ffi::ResultBuffer<ffi::F32> cp, int64_t zero_output) {
   auto dims = x.dimensions();
-  const int T = dims[0], B = dims[1], D = dims[2], u = U.dimensions()[0], g4 = 4 * u;
+  const int B = dims[0], T = dims[1], D = dims[2], u = U.dimensions()[0], g4 = 4 * u;
   const int64_t S = int64_t(B) * u;  // one step of states
-  const bool save = hs->element_count() > 0;  // for the backward or the glass box
-  const bool* mk = mask.element_count() > 0 ? mask.typed_data() : nullptr;
+  const bool save = hp->element_count() > 0;
   float* h = hT->typed_data();  // the carried states live in the final-state buffers
   float* c = cT->typed_data();
   std::memcpy(h, h0.typed_data(), sizeof(float) * S);
   std::memcpy(c, c0.typed_data(), sizeof(float) * S);
   if (T == 0) return ffi::Error::Success();
-  float* G = save ? gates->typed_data() : nullptr;
-  float* Hs = save ? hs->typed_data() : nullptr;
-  float* Cs = save ? cs->typed_data() : nullptr;
-  Step base{.u = u, .D = D, .bias = bias.typed_data(), .h_prev = h, .h = h, .c = c,
+  Step base{.u = u, .D = D, .bias = bias.typed_data(), .x = x.typed_data(),
+            .ldx = int64_t(T) * D, .h_prev = h, .h = h, .c = c, .y = ys->typed_data(),
+            .ldy = int64_t(T) * u, .gates = save ? gates->typed_data() : nullptr,
+            .ldg = int64_t(T) * g4, .hp = save ? hp->typed_data() : nullptr,
+            .cp = save ? cp->typed_data() : nullptr,
+            .mask = mask.element_count() > 0 ? mask.typed_data() : nullptr, .ldm = T,
             .zero_output = zero_output != 0};
   if (int64_t(T) * B <= 4 && T < kPackSteps) {
-    stream_steps(base, T, B, x.typed_data(), w.typed_data(), U.typed_data(), ys->typed_data(),
-                 G, Hs, Cs, mk);
+    stream_steps(base, T, B, w.typed_data(), U.typed_data());
     return ffi::Error::Success();
   }
   Packed P;
   pack_gates(P, u, w.typed_data(), D, U.typed_data());
   base.P = &P;
   std::vector<float> h_other(S);  // a step reads h from one buffer and writes the other
-  // Step t of rows [b0, b1) and panels [p0, p1), h read from `from`, written to `to`.
-  auto step = [&](int t, int b0, int b1, int p0, int p1, const float* from, float* to, v16* part) {
+  float* bufs[2] = {h, h_other.data()};
+  // Step t of rows [b0, b1) and panels [p0, p1).
+  auto step = [&](int t, int b0, int b1, int p0, int p1, v16* part) {
     Step s = base;
-    s.x = x.typed_data() + int64_t(t) * B * D;
-    s.h_prev = from;
-    s.h = to;
-    s.y = ys->typed_data() + t * S;
-    s.gates = G ? G + int64_t(t) * B * g4 : nullptr;
-    s.hs = Hs ? Hs + t * S : nullptr;
-    s.cs = Cs ? Cs + t * S : nullptr;
-    s.mask = mk ? mk + int64_t(t) * B : nullptr;
+    s.x += int64_t(t) * D;
+    s.h_prev = bufs[t % 2];
+    s.h = bufs[(t + 1) % 2];
+    s.y += int64_t(t) * u;
+    if (s.gates) s.gates += int64_t(t) * g4;
+    if (s.hp) s.hp += int64_t(t) * u;
+    if (s.cp) s.cp += int64_t(t) * u;
+    if (s.mask) s.mask += t;
     step_block(s, b0, b1, p0, p1, part);
   };
-  float* bufs[2] = {h, h_other.data()};
   const double step_flops = 2.0 * B * P.K * g4;
   int n = threads_for(step_flops * T);
   if (split_batch(n, B, P)) {  // each thread its rows through the whole loop: no step waits
     g_pool.run(n, [&](int i) {
       const int b0 = rows_at(B, n, i), b1 = rows_at(B, n, i + 1);
       std::vector<v16> part(size_t(b1 - b0) * 4);
-      for (int t = 0; t < T; ++t) step(t, b0, b1, 0, P.panels, bufs[t % 2], bufs[(t + 1) % 2], part.data());
+      for (int t = 0; t < T; ++t) step(t, b0, b1, 0, P.panels, part.data());
     });
   } else {  // each step's panels split between the threads (n may be 1)
     n = std::min(threads_for(step_flops), P.panels);
     std::vector<v16> part(size_t(B) * 4 * n);
     for (int t = 0; t < T; ++t) {
       g_pool.run(n, [&](int i) {
-        step(t, 0, B, P.panels * i / n, P.panels * (i + 1) / n, bufs[t % 2], bufs[(t + 1) % 2],
-             part.data() + size_t(B) * 4 * i);
+        step(t, 0, B, P.panels * i / n, P.panels * (i + 1) / n, part.data() + size_t(B) * 4 * i);
       });
     }
   }
@@ -225,46 +229,65 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(lstmkit_lstm_fwd, LstmFwd,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // x (T, B, D)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // x (B, T, D)
                                   .Arg<ffi::Buffer<ffi::F32>>()   // kernel (D, 4u)
                                   .Arg<ffi::Buffer<ffi::F32>>()   // bias (4u)
                                   .Arg<ffi::Buffer<ffi::F32>>()   // recurrent kernel (u, 4u)
                                   .Arg<ffi::Buffer<ffi::F32>>()   // h0 (B, u)
                                   .Arg<ffi::Buffer<ffi::F32>>()   // c0 (B, u)
-                                  .Arg<ffi::Buffer<ffi::PRED>>()  // mask (T, B) or (0,)
-                                  .Ret<ffi::Buffer<ffi::F32>>()   // outputs (T, B, u)
+                                  .Arg<ffi::Buffer<ffi::PRED>>()  // mask (B, T) or (0,)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // outputs (B, T, u)
                                   .Ret<ffi::Buffer<ffi::F32>>()   // final h (B, u)
                                   .Ret<ffi::Buffer<ffi::F32>>()   // final c (B, u)
-                                  .Ret<ffi::Buffer<ffi::F32>>()   // gates (T, B, 4u)
-                                  .Ret<ffi::Buffer<ffi::F32>>()   // carried h (T, B, u) or (0,)
-                                  .Ret<ffi::Buffer<ffi::F32>>()   // carried c (T, B, u) or (0,)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // gates (B, T, 4u) or (0,)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // h before each step (B, T, u) or (0,)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // c before each step (B, T, u) or (0,)
                                   .Attr<int64_t>("zero_output"));
 
 // ----- backward ------------------------------------------------------------------------------
-// One step back for rows [b0, b1) and units [j0, j1) (the arrays start at row b0): dz (rows, 4u)
-// the pre-activation gradients; dh, dc (rows, u) the carried states' gradients, in: after step t,
-// out: before it (dh still lacks dz @ U^T). The bias gradient is summed by the batch's groups
-// (packed_gemm.h), db_groups (kGroups, 4u): a group's sum adds its rows in the same order
+// One step back: the step's rows of the batch-major arrays (row b at pointer + b * stride) and
+// the carried states' gradients dh, dc (B, u): in, after the step; out, before it (dh still
+// lacking dz @ U^T).
+struct BackStep {
+  int B, u;
+  const float* g;       // activated gates, stride ldg
+  float* dz;            // the pre-activations' gradient, stride ldg
+  int64_t ldg;
+  const float* c_new;   // c after the step, stride ld_new
+  int64_t ld_new;
+  const float* c_old;   // c before the step, stride lds
+  const float* dy;      // the output's gradient, stride lds
+  int64_t lds;
+  float* dh;
+  float* dc;
+  float* db_groups;     // (kGroups, 4u), see below
+  const bool* mask;     // stride ldm, or null
+  int64_t ldm;
+  bool zero_output;
+};
+
+// Rows [b0, b1) and units [j0, j1) of one step back: dz, and dh, dc updated. The bias gradient
+// is summed by the batch's groups (packed_gemm.h): a group's sum adds its rows in the same order
 // whichever thread runs it, so that the result has the same bits with one thread or two.
-static void lstm_gates_bwd(int B, int b0, int b1, int u, int j0, int j1, const float* g,
-                           const float* c_new, const float* c_old, const float* dy, float* dh,
-                           float* dc, float* dz, float* db_groups, const bool* m,
-                           bool zero_output) {
-  for (int b = 0; b < b1 - b0; ++b) {
-    float* __restrict db = db_groups + int64_t(group_of(B, b0 + b)) * 4 * u;
-    const float* __restrict gi = g + b * 4 * u;
+static void lstm_gates_bwd(const BackStep& s, int b0, int b1, int j0, int j1) {
+  const int u = s.u;
+  for (int b = b0; b < b1; ++b) {
+    const float* __restrict gi = s.g + b * s.ldg;
     const float* __restrict gf = gi + u;
     const float* __restrict gc = gi + 2 * u;
     const float* __restrict go = gi + 3 * u;
-    const float* __restrict cn = c_new + b * u;
-    const float* __restrict co = c_old + b * u;
-    const float* __restrict dyb = dy + b * u;
-    float* __restrict dhb = dh + b * u;
-    float* __restrict dcb = dc + b * u;
-    float* __restrict dzi = dz + b * 4 * u;
-    if (m != nullptr && !m[b]) {  // a masked step: the states passed through, no gate gradient
-      for (int g4 = 0; g4 < 4; ++g4) std::memset(dzi + g4 * u + j0, 0, sizeof(float) * (j1 - j0));
-      if (!zero_output) {
+    const float* __restrict cn = s.c_new + b * s.ld_new;
+    const float* __restrict co = s.c_old + b * s.lds;
+    const float* __restrict dyb = s.dy + b * s.lds;
+    float* __restrict dhb = s.dh + int64_t(b) * u;
+    float* __restrict dcb = s.dc + int64_t(b) * u;
+    float* __restrict dzi = s.dz + b * s.ldg;
+    float* __restrict db = s.db_groups + int64_t(group_of(s.B, b)) * 4 * u;
+    if (s.mask != nullptr && !s.mask[b * s.ldm]) {  // masked: the states passed through, no
+      for (int g4 = 0; g4 < 4; ++g4) {               // gate gradient
+        std::memset(dzi + g4 * u + j0, 0, sizeof(float) * (j1 - j0));
+      }
+      if (!s.zero_output) {
         for (int j = j0; j < j1; ++j) dhb[j] += dyb[j];
       }
       continue;
@@ -292,37 +315,50 @@ static void lstm_gates_bwd(int B, int b0, int b1, int u, int j0, int j1, const f
   }
 }
 
+// The backward, from the forward's saved arrays (batch-major): x (B, T, D), U (u, 4u), mask (B,
+// T) or (0,), gates (B, T, 4u), h and c before each step (B, T, u), the final c (B, u), and the
+// gradients of the outputs (B, T, u) and of the final h and c -> the pre-activations' gradient
+// dz (B, T, 4u) (XLA makes dx = dz @ W^T of it when it is needed), dW, dU, db, dh0, dc0.
 static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
-                          ffi::Buffer<ffi::F32> h0, ffi::Buffer<ffi::F32> c0,
                           ffi::Buffer<ffi::PRED> mask, ffi::Buffer<ffi::F32> gates,
-                          ffi::Buffer<ffi::F32> hs, ffi::Buffer<ffi::F32> cs,
-                          ffi::Buffer<ffi::F32> dys, ffi::Buffer<ffi::F32> dhT,
-                          ffi::Buffer<ffi::F32> dcT, ffi::ResultBuffer<ffi::F32> dz,
-                          ffi::ResultBuffer<ffi::F32> dw, ffi::ResultBuffer<ffi::F32> du,
-                          ffi::ResultBuffer<ffi::F32> db, ffi::ResultBuffer<ffi::F32> dh0,
-                          ffi::ResultBuffer<ffi::F32> dc0, int64_t zero_output) {
+                          ffi::Buffer<ffi::F32> hp, ffi::Buffer<ffi::F32> cp,
+                          ffi::Buffer<ffi::F32> cT, ffi::Buffer<ffi::F32> dys,
+                          ffi::Buffer<ffi::F32> dhT, ffi::Buffer<ffi::F32> dcT,
+                          ffi::ResultBuffer<ffi::F32> dz, ffi::ResultBuffer<ffi::F32> dw,
+                          ffi::ResultBuffer<ffi::F32> du, ffi::ResultBuffer<ffi::F32> db,
+                          ffi::ResultBuffer<ffi::F32> dh0, ffi::ResultBuffer<ffi::F32> dc0,
+                          int64_t zero_output) {
   if (g_sgemm == nullptr) return ffi::Error::Internal("lstmkit native: BLAS not initialised");
   auto dims = x.dimensions();
-  const int T = dims[0], B = dims[1], D = dims[2], u = U.dimensions()[0], g4 = 4 * u;
-  const int64_t S = int64_t(B) * u;  // one step of states
-  const bool* mk = mask.element_count() > 0 ? mask.typed_data() : nullptr;
+  const int B = dims[0], T = dims[1], D = dims[2], u = U.dimensions()[0], g4 = 4 * u;
+  const int64_t S = int64_t(B) * u;
   float* dh = dh0->typed_data();
   float* dc = dc0->typed_data();
   std::memcpy(dh, dhT.typed_data(), sizeof(float) * S);
   std::memcpy(dc, dcT.typed_data(), sizeof(float) * S);
   float* dZ = dz->typed_data();
-  std::vector<float> db_groups(size_t(kGroups) * g4, 0.0f);  // see lstm_gates_bwd
+  std::vector<float> db_groups(size_t(kGroups) * g4, 0.0f);
   const bool packed = T >= kPackSteps || B > 4;
   Packed Ut;
   if (packed) pack(Ut, g4, u, U.typed_data(), 1, g4);  // U^T (4u, u)
+  const int64_t ldg = int64_t(T) * g4, lds = int64_t(T) * u;
   // Step t back, rows [b0, b1) and units [j0, j1).
   auto gates_back = [&](int t, int b0, int b1, int j0, int j1) {
-    const int64_t at = t * S + int64_t(b0) * u;
-    const float* c_old = t > 0 ? cs.typed_data() + at - S : c0.typed_data() + int64_t(b0) * u;
-    lstm_gates_bwd(B, b0, b1, u, j0, j1, gates.typed_data() + (int64_t(t) * B + b0) * g4,
-                   cs.typed_data() + at, c_old, dys.typed_data() + at, dh + int64_t(b0) * u,
-                   dc + int64_t(b0) * u, dZ + (int64_t(t) * B + b0) * g4, db_groups.data(),
-                   mk ? mk + int64_t(t) * B + b0 : nullptr, zero_output != 0);
+    const bool last = t == T - 1;
+    BackStep s{.B = B, .u = u, .g = gates.typed_data() + int64_t(t) * g4,
+               .dz = dZ + int64_t(t) * g4, .ldg = ldg,
+               .c_new = last ? cT.typed_data() : cp.typed_data() + int64_t(t + 1) * u,
+               .ld_new = last ? u : lds, .c_old = cp.typed_data() + int64_t(t) * u,
+               .dy = dys.typed_data() + int64_t(t) * u, .lds = lds, .dh = dh, .dc = dc,
+               .db_groups = db_groups.data(),
+               .mask = mask.element_count() > 0 ? mask.typed_data() + t : nullptr, .ldm = T,
+               .zero_output = zero_output != 0};
+    lstm_gates_bwd(s, b0, b1, j0, j1);
+  };
+  // dh (rows [b0, b1), units of panels [p0, p1)) += dz_t @ U^T
+  auto dh_acc = [&](int t, int b0, int b1, int p0, int p1) {
+    panels_acc<false>(b1 - b0, dZ + b0 * ldg + int64_t(t) * g4, int(ldg), &Ut, dh + int64_t(b0) * u,
+                      u, p0, p1);
   };
   const double step_flops = 2.0 * B * g4 * u;
   int n = threads_for(step_flops * T);
@@ -331,8 +367,7 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
       const int b0 = rows_at(B, n, i), b1 = rows_at(B, n, i + 1);
       for (int t = T - 1; t >= 0; --t) {
         gates_back(t, b0, b1, 0, u);
-        float* dzt = dZ + (int64_t(t) * B + b0) * g4;  // dh (rows, u) += dz (rows, 4u) @ U^T
-        panels_acc<false>(b1 - b0, dzt, g4, &Ut, dh + int64_t(b0) * u, u, 0, Ut.panels);
+        dh_acc(t, b0, b1, 0, Ut.panels);
       }
     });
   } else if (packed) {  // each thread its units (panels of U^T): at every step, dh's units from
@@ -341,15 +376,16 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
     for (int t = T; t >= 0; --t) {
       g_pool.run(n, [&](int i) {
         const int p0 = Ut.panels * i / n, p1 = Ut.panels * (i + 1) / n;
-        if (t < T) panels_acc<false>(B, dZ + int64_t(t) * B * g4, g4, &Ut, dh, u, p0, p1);
+        if (t < T) dh_acc(t, 0, B, p0, p1);
         if (t > 0) gates_back(t - 1, 0, B, std::min(u, p0 * kPanel), std::min(u, p1 * kPanel));
       });
     }
   } else {  // a few rows (streaming): matrix-vector products over U as it is
     for (int t = T - 1; t >= 0; --t) {
       gates_back(t, 0, B, 0, u);
-      float* dzt = dZ + int64_t(t) * B * g4;
-      for (int r = 0; r < B; ++r) mat_vec_acc(u, g4, U.typed_data(), dzt + r * g4, dh + r * u);
+      for (int r = 0; r < B; ++r) {
+        mat_vec_acc(u, g4, U.typed_data(), dZ + r * ldg + int64_t(t) * g4, dh + int64_t(r) * u);
+      }
     }
   }
   float* dbv = db->typed_data();
@@ -357,36 +393,33 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   for (int k = 0; k < kGroups; ++k) {
     for (int j = 0; j < g4; ++j) dbv[j] += db_groups[size_t(k) * g4 + j];
   }
-  // Weight gradients, whole-sequence products: dW = X^T dZ, dU = H_prev^T dZ.
-  const int N = T * B;
+  // Weight gradients, whole-sequence products over the batch-major samples (b, t): dW = X^T dZ,
+  // dU = H_before^T dZ.
+  const int N = B * T;
   float* dW = dw->typed_data();
   float* dU = du->typed_data();
   std::memset(dW, 0, sizeof(float) * D * g4);
   std::memset(dU, 0, sizeof(float) * u * g4);
   if (N > 0) {
-    seq_gemm<true>(D, g4, N, x.typed_data(), D, dZ, dW);  // X^T (D, N) @ dZ
-    seq_gemm<true>(u, g4, B, h0.typed_data(), u, dZ, dU);  // step 0: h0
-    if (T > 1) {  // H_prev of steps 1.. is the carried h of steps 0..T-2
-      seq_gemm<true>(u, g4, N - B, hs.typed_data(), u, dZ + int64_t(B) * g4, dU);
-    }
+    seq_gemm<true>(D, g4, N, x.typed_data(), D, dZ, dW);    // X^T (D, N) @ dZ (N, 4u)
+    seq_gemm<true>(u, g4, N, hp.typed_data(), u, dZ, dU);  // H^T (u, N) @ dZ
   }
   return ffi::Error::Success();
 }
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(lstmkit_lstm_bwd, LstmBwd,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // x (T, B, D)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // x (B, T, D)
                                   .Arg<ffi::Buffer<ffi::F32>>()   // recurrent kernel (u, 4u)
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // h0 (B, u)
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // c0 (B, u)
-                                  .Arg<ffi::Buffer<ffi::PRED>>()  // mask (T, B) or (0,)
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // gates (T, B, 4u)
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // carried h (T, B, u)
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // carried c (T, B, u)
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // d outputs (T, B, u)
+                                  .Arg<ffi::Buffer<ffi::PRED>>()  // mask (B, T) or (0,)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // gates (B, T, 4u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // h before each step (B, T, u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // c before each step (B, T, u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // final c (B, u)
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // d outputs (B, T, u)
                                   .Arg<ffi::Buffer<ffi::F32>>()   // d final h (B, u)
                                   .Arg<ffi::Buffer<ffi::F32>>()   // d final c (B, u)
-                                  .Ret<ffi::Buffer<ffi::F32>>()   // d pre-activations (T, B, 4u)
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // d pre-activations (B, T, 4u)
                                   .Ret<ffi::Buffer<ffi::F32>>()   // d kernel (D, 4u)
                                   .Ret<ffi::Buffer<ffi::F32>>()   // d recurrent kernel (u, 4u)
                                   .Ret<ffi::Buffer<ffi::F32>>()   // d bias (4u)

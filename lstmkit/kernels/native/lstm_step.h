@@ -71,20 +71,26 @@ static void pack_gates(Packed& P, int u, const float* W, int D, const float* U) 
   });
 }
 
-// One time step's operands and results; rows are the batch, all row-major.
+// One time step's operands and results; rows are the batch. The layer's arrays are batch-major
+// (batch, time, ...), so a step's rows of them lie a stride apart (time * features, ...); the
+// carried states are (batch, units) arrays of their own.
 struct Step {
   int u, D;                 // units, input features
   const Packed* P;          // pack_gates of [W; U]
   const float* bias;        // (4u)
-  const float* x;           // (B, D) this step's input
+  const float* x;           // row b of this step's input at x + b * ldx
+  int64_t ldx;
   const float* h_prev;      // (B, u)
   float* h;                 // (B, u) the carried h after the step (never h_prev)
   float* c;                 // (B, u) the carried c, updated in place
-  float* y;                 // (B, u) the step's output
-  float* gates;             // (B, 4u) the activated gates, or null
-  float* hs;                // (B, u) a copy of the carried h after the step, or null
-  float* cs;                // (B, u) a copy of the carried c after the step, or null
-  const bool* mask;         // (B) or null
+  float* y;                 // row b of the step's output at y + b * ldy
+  int64_t ldy;
+  float* gates;             // the activated gates, row b at gates + b * ldg, or null
+  int64_t ldg;
+  float* hp;                // the carried h and c before the step (for the backward), row b at
+  float* cp;                // hp + b * ldy, or null
+  const bool* mask;         // row b's at mask[b * ldm], or null
+  int64_t ldm;
   bool zero_output;
 };
 
@@ -93,7 +99,7 @@ struct Step {
 // the tile applies the gates and updates the states instead.
 template <int R>
 static void step_tile(const Step& s, int r0, int p, int k0, int k1, v16* part) {
-  const int u = s.u, g4 = 4 * u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
+  const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
   v16 acc[R][4];
   for (int r = 0; r < R; ++r) {
     for (int g = 0; g < 4; ++g) {
@@ -101,11 +107,11 @@ static void step_tile(const Step& s, int r0, int p, int k0, int k1, v16* part) {
     }
   }
   const v16* pv = reinterpret_cast<const v16*>(s.P->panel(p)) + int64_t(k0) * 4;
-  const float* xr = s.x + int64_t(r0) * s.D;
+  const float* xr = s.x + r0 * s.ldx;
   for (int k = k0; k < std::min(k1, s.D); ++k, pv += 4) {  // rows of W: x is the operand
     const v16 b0 = pv[0], b1 = pv[1], b2 = pv[2], b3 = pv[3];
     for (int r = 0; r < R; ++r) {
-      const float a = xr[r * s.D + k];
+      const float a = xr[r * s.ldx + k];
       acc[r][0] += a * b0;
       acc[r][1] += a * b1;
       acc[r][2] += a * b2;
@@ -130,35 +136,31 @@ static void step_tile(const Step& s, int r0, int p, int k0, int k1, v16* part) {
     return;
   }
   for (int r = 0; r < R; ++r) {
-    const int64_t row = int64_t(r0 + r) * u + j0;
+    const int64_t b = r0 + r, row = b * u + j0, out = b * s.ldy + j0;
     const v16 i = vsigmoid(acc[r][0]), f = vsigmoid(acc[r][1]), g = vtanh(acc[r][2]);
     const v16 o = vsigmoid(acc[r][3]);
     if (s.gates != nullptr) {  // the glass box shows a masked step's gates too, as the scan does
-      float* gr = s.gates + int64_t(r0 + r) * g4 + j0;
+      float* gr = s.gates + b * s.ldg + j0;
       store_n(gr, i, n);
       store_n(gr + u, f, n);
       store_n(gr + 2 * u, g, n);
       store_n(gr + 3 * u, o, n);
     }
-    if (s.mask != nullptr && !s.mask[r0 + r]) {  // Keras's masking: states carried, the
-      const v16 h_old = load_n(s.h_prev + row, n);  // previous output repeated (or zeros)
-      store_n(s.h + row, h_old, n);
-      store_n(s.y + row, s.zero_output ? v16{} : h_old, n);
-      if (s.hs != nullptr) {
-        store_n(s.hs + row, h_old, n);
-        store_n(s.cs + row, load_n(s.c + row, n), n);
-      }
+    const v16 h_old = load_n(s.h_prev + row, n), c_old = load_n(s.c + row, n);
+    if (s.hp != nullptr) {
+      store_n(s.hp + out, h_old, n);
+      store_n(s.cp + out, c_old, n);
+    }
+    if (s.mask != nullptr && !s.mask[b * s.ldm]) {  // Keras's masking: the states carried,
+      store_n(s.h + row, h_old, n);                 // the previous output repeated (or zeros)
+      store_n(s.y + out, s.zero_output ? v16{} : h_old, n);
       continue;
     }
-    const v16 c_new = f * load_n(s.c + row, n) + i * g;
+    const v16 c_new = f * c_old + i * g;
     const v16 h_new = o * vtanh(c_new);
     store_n(s.c + row, c_new, n);
     store_n(s.h + row, h_new, n);
-    store_n(s.y + row, h_new, n);
-    if (s.hs != nullptr) {
-      store_n(s.hs + row, h_new, n);
-      store_n(s.cs + row, c_new, n);
-    }
+    store_n(s.y + out, h_new, n);
   }
 }
 
