@@ -55,7 +55,8 @@ def blocks(fn, steps: int, n_blocks: int) -> list:
 
 
 def run_numpy(steps, n_blocks):
-    rng = np.random.default_rng(0)  # the LSTM layers' [W; U]: (256 + 512, 4 * 512), (512 + 512, ...)
+    # The LSTM layers' [W; U]: (256 + 512, 4 * 512) and (512 + 512, 4 * 512).
+    rng = np.random.default_rng(0)
     w = [rng.normal(size=(k, 4 * UNITS)).astype(np.float32) for k in (EMBED + UNITS, 2 * UNITS)]
     v = [np.ones(m.shape[0], np.float32) for m in w]
     times = blocks(lambda: (v[0] @ w[0], v[1] @ w[1]), steps, n_blocks)
