@@ -1,18 +1,19 @@
-// lstmkit's native CPU LSTM: the whole time loop in C++, fused gate loops.
+// lstmkit's native CPU LSTM: the whole time loop in C++, forward and backward.
 //
-// Compiled on first use by lstmkit/kernels/native/build.py and registered with jax.ffi. Products
-// run on packed_gemm.h's kernels (the weights packed once per call); a streamed step (fewer than
-// 4 steps of at most 4 rows) runs matrix-vector loops; whole-sequence products of 10 GFLOP and
-// more call scipy's OpenBLAS sgemm (scipy.linalg.cython_blas: Fortran ABI, column-major, every
-// argument by pointer; its address and the thread count handed in once by lstmkit_native_init). Measured on the
-// 2-core machine: OpenBLAS's threads, which wait spinning between calls, slowed the train step
-// up to 6x while XLA's threads and other processes ran, and a streamed step 3-10x.
+// Compiled on first use by lstmkit/kernels/native/build.py and registered with jax.ffi. The
+// forward step is one product [x_t, h] @ [W; U] over the two kernels packed once per call, with
+// the gates applied in the product's registers (lstm_step.h); a streamed step (fewer than 4
+// steps of at most 4 rows) runs matrix-vector loops over the weights as they are. The backward
+// runs the reverse loop on packed_gemm.h's products, and the weight gradients as whole-sequence
+// products: packed_gemm.h's, or scipy's OpenBLAS sgemm from 10 GFLOP on (there its blocking wins;
+// scipy.linalg.cython_blas: Fortran ABI, column-major, every argument by pointer, its address
+// handed in once by lstmkit_native_init). Work is shared between threads by pool.h's pool.
 //
-// Layouts (row-major, time-major): x (T, B, D), kernel W (D, 4u), bias (4u), recurrent kernel
-// U (u, 4u), states (B, u), mask (T, B) booleans or an empty array for "no mask". Gate order is
-// Keras's: i, f, c (candidate), o. A row-major (r, c) matrix is a column-major (c, r) one, so the
-// row-major product C = A @ B is the column-major C^T = B^T A^T: every call below passes the
-// operands swapped.
+// Layouts (row-major, batch-major as the layer has them): x (B, T, D), kernel W (D, 4u), bias
+// (4u), recurrent kernel U (u, 4u), states (B, u), mask (B, T) booleans or an empty array for
+// "no mask". Gate order is Keras's: i, f, c (candidate), o. For OpenBLAS: a row-major (r, c)
+// matrix is a column-major (c, r) one, so the row-major product C = A @ B is the column-major
+// C^T = B^T A^T, and gemm_rm passes the operands swapped.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
