@@ -48,15 +48,18 @@ static void gemm_rm(bool ta, bool tb, int m, int n, int k, const float* a, int l
 
 #include "packed_gemm.h"
 
-// A whole-sequence product C (M, N) += op(A) (M, K) @ B (K, N), B row-major: the packed kernel,
-// or OpenBLAS for the largest (there its blocking wins, and the wait of its threads after the
-// call is small beside the product).
-template <bool TA>
-static void seq_gemm(int M, int N, int K, const float* A, int lda, const float* B, float* C) {
-  if (2.0 * M * N * K >= 1e10) {
-    gemm_rm(TA, false, M, N, K, A, lda, B, N, 1.0f, C, N);
-  } else {
-    gemm_packed<TA>(M, N, K, A, lda, B, N, C, N);
+// The weight gradients' products, C (M, N) += A^T (M, K) @ B (K, N) for two (A, C) sharing B,
+// B row-major: the packed kernel (B packed once for both), or OpenBLAS for those of 10 GFLOP or
+// more (there its blocking wins, and the wait of its threads after the call is small beside the
+// product).
+static void weight_gemms(Left a, Left b, int N, int K, const float* B) {
+  const bool blas_a = 2.0 * a.M * N * K >= 1e10, blas_b = 2.0 * b.M * N * K >= 1e10;
+  if (blas_a) gemm_rm(true, false, a.M, N, K, a.A, a.lda, B, N, 1.0f, a.C, N);
+  if (blas_b) gemm_rm(true, false, b.M, N, K, b.A, b.lda, B, N, 1.0f, b.C, N);
+  if (!blas_a && !blas_b) {
+    gemm_packed<true>({a, b}, N, K, B, N, N);
+  } else if (!blas_a || !blas_b) {
+    gemm_packed<true>({blas_a ? b : a}, N, K, B, N, N);
   }
 }
 
@@ -402,8 +405,8 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   std::memset(dW, 0, sizeof(float) * D * g4);
   std::memset(dU, 0, sizeof(float) * u * g4);
   if (N > 0) {
-    seq_gemm<true>(D, g4, N, x.typed_data(), D, dZ, dW);    // X^T (D, N) @ dZ (N, 4u)
-    seq_gemm<true>(u, g4, N, hp.typed_data(), u, dZ, dU);  // H^T (u, N) @ dZ
+    // X^T (D, N) @ dZ (N, 4u) and H^T (u, N) @ dZ
+    weight_gemms({D, x.typed_data(), D, dW}, {u, hp.typed_data(), u, dU}, g4, N, dZ);
   }
   return ffi::Error::Success();
 }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 typedef float v16 __attribute__((vector_size(64)));
@@ -150,17 +151,27 @@ static void packed_acc(int rows, const float* A, int lda, const Packed& P, float
   });
 }
 
-// A whole-sequence product, C (M, N) += op(A) (M, K) @ B (K, N), B row-major (rows ldb apart).
-// The threads share B's panels; each packs its panel a chunk of kChunk rows at a time (32 KB:
-// it stays in L1 while every row tile passes over it) and runs the row tiles over it. B is not
-// used in place: its rows lie a power of two apart (4u floats), and a chunk of them fell into a
-// few L1 sets.
+// The left operands of products that share the right one: C (M, N) += op(A) (M, K) @ B.
+struct Left {
+  int M;
+  const float* A;
+  int lda;
+  float* C;
+};
+
+// Whole-sequence products, C (M, N) += op(A) (M, K) @ B (K, N) for every Left, B row-major (rows
+// ldb apart, C's ldc). The threads share B's panels; each packs its panel a chunk of kChunk rows
+// at a time (32 KB: it stays in L1 while every row tile passes over it) and runs every left
+// operand's row tiles over it, so B is packed once for all of them. B is not used in place: its
+// rows lie a power of two apart (4u floats), and a chunk of them fell into a few L1 sets.
 template <bool TA>
-static void gemm_packed(int M, int N, int K, const float* A, int lda, const float* B, int64_t ldb,
-                        float* C, int ldc) {
+static void gemm_packed(std::initializer_list<Left> lefts, int N, int K, const float* B,
+                        int64_t ldb, int ldc) {
   constexpr int kChunk = 128;
   const int panels = (N + kPanel - 1) / kPanel;
-  const int n = std::min(threads_for(2.0 * M * N * K), panels);
+  double flops = 0;
+  for (const Left& l : lefts) flops += 2.0 * l.M * N * K;
+  const int n = std::min(threads_for(flops), panels);
   g_pool.run(n, [&](int i) {
     Packed P;
     for (int p = panels * i / n; p < panels * (i + 1) / n; ++p) {
@@ -168,10 +179,12 @@ static void gemm_packed(int M, int N, int K, const float* A, int lda, const floa
       for (int k0 = 0; k0 < K; k0 += kChunk) {
         const int kc = std::min(kChunk, K - k0);
         pack(P, kc, width, B + int64_t(k0) * ldb + n0, ldb, 1);
-        for_tiles(0, M, [&](int r, int rows) {
-          const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
-          tile_n<TA>(rows, kc, a, lda, P.panel(0), C + int64_t(r) * ldc + n0, ldc, width);
-        });
+        for (const Left& l : lefts) {
+          for_tiles(0, l.M, [&](int r, int rows) {
+            const float* a = TA ? l.A + int64_t(k0) * l.lda + r : l.A + int64_t(r) * l.lda + k0;
+            tile_n<TA>(rows, kc, a, l.lda, P.panel(0), l.C + int64_t(r) * ldc + n0, ldc, width);
+          });
+        }
       }
     }
   });
