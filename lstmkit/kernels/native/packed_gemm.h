@@ -40,7 +40,9 @@ static void pack(Packed& P, int K, int N, const float* src, int64_t sk, int64_t 
     for (int k = 0; k < K; ++k) {
       float* row = dst + (int64_t(p) * K + k) * kPanel;
       const float* from = src + int64_t(k) * sk + n0 * sn;
-      if (sn == 1) {
+      if (sn == 1 && width == kPanel) {  // a size known here: vector moves, not a libc call
+        std::memcpy(row, from, sizeof(float) * kPanel);
+      } else if (sn == 1) {
         std::memcpy(row, from, sizeof(float) * width);
       } else {
         for (int c = 0; c < width; ++c) row[c] = from[c * sn];
