@@ -25,10 +25,7 @@ static inline void cpu_relax() { _mm_pause(); }
 static inline void cpu_relax() {}
 #endif
 
-#ifndef SPIN
-#define SPIN 200
-#endif
-constexpr int kSpinMicros = SPIN;
+constexpr int kSpinMicros = 200;
 
 class Pool {
  public:
