@@ -35,7 +35,6 @@ static sgemm_t g_sgemm = nullptr;
 extern "C" void lstmkit_native_init(void* sgemm, int threads) {
   g_sgemm = reinterpret_cast<sgemm_t>(sgemm);
   g_pool.set_size(threads);
-  pthread_atfork(nullptr, nullptr, pool_forget_after_fork);
 }
 
 // Row-major C (m, n) = alpha * op(A) @ op(B) + beta * C, with A (m, k) or (k, m) if ta, etc.

@@ -9,8 +9,6 @@
 // it is given work: an idle process leaves its cores to others.
 #pragma once
 
-#include <pthread.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -52,14 +50,6 @@ class Pool {
     if (sleepers_.load(std::memory_order_seq_cst) > 0) gen_.notify_all();
     fn(0);
     while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
-  }
-
-  // After fork() the child has none of the parent's threads: forget them (they are not joined
-  // or detached; their objects are leaked) and start new ones on first use.
-  void forget_after_fork() {
-    new std::vector<std::thread*>(std::move(workers_));
-    workers_.clear();
-    started_ = false;
   }
 
  private:
@@ -112,5 +102,3 @@ class Pool {
 };
 
 static Pool g_pool;
-
-static void pool_forget_after_fork() { g_pool.forget_after_fork(); }
