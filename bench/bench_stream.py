@@ -111,16 +111,18 @@ def run_keras(steps, n_blocks):
     return {"keras": times, "versions": f"keras {keras.__version__}"}
 
 
-NOTES = """What the runs showed (2026-11-30, a machine shared by ~8 busy processes, load 13-18
-on 2 cores):
-- Wall times are not comparable across rows here: a loop that never sleeps (numpy, torch) gets
-  its fair share of a crowded CPU, one that waits on each step (lstmkit, Keras) is woken first.
-  The CPU column is the cost; earlier runs the same afternoon gave lstmkit 1.20, 1.31, 1.50x.
-- Of an lstmkit step, dispatch is 0.03 ms. Before the native kernel the rest was XLA's four
-  matrix-vector products (1.1-1.5x numpy's OpenBLAS alone; the oneDNN and XNNPACK options did not
-  change it); since, the LSTMs run the native kernel's one-thread matrix-vector loops, which is
-  why numpy's two-thread floor is out of reach (bench/results.md, notes under bench:lstm).
-- PyTorch's `nn.LSTM` at batch 1, one step per call, is dominated by its per-call overhead here.
+NOTES = """What the runs showed (2026-12-01, quiet machine, load 1-2):
+- One thread per process (the table): lstmkit 1.38x numpy's floor (1.24-1.54x over the
+  session's runs); target 1.3x. Two threads (`--threads 2`, same hour): numpy 0.261 ms,
+  lstmkit 0.393 ms (1.50x), PyTorch 1.278, Keras 0.768.
+- Where an lstmkit step goes (perf, one thread): the native kernel's matrix-vector loops ~60 %
+  of the CPU time (level with numpy's sgemv over the same bytes: 28 GB/s a core, 54 GB/s on
+  two in a C++ harness); the rest is JAX's dispatch (a 2x16-unit model streams in 36-40 us a
+  step: the jitted call, and the hand-off of each execution to an XLA worker thread, ~9 % of
+  the samples in the kernel's scheduler) and Python.
+- The numpy floor runs in its own process: with two threads its OpenBLAS threads wait spinning
+  after each product, and in the lstmkit process they held the second core (1.12 ms a step).
+- PyTorch's `nn.LSTM` at batch 1, one step per call, is dominated by its per-call overhead.
 """
 
 SYSTEMS = {"numpy": run_numpy, "lstmkit": run_lstmkit, "torch": run_torch, "keras": run_keras}
