@@ -99,6 +99,11 @@ def test_batch_one_and_time_one(batch, time):  # BLAS (sgemv at batch 1) below 4
     check("right", False, True, False, True, batch=batch, time=time)
 
 
+@pytest.mark.parametrize("zero_output", [False, True])
+def test_streamed_steps_with_masked_rows(zero_output):  # 2 x 2: matrix-vector path, rows carried
+    check("random", False, True, zero_output, True, batch=2, time=2, units=21)
+
+
 def test_no_bias_and_wider_units():
     check("random", True, True, False, True, units=21, features=7, use_bias=False)
 

@@ -15,29 +15,7 @@
 #include <cstdint>
 #include <cstring>
 
-typedef int32_t vi16 __attribute__((vector_size(64)));
 constexpr int kUnits = 16;  // units per panel: one vector per gate
-
-// The activations on 16 lanes: the same arithmetic as fexp/fsigmoid/ftanh in lstm_cpu.cc.
-static inline v16 vexp(v16 x) {
-  const v16 hi = v16{} + 88.0f, lo = v16{} - 87.0f, big = v16{} + 12582912.0f;
-  x = x > hi ? hi : x;
-  x = x < lo ? lo : x;
-  const v16 fx = (x * 1.44269504088896341f + big) - big;  // round(x / ln 2)
-  v16 r = x - fx * 0.693359375f;
-  r = r + fx * 2.12194440e-4f;
-  v16 y = v16{} + 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * r * r + r + 1.0f;
-  const vi16 bits = (__builtin_convertvector(fx, vi16) + 127) << 23;  // 2^fx
-  return y * reinterpret_cast<const v16&>(bits);
-}
-static inline v16 vsigmoid(v16 x) { return 1.0f / (1.0f + vexp(-x)); }
-static inline v16 vtanh(v16 x) { return 1.0f - 2.0f / (vexp(2.0f * x) + 1.0f); }
 
 // The first n (at most 16) floats at p; the lanes past n are zero. A whole vector is one move; a
 // memcpy of a size known only at run time was a call to libc (6 % of a training step).
@@ -149,8 +127,8 @@ static void step_tile(const Step& s, int r0, int p, int k0, int k1, v16* part) {
   }
   for (int r = 0; r < R; ++r) {
     const int64_t b = r0 + r, row = b * u + j0, out = b * s.ldy + j0;
-    const v16 i = vsigmoid(acc[r][0]), f = vsigmoid(acc[r][1]), g = vtanh(acc[r][2]);
-    const v16 o = vsigmoid(acc[r][3]);
+    const v16 i = approx_sigmoid(acc[r][0]), f = approx_sigmoid(acc[r][1]), g = approx_tanh(acc[r][2]);
+    const v16 o = approx_sigmoid(acc[r][3]);
     if (s.gates != nullptr) {  // the glass box shows a masked step's gates too, as the scan does
       float* gr = s.gates + b * s.ldg + j0;
       store_n(gr, i, n);
@@ -169,7 +147,7 @@ static void step_tile(const Step& s, int r0, int p, int k0, int k1, v16* part) {
       continue;
     }
     const v16 c_new = f * c_old + i * g;
-    const v16 h_new = o * vtanh(c_new);
+    const v16 h_new = o * approx_tanh(c_new);
     store_n(s.c + row, c_new, n);
     store_n(s.h + row, h_new, n);
     store_n(s.y + out, h_new, n);
