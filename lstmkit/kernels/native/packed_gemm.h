@@ -144,15 +144,6 @@ static bool split_batch(int n, int B, const Packed& P) {
   return n >= 2 && B >= kRows * n && 4.0 * P.K * P.panels * kPanel <= 3e6;
 }
 
-template <bool TA = false>
-static void packed_acc(int rows, const float* A, int lda, const Packed& P, float* C, int ldc,
-                       bool may_split = true) {
-  const int n = may_split ? std::min(threads_for(2.0 * rows * P.K * P.N), P.panels) : 1;
-  g_pool.run(n, [&](int i) {
-    panels_acc<TA>(rows, A, lda, &P, C, ldc, P.panels * i / n, P.panels * (i + 1) / n);
-  });
-}
-
 // The left operands of products that share the right one: C (M, N) += op(A) (M, K) @ B.
 struct Left {
   int M;
