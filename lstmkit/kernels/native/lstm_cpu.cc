@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "xla/ffi/api/ffi.h"
@@ -53,12 +54,16 @@ static void gemm_rm(bool ta, bool tb, int m, int n, int k, const float* a, int l
 // product).
 static void weight_gemms(Left a, Left b, int N, int K, const float* B) {
   const bool blas_a = 2.0 * a.M * N * K >= 1e10, blas_b = 2.0 * b.M * N * K >= 1e10;
-  if (blas_a) gemm_rm(true, false, a.M, N, K, a.A, a.lda, B, N, 1.0f, a.C, N);
-  if (blas_b) gemm_rm(true, false, b.M, N, K, b.A, b.lda, B, N, 1.0f, b.C, N);
   if (!blas_a && !blas_b) {
     gemm_packed<true>({a, b}, N, K, B, N, N);
-  } else if (!blas_a || !blas_b) {
-    gemm_packed<true>({blas_a ? b : a}, N, K, B, N, N);
+    return;
+  }
+  for (const auto& [l, blas] : {std::pair{a, blas_a}, std::pair{b, blas_b}}) {
+    if (blas) {
+      gemm_rm(true, false, l.M, N, K, l.A, l.lda, B, N, 1.0f, l.C, N);
+    } else {
+      gemm_packed<true>({l}, N, K, B, N, N);
+    }
   }
 }
 
@@ -67,40 +72,14 @@ static void weight_gemms(Left a, Left b, int N, int K, const float* B) {
 // ----- forward -------------------------------------------------------------------------------
 #include "lstm_step.h"
 
-// One row's gates in a streamed step: z (4u) the pre-activations in, the activated gates out (i,
-// f, c~, o); h and c (u) updated in place; y (u) the output. The same arithmetic as step_tile's,
-// 16 units at a time (as a loop over floats GCC did not vectorize it: 5 % of a streamed step).
-static void lstm_gates_row(int u, float* z, float* h, float* c, float* y, const bool* m,
-                           bool zero_output) {
-  const bool carried = m != nullptr && !*m;  // Keras's masking: the states carried, the
-  for (int j = 0; j < u; j += kUnits) {       // previous output repeated (or zeros)
-    const int n = std::min(kUnits, u - j);
-    const v16 i = approx_sigmoid(load_n(z + j, n)), f = approx_sigmoid(load_n(z + u + j, n));
-    const v16 g = approx_tanh(load_n(z + 2 * u + j, n)), o = approx_sigmoid(load_n(z + 3 * u + j, n));
-    store_n(z + j, i, n);
-    store_n(z + u + j, f, n);
-    store_n(z + 2 * u + j, g, n);
-    store_n(z + 3 * u + j, o, n);
-    if (carried) {
-      if (zero_output) store_n(y + j, v16{}, n);
-      if (!zero_output) std::memcpy(y + j, h + j, sizeof(float) * n);
-      continue;
-    }
-    const v16 c_new = f * load_n(c + j, n) + i * g;
-    const v16 h_new = o * approx_tanh(c_new);
-    store_n(c + j, c_new, n);
-    store_n(h + j, h_new, n);
-    store_n(y + j, h_new, n);
-  }
-}
-
 // A streamed step (a few rows, fewer than kPackSteps steps): packing [W; U] would cost as much
 // as the product, so matrix-vector loops over the weights as they are, which reads them once
 // per step from memory. The rows of [W; U] are cut in two halves and each thread sums one (whole
 // rows: one stream of memory each; with the columns split, each thread read pieces of every row,
 // and two threads were 1.5x one); z = (bias + first half) + second half, the same sums in the
-// same order with one thread or two. The gates follow in the calling thread. `s` describes step
-// 0; step t's rows lie t rows further in the batch-major arrays.
+// same order with one thread or two. The gates follow in the calling thread (gate_units, as in
+// the packed step). `s` describes step 0; step t's rows lie t rows further in the batch-major
+// arrays.
 static void stream_steps(const Step& s, int T, int B, const float* W, const float* U) {
   const int u = s.u, D = s.D, g4 = 4 * u, K = D + u, half = K / 2;
   std::vector<float> z(size_t(2) * B * g4);  // the two halves' sums, (2, B, 4u)
@@ -126,16 +105,18 @@ static void stream_steps(const Step& s, int T, int B, const float* W, const floa
       float* z0 = z.data() + int64_t(b) * g4;
       const float* z1 = z0 + int64_t(B) * g4;
       for (int j = 0; j < g4; ++j) z0[j] = (s.bias[j] + z0[j]) + z1[j];
-      float* h = s.h + int64_t(b) * u;
+      float* h = s.h + int64_t(b) * u;  // read and written in place: one thread, 16 units at a time
       float* c = s.c + int64_t(b) * u;
       const int64_t out = b * s.ldy + int64_t(t) * u;
-      if (s.hp != nullptr) {
-        std::memcpy(s.hp + out, h, sizeof(float) * u);
-        std::memcpy(s.cp + out, c, sizeof(float) * u);
+      float* gates = s.gates ? s.gates + b * s.ldg + int64_t(t) * g4 : nullptr;
+      const bool carried = s.mask != nullptr && !s.mask[b * s.ldm + t];
+      for (int j = 0; j < u; j += kUnits) {
+        const int n = std::min(kUnits, u - j);
+        gate_units(load_n(z0 + j, n), load_n(z0 + u + j, n), load_n(z0 + 2 * u + j, n),
+                   load_n(z0 + 3 * u + j, n), n, u, h + j, h + j, c + j, s.y + out + j,
+                   gates ? gates + j : nullptr, s.hp ? s.hp + out + j : nullptr,
+                   s.cp ? s.cp + out + j : nullptr, carried, s.zero_output);
       }
-      lstm_gates_row(u, z0, h, c, s.y + out, s.mask ? s.mask + b * s.ldm + t : nullptr,
-                     s.zero_output);
-      if (s.gates != nullptr) std::memcpy(s.gates + b * s.ldg + int64_t(t) * g4, z0, sizeof(float) * g4);
     }
   }
 }

@@ -61,6 +61,40 @@ static void pack_gates(Packed& P, int u, const float* W, int D, const float* U) 
   });
 }
 
+// One row's n (at most 16) units after the product: their four pre-activations in; the activated
+// gates stored at `gates` (i, f, c~, o, u floats apart) and the states before the step at hp, cp
+// when those are not null; then c and h updated (h read from h_prev, which may be h itself) and
+// the output y written, or, for a masked row (`carried`), Keras's masking: the states carried and
+// the previous output repeated (or zeros). Every pointer is at the row's first of the n units.
+// Inlined always: it runs once per row and panel of every step (GCC had made it a call).
+__attribute__((always_inline)) static inline void gate_units(
+    v16 zi, v16 zf, v16 zc, v16 zo, int n, int u, const float* h_prev, float* h, float* c,
+    float* y, float* gates, float* hp, float* cp, bool carried, bool zero_output) {
+  const v16 i = approx_sigmoid(zi), f = approx_sigmoid(zf), g = approx_tanh(zc);
+  const v16 o = approx_sigmoid(zo);
+  if (gates != nullptr) {  // the glass box shows a masked step's gates too, as the scan does
+    store_n(gates, i, n);
+    store_n(gates + u, f, n);
+    store_n(gates + 2 * u, g, n);
+    store_n(gates + 3 * u, o, n);
+  }
+  const v16 h_old = load_n(h_prev, n), c_old = load_n(c, n);
+  if (hp != nullptr) {
+    store_n(hp, h_old, n);
+    store_n(cp, c_old, n);
+  }
+  if (carried) {
+    store_n(h, h_old, n);
+    store_n(y, zero_output ? v16{} : h_old, n);
+    return;
+  }
+  const v16 c_new = f * c_old + i * g;
+  const v16 h_new = o * approx_tanh(c_new);
+  store_n(c, c_new, n);
+  store_n(h, h_new, n);
+  store_n(y, h_new, n);
+}
+
 // One time step's operands and results; rows are the batch. The layer's arrays are batch-major
 // (batch, time, ...), so a step's rows of them lie a stride apart (time * features, ...); the
 // carried states are (batch, units) arrays of their own.
@@ -127,30 +161,10 @@ static void step_tile(const Step& s, int r0, int p, int k0, int k1, v16* part) {
   }
   for (int r = 0; r < R; ++r) {
     const int64_t b = r0 + r, row = b * u + j0, out = b * s.ldy + j0;
-    const v16 i = approx_sigmoid(acc[r][0]), f = approx_sigmoid(acc[r][1]), g = approx_tanh(acc[r][2]);
-    const v16 o = approx_sigmoid(acc[r][3]);
-    if (s.gates != nullptr) {  // the glass box shows a masked step's gates too, as the scan does
-      float* gr = s.gates + b * s.ldg + j0;
-      store_n(gr, i, n);
-      store_n(gr + u, f, n);
-      store_n(gr + 2 * u, g, n);
-      store_n(gr + 3 * u, o, n);
-    }
-    const v16 h_old = load_n(s.h_prev + row, n), c_old = load_n(s.c + row, n);
-    if (s.hp != nullptr) {
-      store_n(s.hp + out, h_old, n);
-      store_n(s.cp + out, c_old, n);
-    }
-    if (s.mask != nullptr && !s.mask[b * s.ldm]) {  // Keras's masking: the states carried,
-      store_n(s.h + row, h_old, n);                 // the previous output repeated (or zeros)
-      store_n(s.y + out, s.zero_output ? v16{} : h_old, n);
-      continue;
-    }
-    const v16 c_new = f * c_old + i * g;
-    const v16 h_new = o * approx_tanh(c_new);
-    store_n(s.c + row, c_new, n);
-    store_n(s.h + row, h_new, n);
-    store_n(s.y + out, h_new, n);
+    gate_units(acc[r][0], acc[r][1], acc[r][2], acc[r][3], n, u, s.h_prev + row, s.h + row,
+               s.c + row, s.y + out, s.gates ? s.gates + b * s.ldg + j0 : nullptr,
+               s.hp ? s.hp + out : nullptr, s.cp ? s.cp + out : nullptr,
+               s.mask != nullptr && !s.mask[b * s.ldm], s.zero_output);
   }
 }
 
