@@ -78,10 +78,10 @@ native_lstm_scan.defvjp(_native_fwd, _native_bwd)
 def _operands(x, kernel, bias, recurrent_kernel, initial_states, mask, go_backwards) -> tuple:
     """The kernel's operands from a layer's: x (flipped in time for go_backwards), the bias
     (zeros when there is none), float32 h0 and c0, and the mask or (0,) for none."""
-    mask = jnp.zeros((0,), bool) if mask is None else mask.astype(bool)
     if go_backwards:
         x = jnp.flip(x, 1)
-        mask = mask if mask.ndim == 1 else jnp.flip(mask, 1)
+        mask = None if mask is None else jnp.flip(mask, 1)
+    mask = jnp.zeros((0,), bool) if mask is None else mask.astype(bool)
     units = recurrent_kernel.shape[0]
     bias = jnp.zeros((4 * units,), jnp.float32) if bias is None else bias
     h0, c0 = (jnp.asarray(s, jnp.float32) for s in initial_states)
