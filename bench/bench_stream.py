@@ -111,18 +111,21 @@ def run_keras(steps, n_blocks):
     return {"keras": times, "versions": f"keras {keras.__version__}"}
 
 
-NOTES = """What the runs showed (2026-12-01, quiet machine, load 1-2):
-- One thread per process (the table): lstmkit 1.38x numpy's floor (1.24-1.54x over the
-  session's runs); target 1.3x. Two threads (`--threads 2`, same hour): numpy 0.261 ms,
-  lstmkit 0.393 ms (1.50x), PyTorch 1.278, Keras 0.768.
-- Where an lstmkit step goes (perf, one thread): the native kernel's matrix-vector loops ~60 %
-  of the CPU time (level with numpy's sgemv over the same bytes: 28 GB/s a core, 54 GB/s on
-  two in a C++ harness); the rest is JAX's dispatch (a 2x16-unit model streams in 36-40 us a
-  step: the jitted call, and the hand-off of each execution to an XLA worker thread, ~9 % of
-  the samples in the kernel's scheduler) and Python.
+NOTES = """What the runs showed (2026-12-01, quiet machine, load 1-3):
+- One thread per process: lstmkit 1.09-1.21x numpy's floor over three runs in one hour (the
+  table is one of them); target 1.3x. Until lstmkit turned JAX's asynchronous CPU dispatch off
+  (kernels/dispatch.py) it was 1.38-1.44x: each step was handed to an XLA worker thread and
+  awaited, two thread wake-ups (50-80 us) a step. Two threads
+  (`--threads 2`, same hour): numpy 0.253 ms, lstmkit 0.328 ms (1.30x, was 1.50x), PyTorch
+  1.609, Keras 0.595.
+- Where an lstmkit step goes (perf, one thread): the native kernel's matrix-vector loops, level
+  with numpy's sgemv over the same bytes (two layers alone, jitted: 0.49-0.51 ms against numpy's
+  0.48-0.49 in one process); the rest (~30 us) is JAX's dispatch of the step (13 arrays in, a
+  pytree of states out), the Embedding's gather and the Dense's product.
 - The numpy floor runs in its own process: with two threads its OpenBLAS threads wait spinning
   after each product, and in the lstmkit process they held the second core (1.12 ms a step).
-- PyTorch's `nn.LSTM` at batch 1, one step per call, is dominated by its per-call overhead.
+- Keras 3 runs with JAX's defaults (asynchronous dispatch on); PyTorch's `nn.LSTM` at batch 1,
+  one step per call, is dominated by its per-call overhead.
 """
 
 SYSTEMS = {"numpy": run_numpy, "lstmkit": run_lstmkit, "torch": run_torch, "keras": run_keras}
