@@ -55,14 +55,14 @@ static void gemm_rm(bool ta, bool tb, int m, int n, int k, const float* a, int l
 static void weight_gemms(Left a, Left b, int N, int K, const float* B) {
   const bool blas_a = 2.0 * a.M * N * K >= 1e10, blas_b = 2.0 * b.M * N * K >= 1e10;
   if (!blas_a && !blas_b) {
-    gemm_packed<true>({a, b}, N, K, B, N, N);
+    gemm_packed({a, b}, N, K, B, N, N);
     return;
   }
   for (const auto& [l, blas] : {std::pair{a, blas_a}, std::pair{b, blas_b}}) {
     if (blas) {
       gemm_rm(true, false, l.M, N, K, l.A, l.lda, B, N, 1.0f, l.C, N);
     } else {
-      gemm_packed<true>({l}, N, K, B, N, N);
+      gemm_packed({l}, N, K, B, N, N);
     }
   }
 }
