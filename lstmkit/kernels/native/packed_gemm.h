@@ -153,6 +153,23 @@ struct Left {
   float* C;
 };
 
+// dst[k * R + j] = a[k * lda + j] for k < K, j < R: R of a row's floats at a time, R fixed here
+// so that each row is one or two vector moves (a loop over R was a scalar copy).
+template <int R>
+static void copy_rows_r(int K, const float* a, int64_t lda, float* dst) {
+  for (int k = 0; k < K; ++k) std::memcpy(dst + k * R, a + k * lda, sizeof(float) * R);
+}
+static void copy_rows(int R, int K, const float* a, int64_t lda, float* dst) {
+  switch (R) {
+    case 1: copy_rows_r<1>(K, a, lda, dst); break;
+    case 2: copy_rows_r<2>(K, a, lda, dst); break;
+    case 3: copy_rows_r<3>(K, a, lda, dst); break;
+    case 4: copy_rows_r<4>(K, a, lda, dst); break;
+    case 5: copy_rows_r<5>(K, a, lda, dst); break;
+    default: copy_rows_r<kRows>(K, a, lda, dst); break;
+  }
+}
+
 // Whole-sequence products, C (M, N) += A^T (M, K) @ B (K, N) for every Left, B row-major (rows
 // ldb apart, C's ldc). K runs in chunks of kChunk rows. For each chunk, each thread copies the
 // chunk of every A tile by tile (a tile's R floats of each row side by side), then, for each of
@@ -182,9 +199,8 @@ static void gemm_packed(std::initializer_list<Left> lefts, int N, int K, const f
       for (const Left& l : lefts) {
         for_tiles(0, l.M, [&](int r, int tile_rows) {  // tile element (r, k) at dst[k * R + r]
           const float* a = l.A + int64_t(k0) * l.lda + r;
-          for (int k = 0; k < kc; ++k, dst += tile_rows) {
-            for (int j = 0; j < tile_rows; ++j) dst[j] = a[int64_t(k) * l.lda + j];
-          }
+          copy_rows(tile_rows, kc, a, l.lda, dst);
+          dst += int64_t(kc) * tile_rows;
         });
       }
       for (int p = panels * i / n; p < panels * (i + 1) / n; ++p) {
