@@ -114,7 +114,7 @@ def run_keras(steps, n_blocks):
 NOTES = """What the runs showed (2026-12-01, quiet machine, load 1-3):
 - One thread per process: lstmkit 1.09-1.21x numpy's floor over three runs in one hour (the
   table is one of them); target 1.3x. Until lstmkit turned JAX's asynchronous CPU dispatch off
-  (kernels/dispatch.py) it was 1.38-1.44x: each step was handed to an XLA worker thread and
+  (kernels/runtime.py) it was 1.38-1.44x: each step was handed to an XLA worker thread and
   awaited, two thread wake-ups (50-80 us) a step. Two threads
   (`--threads 2`, same hour): numpy 0.253 ms, lstmkit 0.328 ms (1.30x, was 1.50x), PyTorch
   1.609, Keras 0.595.

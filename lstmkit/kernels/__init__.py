@@ -1,6 +1,6 @@
 """Pure JAX math: functions of arrays, no objects with state."""
 
-from lstmkit.kernels.dispatch import run_cpu_computations_inline
+from lstmkit.kernels.runtime import configure
 
-# Before any computation starts JAX's CPU backend (dispatch.py says why).
-run_cpu_computations_inline()
+# Before any computation starts JAX's CPU backend (runtime.py says what and why).
+configure()
