@@ -15,12 +15,13 @@ the user chose otherwise (docs/performance.md, "The CPU runtime").
    MB, adjusted as it goes) with fresh `mmap`s, returns them to the system when they are freed,
    and gives the heap's free top back too. Every training step then faulted its buffers in page
    by page: 17,600 page faults a step at (64, 100, 128, 256), about a quarter of its time (train
-   step 95 -> 64-74 ms). Here blocks under 256 MB come from the heap, and up to 1 GB of freed
-   heap top is kept for the next step. The process keeps that memory mapped between steps (as
-   PyTorch's caching allocators do); the largest blocks are still mapped afresh, since the heap
-   would fragment around them (with no `mmap` at all the peak of a (64, 100, 256, 1024) train
-   step rose from 538 to 778 MB; with 256 MB it is 574). Left alone when `GLIBC_TUNABLES` sets a
-   malloc tunable or `LSTMKIT_MALLOC_TUNING=0`.
+   step 84-97 -> 63-76 ms), 92,000 at (64, 100, 256, 1024) (1110-1180 -> 958-997 ms). Here
+   blocks under 1 GB come from the heap, and up to 1 GB of freed heap top is kept for the next
+   step. The process keeps that memory mapped between steps (as PyTorch's caching allocators
+   do); larger blocks are still mapped afresh, since the heap would fragment around them (with
+   no `mmap` at all the peak of a (64, 100, 256, 1024) train step rose from 538 to 778 MB; with
+   this threshold it is 599-619, PyTorch's 658). Left alone when `GLIBC_TUNABLES` sets a malloc
+   tunable or `LSTMKIT_MALLOC_TUNING=0`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ MALLOC_ENV = "LSTMKIT_MALLOC_TUNING"
 
 # mallopt's parameters (glibc's malloc.h) and lstmkit's values.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 256 << 20  # bytes: larger blocks are mapped afresh
+MMAP_THRESHOLD = 1 << 30  # bytes: larger blocks are mapped afresh
 TRIM_THRESHOLD = 1 << 30  # bytes of free heap top kept before any is given back
 
 
