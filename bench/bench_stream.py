@@ -117,7 +117,8 @@ NOTES = """What the runs showed (2026-12-01, quiet machine, load 1-3):
   (kernels/runtime.py) it was 1.38-1.44x: each step was handed to an XLA worker thread and
   awaited, two thread wake-ups (50-80 us) a step. Two threads
   (`--threads 2`, same hour): numpy 0.253 ms, lstmkit 0.328 ms (1.30x, was 1.50x), PyTorch
-  1.609, Keras 0.595.
+  1.609, Keras 0.595; after the pool's workers were made to spin 2 ms (04:15): one thread
+  1.15x, two threads 0.31-0.35 ms against numpy's 0.248 (1.24-1.43x over three runs).
 - Where an lstmkit step goes (perf, one thread): the native kernel's matrix-vector loops, level
   with numpy's sgemv over the same bytes (two layers alone, jitted: 0.49-0.51 ms against numpy's
   0.48-0.49 in one process); the rest (~30 us) is JAX's dispatch of the step (13 arrays in, a
