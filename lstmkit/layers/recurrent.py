@@ -15,7 +15,7 @@ from lstmkit.kernels.cudnn import try_cudnn_lstm
 from lstmkit.kernels.fused import try_fused_rnn
 from lstmkit.kernels.native.lstm import try_native_trace
 from lstmkit.kernels.recurrent import rnn_scan
-from lstmkit.layers.base import Layer, is_shape, peek_name
+from lstmkit.layers.base import Layer, flush_writes, is_shape, peek_name
 from lstmkit.layers.cells import (
     GRUCell,
     LSTMCell,
@@ -143,6 +143,10 @@ class RNN(Layer):
         """Zero the carried states of a stateful layer (or set them to `states`)."""
         if not self.stateful:
             return
+        # A running fit keeps the states in its loop and writes them back only when someone
+        # reads: land that write first, so that this reset is what the next step starts from
+        # (a callback's reset was lost otherwise: the loop's states overwrote it later).
+        flush_writes()
         current = self._state.get("states")
         if current is None:
             return
@@ -165,6 +169,7 @@ class RNN(Layer):
 
     @property
     def states(self) -> Any:
+        flush_writes()  # a running fit's latest states, not those of before it
         return self._state.get("states")
 
     def _initial_state(self, state: dict, batch: int, initial_state: Any, dtype: Any) -> Any:

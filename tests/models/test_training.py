@@ -95,6 +95,48 @@ def test_stateful_fit_carries_states_and_reset():
         model.fit(x[:6], y[:6], verbose=0)
 
 
+def test_reset_states_in_a_callback_during_fit_takes_effect():
+    """A callback's `model.reset_states()` (or a layer's `reset_states()`) inside `fit` is what the
+    next step starts from, and a layer's `states` read there are the loop's latest. Oracle: Keras
+    3's fit on the JAX backend, which starts every batch from zero states, with the same weights
+    and batches."""
+    import keras
+
+    batch, rng = 4, np.random.default_rng(0)
+    x, y = (
+        rng.normal(size=(12, 5, 3)).astype("float32"),
+        rng.normal(size=(12, 5, 2)).astype("float32"),
+    )
+
+    lstmkit.utils.set_random_seed(0)
+    model = Sequential([lstmkit.Input(batch_shape=(batch, 5, 3)),
+                        L.LSTM(6, stateful=True, return_sequences=True), L.Dense(2)])  # fmt: skip
+    model.compile("sgd", "mse")
+    seen = []
+
+    class Reset(callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(float(np.abs(np.asarray(self.model.layers[0].states[0])).sum()))
+            self.model.reset_states()
+
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(float(np.abs(np.asarray(self.model.layers[0].states[0])).sum()))
+
+    twin = keras.Sequential([keras.Input(batch_shape=(batch, 5, 3)),
+                             keras.layers.LSTM(6, stateful=True, return_sequences=True),
+                             keras.layers.Dense(2)])  # fmt: skip
+    twin.compile(keras.optimizers.SGD(), "mse")
+    twin.set_weights(model.get_weights())
+    ours = model.fit(x, y, batch_size=batch, shuffle=False, verbose=0, callbacks=[Reset()])
+    theirs = twin.fit(x, y, batch_size=batch, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ours.history["loss"], theirs.history["loss"], rtol=1e-5)
+    for a, b in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # Each batch ends with non-zero states, which the next batch's begin sees before resetting.
+    assert seen[0] == 0 and all(v > 0 for v in seen[1:])
+    assert seen[1:-1:2] == seen[2::2]
+
+
 def test_terminate_on_nan_stops_and_keeps_last_finite_weights(capsys):
     model = small_classifier()
     model.compile(lstmkit.optimizers.SGD(learning_rate=1e30), "mse")
