@@ -180,14 +180,7 @@ static void step_block(const Step& s, int b0, int b1, int p0, int p1, v16* part)
       const int k1 = std::min(s.P->K, k0 + kStepChunk);
       for_tiles(b0, b1, [&](int r, int rows) {
         v16* pr = part + (r - b0) * 4;
-        switch (rows) {
-          case 1: step_tile<1>(s, r, p, k0, k1, pr); break;
-          case 2: step_tile<2>(s, r, p, k0, k1, pr); break;
-          case 3: step_tile<3>(s, r, p, k0, k1, pr); break;
-          case 4: step_tile<4>(s, r, p, k0, k1, pr); break;
-          case 5: step_tile<5>(s, r, p, k0, k1, pr); break;
-          default: step_tile<kRows>(s, r, p, k0, k1, pr); break;
-        }
+        with_rows(rows, [&](auto R) { step_tile<R>(s, r, p, k0, k1, pr); });
       });
     }
   }

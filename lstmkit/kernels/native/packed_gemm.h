@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <type_traits>
 #include <vector>
 
 typedef float v16 __attribute__((vector_size(64)));
@@ -86,17 +87,17 @@ static void for_tiles(int r0, int r1, const F& f) {
   }
 }
 
-// tile<R, TA> for R = rows (at most kRows).
-template <bool TA>
-static void tile_n(int rows, int K, const float* A, int lda, const float* panel, float* C,
-                   int ldc, int width) {
+// f(std::integral_constant<int, R>{}) for R = rows (1 to kRows): the code a register tile of R
+// rows runs is compiled for each R (its loops over rows unrolled, its copies of fixed size).
+template <class F>
+static void with_rows(int rows, const F& f) {
   switch (rows) {
-    case 1: tile<1, TA>(K, A, lda, panel, C, ldc, width); break;
-    case 2: tile<2, TA>(K, A, lda, panel, C, ldc, width); break;
-    case 3: tile<3, TA>(K, A, lda, panel, C, ldc, width); break;
-    case 4: tile<4, TA>(K, A, lda, panel, C, ldc, width); break;
-    case 5: tile<5, TA>(K, A, lda, panel, C, ldc, width); break;
-    default: tile<kRows, TA>(K, A, lda, panel, C, ldc, width); break;
+    case 1: f(std::integral_constant<int, 1>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    case 3: f(std::integral_constant<int, 3>{}); break;
+    case 4: f(std::integral_constant<int, 4>{}); break;
+    case 5: f(std::integral_constant<int, 5>{}); break;
+    default: f(std::integral_constant<int, kRows>{}); break;
   }
 }
 
@@ -113,7 +114,9 @@ static void panels_acc(int rows, const float* A, int lda, const Packed* P, float
       const float* panel = P->panel(p) + int64_t(k0) * kPanel;
       for_tiles(0, rows, [&](int r, int n) {
         const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
-        tile_n<TA>(n, kc, a, lda, panel, C + int64_t(r) * ldc + n0, ldc, width);
+        with_rows(n, [&](auto R) {
+          tile<R, TA>(kc, a, lda, panel, C + int64_t(r) * ldc + n0, ldc, width);
+        });
       });
     }
   }
@@ -153,23 +156,6 @@ struct Left {
   float* C;
 };
 
-// dst[k * R + j] = a[k * lda + j] for k < K, j < R: R of a row's floats at a time, R fixed here
-// so that each row is one or two vector moves (a loop over R was a scalar copy).
-template <int R>
-static void copy_rows_r(int K, const float* a, int64_t lda, float* dst) {
-  for (int k = 0; k < K; ++k) std::memcpy(dst + k * R, a + k * lda, sizeof(float) * R);
-}
-static void copy_rows(int R, int K, const float* a, int64_t lda, float* dst) {
-  switch (R) {
-    case 1: copy_rows_r<1>(K, a, lda, dst); break;
-    case 2: copy_rows_r<2>(K, a, lda, dst); break;
-    case 3: copy_rows_r<3>(K, a, lda, dst); break;
-    case 4: copy_rows_r<4>(K, a, lda, dst); break;
-    case 5: copy_rows_r<5>(K, a, lda, dst); break;
-    default: copy_rows_r<kRows>(K, a, lda, dst); break;
-  }
-}
-
 // Whole-sequence products, C (M, N) += A^T (M, K) @ B (K, N) for every Left, B row-major (rows
 // ldb apart, C's ldc). K runs in chunks of kChunk rows. For each chunk, each thread copies the
 // chunk of every A tile by tile (a tile's R floats of each row side by side), then, for each of
@@ -199,7 +185,13 @@ static void gemm_packed(std::initializer_list<Left> lefts, int N, int K, const f
       for (const Left& l : lefts) {
         for_tiles(0, l.M, [&](int r, int tile_rows) {  // tile element (r, k) at dst[k * R + r]
           const float* a = l.A + int64_t(k0) * l.lda + r;
-          copy_rows(tile_rows, kc, a, l.lda, dst);
+          // A row's R floats in one or two vector moves (a loop over a run-time count was a
+          // scalar copy).
+          with_rows(tile_rows, [&](auto R) {
+            for (int k = 0; k < kc; ++k) {
+              std::memcpy(dst + k * R, a + int64_t(k) * l.lda, sizeof(float) * R);
+            }
+          });
           dst += int64_t(kc) * tile_rows;
         });
       }
@@ -209,8 +201,9 @@ static void gemm_packed(std::initializer_list<Left> lefts, int N, int K, const f
         const float* a = a_chunk.data();
         for (const Left& l : lefts) {
           for_tiles(0, l.M, [&](int r, int tile_rows) {
-            tile_n<true>(tile_rows, kc, a, tile_rows, P.panel(0), l.C + int64_t(r) * ldc + n0,
-                         ldc, width);
+            with_rows(tile_rows, [&](auto R) {
+              tile<R, true>(kc, a, R, P.panel(0), l.C + int64_t(r) * ldc + n0, ldc, width);
+            });
             a += int64_t(kc) * tile_rows;
           });
         }
