@@ -20,13 +20,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from children import run_child, thread_env
 
 VOCAB, EMBED, UNITS = 65, 256, 512
 BATCH, TIME = 16, 100
@@ -197,23 +197,16 @@ def main() -> None:
     if args.system:  # a child: one system, results as JSON on the last line
         print(json.dumps(SYSTEMS[args.system](args.folder, args.blocks)))
         return
-    n = str(args.threads)
-    env = {**os.environ, "BENCH_THREADS": n, "OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n,
-           "MKL_NUM_THREADS": n, "JAX_PLATFORMS": "cpu", "OMP_WAIT_POLICY": "PASSIVE",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-           "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")
-           + f" --xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'}"
-           f" intra_op_parallelism_threads={n}"}  # fmt: skip
+    env = thread_env(args.threads, JAX_PLATFORMS="cpu", OMP_WAIT_POLICY="PASSIVE",
+                     PYTHONPATH=str(Path(__file__).resolve().parents[1]))  # fmt: skip
     results, export_s = {}, float("nan")
     with tempfile.TemporaryDirectory() as folder:
         for system in SYSTEMS:
             cmd = [sys.executable, __file__, "--system", system, "--folder", folder,
                    "--blocks", str(args.blocks)]  # fmt: skip
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-            if done.returncode != 0:
-                print(f"{system}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+            out = run_child(system, cmd, env)
+            if out is None:
                 continue
-            out = json.loads(done.stdout.strip().splitlines()[-1])
             if system == "export":
                 export_s = out["export_s"]
             else:

@@ -26,7 +26,6 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import numpy as np
+from children import run_child, thread_env
 
 VOCAB, EMBED, UNITS = 65, 256, 512
 
@@ -158,23 +158,15 @@ def main() -> None:
         print(json.dumps(SYSTEMS[args.system](args.steps, args.blocks)))
         return
     results, versions = {}, {}
-    n = str(args.threads)
-    env = {**os.environ, "BENCH_THREADS": n, "OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n,
-           "LSTMKIT_NUM_THREADS": n,
-           "MKL_NUM_THREADS": n, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")
-           + f" --xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'}"
-           f" intra_op_parallelism_threads={n}"}  # fmt: skip
+    env = thread_env(args.threads, LSTMKIT_NUM_THREADS=str(args.threads))
     for _ in range(args.rounds):
         for system in SYSTEMS:
             cmd = [sys.executable, __file__, "--system", system, "--steps", str(args.steps),
                    "--blocks", str(args.blocks)]  # fmt: skip
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-            if done.returncode != 0:
-                print(f"{system}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
-                continue
-            out = json.loads(done.stdout.strip().splitlines()[-1])
-            versions[system] = out.pop("versions")
-            results.setdefault(system, []).extend(out[system])
+            out = run_child(system, cmd, env)
+            if out is not None:
+                versions[system] = out.pop("versions")
+                results.setdefault(system, []).extend(out[system])
     floor_wall, floor_cpu = summary(results["numpy"])
     rows = ["| system | wall ms per step (fastest block) | CPU ms per step (median block) "
             "| wall × numpy | CPU × numpy |", "|---|---|---|---|---|"]  # fmt: skip
