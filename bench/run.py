@@ -7,9 +7,10 @@ Workload (issue 8): (batch, time, features) -> LSTM(units, return_sequences=True
 error over the whole sequence, SGD. "train" = forward + backward + update, "infer" = forward.
 Every measurement runs in a fresh subprocess (in one process PyTorch's train step ran 100x slower
 after JAX had run), systems interleaved in a rotating order, `--rounds` rounds; each worker
-reports the median of `--repeats` timed calls after two warm-up calls, and the table keeps the
-best median over rounds. Besides the wall time, each worker reports its process CPU time: on a
-shared machine the wall time measures the neighbours too. Workers run with
+reports the median of its timed calls after two warm-up calls (at least `--repeats`, and more
+until a second has passed: BENCH_MIN_SECONDS), and the table keeps the best median over rounds.
+Besides the wall time, each worker reports its process CPU time: on a shared machine the wall
+time measures the neighbours too. Workers run with
 OMP_WAIT_POLICY=PASSIVE (PyTorch's OpenMP threads otherwise spin against the neighbours;
 `--torch-spin` leaves the default).
 
@@ -42,21 +43,33 @@ SYSTEMS = ["lstmkit", "torch", "keras"]
 BIG = (64, 100, 256, 1024)  # the shape of the GEMM-bound target
 RESULTS = Path(__file__).with_name("results.md")
 BEGIN, END = "<!-- bench:lstm begin -->", "<!-- bench:lstm end -->"
+MIN_SECONDS = float(os.environ.get("BENCH_MIN_SECONDS", "1.0"))  # timed calls per median, s
 
 
 # ----- workers: one system, one task, in a fresh process ----------------------------------------
 def _timed(fn, repeats: int, sync=lambda: None) -> dict:
+    """Median wall and CPU time of `fn` after warm-up: at least `repeats` calls, and more until
+    MIN_SECONDS have passed (at most 50 x repeats). A median of ten 10 ms calls spans 0.1 s, and
+    on this shared machine one slow spell of the neighbours decided it; a second of calls gives
+    every system the same chance of quiet ones."""
     for _ in range(2):
         fn()
         sync()
     wall, cpu = [], []
-    for _ in range(repeats):
+    start = time.perf_counter()
+    while len(wall) < repeats or (
+        time.perf_counter() - start < MIN_SECONDS and len(wall) < 50 * repeats
+    ):
         t, c = time.perf_counter(), time.process_time()
         fn()
         sync()
         wall.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
-    return {"ms": 1e3 * statistics.median(wall), "cpu_ms": 1e3 * statistics.median(cpu)}
+    return {
+        "ms": 1e3 * statistics.median(wall),
+        "cpu_ms": 1e3 * statistics.median(cpu),
+        "calls": len(wall),
+    }
 
 
 def _setup_env(gpu: bool) -> None:
@@ -340,7 +353,8 @@ def report(shapes, runs, versions, extras, args, loads) -> str:
         + ", ".join(versions.get(s, s) for s in SYSTEMS)
         + ".",  # fmt: skip
         f"Machine load during the run: {' → '.join(loads)}. Each cell: best of {args.rounds} "
-        f"rounds of the median of {args.repeats} calls, each system in its own process; ms wall "
+        f"rounds of the median of at least {args.repeats} calls and {MIN_SECONDS:g} s of calls, "
+        "each system in its own process; ms wall "
         "(process CPU ms in brackets). Ratios lstmkit / peer on wall time (below 1: lstmkit is "
         "faster), and on CPU time in brackets.",
         "",

@@ -64,7 +64,10 @@ def predict(model: Any, x: Any, batch_size: int | None, whole: bool = False) -> 
     placement = distributed.placement_for(model)
     if placement is not None:
         return None
-    a = np.asarray(x)
+    # A JAX array on the default device goes in as it is: through numpy it was copied in again
+    # (0.45 ms of a 22 ms call at (64, 100, 128) -> LSTM(256)).
+    on_device = isinstance(x, jax.Array) and x.devices() == {jax.devices()[0]}
+    a = x if on_device else np.asarray(x)
     if a.dtype == np.float64:  # as data.as_array_list
         a = a.astype(np.float32)
     if plan.int_input and not np.issubdtype(a.dtype, np.integer):  # as setup.prepare_x
@@ -75,7 +78,7 @@ def predict(model: Any, x: Any, batch_size: int | None, whole: bool = False) -> 
         plan.checked.add(signature)
     rows = n if whole else data_mod.bucket(n, batch_size)
     if rows != n:
-        a = data_mod.pad_rows([a], rows)[0]
+        a = data_mod.pad_rows([np.asarray(a)], rows)[0]
     trainer = plan.trainer
     trainer.placement = None  # as trainer_for leaves it without a distribution
     ys, state = trainer.predict_step(model.params, model.state, [a])

@@ -134,6 +134,20 @@ def test_jax_array_and_integer_inputs():
         ours.layers[0](ids + 9)  # the eager call checks numpy ids as it checked jax ones
 
 
+def test_jax_array_of_floats_goes_in_as_it_is(x):
+    import jax
+
+    ours, theirs = pair(seed=6)
+    expected = theirs.predict_on_batch(x)
+    for batch in (jax.device_put(x), jax.numpy.asarray(x)):
+        got = ours.predict_on_batch(batch)
+        assert isinstance(got, np.ndarray) and got.flags.writeable and got.dtype == np.float32
+        close(got, expected)
+        close(ours.predict(batch[:3], verbose=0), expected[:3])  # padded to 4 rows and cut
+    with pytest.raises(ValueError, match="expects shape"):
+        ours.predict_on_batch(jax.numpy.zeros((2, 3, 5), "float32"))
+
+
 def test_grown_sequential_and_recompiled_model(x):
     ours, theirs = pair(seed=5)
     close(ours.predict_on_batch(x), theirs.predict_on_batch(x))
