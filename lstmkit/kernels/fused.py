@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from lstmkit.kernels.native import try_native_lstm
+from lstmkit.kernels.native import try_native_gru, try_native_lstm
 
 Array = jax.Array
 Activation = Callable[[Array], Array]
@@ -238,7 +238,8 @@ def try_fused_rnn(
 ) -> tuple[Array, Array | None, list] | None:
     """The fused path for a plain LSTM/GRU/SimpleRNN cell (`kind`), or None when the reference
     scan must run: fused path switched off, another cell, recurrent dropout, or input dropout
-    drawn per gate. An LSTM on CPU runs the native kernel (kernels/native) where it applies."""
+    drawn per gate. An LSTM or a GRU on CPU runs the native kernel (kernels/native) where it
+    applies."""
     if not _enabled() or kind not in ("lstm", "gru", "simple"):
         return None
     if rec_mask is not None or (in_mask is not None and in_mask.shape[0] != 1):
@@ -259,8 +260,9 @@ def try_fused_rnn(
             zero_output_for_mask=zero_output_for_mask, return_sequences=return_sequences,
         )  # fmt: skip
 
-    if kind == "lstm":  # on CPU, the native kernel where it applies (kernels/native)
-        native = try_native_lstm(
+    try_native = {"lstm": try_native_lstm, "gru": try_native_gru}.get(kind)
+    if try_native is not None:  # on CPU, the native kernel where it applies (kernels/native)
+        native = try_native(
             cell, params, x, list(initial_states), mask=mask, go_backwards=go_backwards,
             zero_output_for_mask=zero_output_for_mask, return_sequences=return_sequences,
             fallback=run_fused,

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from lstmkit import legacy, mixed_precision, regularizers
 from lstmkit.kernels.cudnn import try_cudnn_lstm
 from lstmkit.kernels.fused import try_fused_rnn
+from lstmkit.kernels.native.gru import try_native_gru_trace
 from lstmkit.kernels.native.lstm import try_native_trace
 from lstmkit.kernels.recurrent import rnn_scan
 from lstmkit.layers.base import Layer, flush_writes, is_shape, peek_name
@@ -258,11 +259,12 @@ class RNN(Layer):
             scan = partial(self._scan, cell_params, x, init, masks, mask, record)
             traced = None
             no_dropout = masks is None or all(m is None for m in masks)
-            if record is not None and kind == "lstm" and no_dropout:  # the kernel the call runs
+            native_trace = {"lstm": try_native_trace, "gru": try_native_gru_trace}.get(kind)
+            if record is not None and native_trace and no_dropout:  # the kernel the call runs
                 zero = self.zero_output_for_mask
-                traced = try_native_trace(self.cell, cell_params, x, init, mask=mask,
-                                          go_backwards=self.go_backwards, fallback=scan,
-                                          zero_output_for_mask=zero)  # fmt: skip
+                traced = native_trace(self.cell, cell_params, x, init, mask=mask,
+                                      go_backwards=self.go_backwards, fallback=scan,
+                                      zero_output_for_mask=zero)  # fmt: skip
             last, outputs, final, *extras = traced or scan()
             if record is not None:
                 record[id(self)] = self._name_steps(outputs, *extras)

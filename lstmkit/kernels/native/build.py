@@ -41,7 +41,7 @@ log = logging.getLogger("lstmkit")
 SOURCE = Path(__file__).with_name("lstm_cpu.cc")
 # -ffast-math is avoided: it would let the compiler assume no NaN/inf (Keras's NaN semantics).
 FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c++20", "-fno-math-errno", "-w"]
-TARGETS = ("lstmkit_lstm_fwd", "lstmkit_lstm_bwd")
+TARGETS = ("lstmkit_lstm_fwd", "lstmkit_lstm_bwd", "lstmkit_gru_fwd", "lstmkit_gru_bwd")
 
 _lock = threading.Lock()
 _state: dict = {"loaded": None, "tried": False, "error": None}

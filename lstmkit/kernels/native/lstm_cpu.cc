@@ -1,4 +1,5 @@
-// lstmkit's native CPU LSTM: the whole time loop in C++, forward and backward.
+// lstmkit's native CPU LSTM: the whole time loop in C++, forward and backward (and the GRU's, in
+// gru_cpu.h, included at the end).
 //
 // Compiled on first use by lstmkit/kernels/native/build.py and registered with jax.ffi. The
 // forward step is one product [x_t, h] @ [W; U] over the two kernels packed once per call, with
@@ -390,3 +391,6 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(lstmkit_lstm_bwd, LstmBwd,
                                   .Ret<ffi::Buffer<ffi::F32>>()   // d h0 (B, u)
                                   .Ret<ffi::Buffer<ffi::F32>>()   // d c0 (B, u)
                                   .Attr<int64_t>("zero_output"));
+
+// ----- the GRU -------------------------------------------------------------------------------
+#include "gru_cpu.h"

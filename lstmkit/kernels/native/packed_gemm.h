@@ -143,8 +143,12 @@ static int rows_at(int B, int n, int i) { return group_start(B, kGroups * i / n)
 // the whole loop (rows are independent, so no step waits for another thread). With fewer rows
 // than a register tile each, or a P that L2 does not hold (each thread would read all of it
 // at every step), each step's panels are split instead.
+constexpr double kSplitBatchBytes = 3e6;
+static bool split_batch(int n, int B, double packed_bytes) {
+  return n >= 2 && B >= kRows * n && packed_bytes <= kSplitBatchBytes;
+}
 static bool split_batch(int n, int B, const Packed& P) {
-  return n >= 2 && B >= kRows * n && 4.0 * P.K * P.panels * kPanel <= 3e6;
+  return split_batch(n, B, 4.0 * P.K * P.panels * kPanel);
 }
 
 // The left operands of products that share the right one: C (M, N) += A^T (M, K) @ B, A given
