@@ -1,7 +1,7 @@
-"""One LSTM layer on lstmkit, PyTorch and Keras 3, each system in its own process.
+"""One LSTM (or GRU) layer on lstmkit, PyTorch and Keras 3, each system in its own process.
 
     python bench/run.py [--quick] [--gpu] [--tf32] [--no-cudnn] [--rounds N] [--repeats N]
-                        [--no-write] [--torch-spin]
+                        [--no-write] [--torch-spin] [--cell gru]
 
 Workload (issue 8): (batch, time, features) -> LSTM(units, return_sequences=True), mean-squared
 error over the whole sequence, SGD. "train" = forward + backward + update, "infer" = forward.
@@ -22,7 +22,9 @@ Writes its section of bench/results.md (between `<!-- bench:lstm -->` markers) a
 other sections alone. `--gpu` runs JAX and PyTorch on the GPU, exact float32 (JAX
 precision "highest", PyTorch TF32 off) unless `--tf32`; there lstmkit's LSTM runs on cuDNN
 (kernels/cudnn.py) unless `--no-cudnn` (the fused XLA scan). The GPU variants write their own
-sections (`bench:lstm-gpu`, `bench:lstm-gpu-tf32`, `-scan` with `--no-cudnn`).
+sections (`bench:lstm-gpu`, `bench:lstm-gpu-tf32`, `-scan` with `--no-cudnn`). `--cell gru` times
+a GRU layer (reset_after=True in all three: PyTorch's form) instead, without the extras, into
+`bench:gru` (and `gru-gpu...`).
 """
 
 from __future__ import annotations
@@ -96,6 +98,10 @@ def _data(shape):
     return x, y
 
 
+def _cell() -> str:
+    return os.environ.get("BENCH_CELL", "lstm")
+
+
 def work_lstmkit(shape, repeats, gpu, tf32):
     import jax
 
@@ -108,7 +114,10 @@ def work_lstmkit(shape, repeats, gpu, tf32):
     cudnn.set_mode("off" if os.environ.get("BENCH_NO_CUDNN") else "auto")
     x, y = _data(shape)
     model = lstmkit.Sequential(
-        [lstmkit.Input(shape=x.shape[1:]), lstmkit.layers.LSTM(shape[3], return_sequences=True)]
+        [
+            lstmkit.Input(shape=x.shape[1:]),
+            getattr(lstmkit.layers, _cell().upper())(shape[3], return_sequences=True),
+        ]
     )
     model.compile(lstmkit.optimizers.SGD(learning_rate=1e-3), "mse")
     xd, yd = jax.device_put(x), jax.device_put(y)  # as PyTorch's tensors, already in place
@@ -130,7 +139,10 @@ def work_keras(shape, repeats, gpu, tf32):
 
     x, y = _data(shape)
     model = keras.Sequential(
-        [keras.Input(shape=x.shape[1:]), keras.layers.LSTM(shape[3], return_sequences=True)]
+        [
+            keras.Input(shape=x.shape[1:]),
+            getattr(keras.layers, _cell().upper())(shape[3], return_sequences=True),
+        ]
     )
     model.compile(keras.optimizers.SGD(learning_rate=1e-3), "mse")
     train = _timed(lambda: model.train_on_batch(x, y), repeats)
@@ -147,7 +159,7 @@ def work_torch(shape, repeats, gpu, tf32):
     torch.backends.cudnn.allow_tf32 = tf32
     sync = torch.cuda.synchronize if gpu else (lambda: None)
     x, y = (torch.from_numpy(a).to(device) for a in _data(shape))
-    lstm = torch.nn.LSTM(shape[2], shape[3], batch_first=True).to(device)
+    lstm = getattr(torch.nn, _cell().upper())(shape[2], shape[3], batch_first=True).to(device)
     opt = torch.optim.SGD(lstm.parameters(), lr=1e-3)
 
     def train():
@@ -236,6 +248,7 @@ WORKERS = {"lstm": {"lstmkit": work_lstmkit, "torch": work_torch, "keras": work_
 def worker_main(args) -> None:
     _setup_env(args.gpu)
     os.environ["BENCH_SYSTEM"] = args.system
+    os.environ["BENCH_CELL"] = args.cell
     if args.no_cudnn:
         os.environ["BENCH_NO_CUDNN"] = "1"
     if not args.torch_spin:
@@ -263,7 +276,7 @@ def spawn(task: str, system: str, shape, args) -> dict | None:
     ]
     cmd += ["--shape", ",".join(map(str, shape))] if shape else []
     cmd += ["--gpu"] * args.gpu + ["--tf32"] * args.tf32 + ["--torch-spin"] * args.torch_spin
-    cmd += ["--no-cudnn"] * args.no_cudnn
+    cmd += ["--no-cudnn"] * args.no_cudnn + ["--cell", args.cell]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     for line in proc.stdout.splitlines():
@@ -318,7 +331,7 @@ def driver(args) -> None:
                           f"infer {out['infer']['ms']:.1f} ms", flush=True)  # fmt: skip
         loads.append(load())
     extras = {}
-    if not args.quick and not args.gpu and not args.shapes:
+    if not args.quick and not args.gpu and not args.shapes and args.cell == "lstm":
         extras["gemm"] = spawn("gemm", "numpy", BIG, args)
         for task in ("latency", "first_fit"):
             for system in SYSTEMS if task == "latency" else ["lstmkit", "keras"]:
@@ -344,10 +357,11 @@ def report(shapes, runs, versions, extras, args, loads) -> str:
     mode = "GPU, " + ("TF32" if args.tf32 else "exact float32") if args.gpu else "CPU"
     mode += ", lstmkit without cuDNN" if args.no_cudnn else ""
     flags = " --gpu" * args.gpu + " --tf32" * args.tf32 + " --no-cudnn" * args.no_cudnn
+    flags += f" --cell {args.cell}" if args.cell != "lstm" else ""
     begin, _ = markers(args)
     lines = [
         begin,
-        f"## One LSTM layer ({mode}): `python bench/run.py{flags}`",
+        f"## One {args.cell.upper()} layer ({mode}): `python bench/run.py{flags}`",
         "",
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}; "
         + ", ".join(versions.get(s, s) for s in SYSTEMS)
@@ -398,10 +412,10 @@ def report(shapes, runs, versions, extras, args, loads) -> str:
 
 
 def markers(args) -> tuple[str, str]:
-    """The section's markers: the CPU run's, or one section per GPU variant."""
-    if not args.gpu:
+    """The section's markers: the CPU run's, or one section per GPU variant (per cell)."""
+    if not args.gpu and args.cell == "lstm":
         return BEGIN, END
-    name = "lstm-gpu" + "-tf32" * args.tf32 + "-scan" * args.no_cudnn
+    name = args.cell + ("-gpu" + "-tf32" * args.tf32 + "-scan" * args.no_cudnn) * args.gpu
     return f"<!-- bench:{name} begin -->", f"<!-- bench:{name} end -->"
 
 
@@ -422,6 +436,7 @@ def main() -> None:
     p.add_argument("--gpu", action="store_true", help="JAX and PyTorch on the GPU")
     p.add_argument("--tf32", action="store_true", help="allow TF32 products (default: exact)")
     p.add_argument("--no-cudnn", action="store_true", help="lstmkit's LSTM without cuDNN")
+    p.add_argument("--cell", choices=["lstm", "gru"], default="lstm", help="the layer timed")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--torch-spin", action="store_true", help="leave OpenMP's active wait on")
