@@ -98,7 +98,7 @@ def _data(shape):
     return x, y
 
 
-def _cell() -> str:
+def _layer() -> str:
     return os.environ.get("BENCH_CELL", "lstm")
 
 
@@ -116,7 +116,7 @@ def work_lstmkit(shape, repeats, gpu, tf32):
     model = lstmkit.Sequential(
         [
             lstmkit.Input(shape=x.shape[1:]),
-            getattr(lstmkit.layers, _cell().upper())(shape[3], return_sequences=True),
+            getattr(lstmkit.layers, _layer().upper())(shape[3], return_sequences=True),
         ]
     )
     model.compile(lstmkit.optimizers.SGD(learning_rate=1e-3), "mse")
@@ -141,7 +141,7 @@ def work_keras(shape, repeats, gpu, tf32):
     model = keras.Sequential(
         [
             keras.Input(shape=x.shape[1:]),
-            getattr(keras.layers, _cell().upper())(shape[3], return_sequences=True),
+            getattr(keras.layers, _layer().upper())(shape[3], return_sequences=True),
         ]
     )
     model.compile(keras.optimizers.SGD(learning_rate=1e-3), "mse")
@@ -159,7 +159,7 @@ def work_torch(shape, repeats, gpu, tf32):
     torch.backends.cudnn.allow_tf32 = tf32
     sync = torch.cuda.synchronize if gpu else (lambda: None)
     x, y = (torch.from_numpy(a).to(device) for a in _data(shape))
-    lstm = getattr(torch.nn, _cell().upper())(shape[2], shape[3], batch_first=True).to(device)
+    lstm = getattr(torch.nn, _layer().upper())(shape[2], shape[3], batch_first=True).to(device)
     opt = torch.optim.SGD(lstm.parameters(), lr=1e-3)
 
     def train():

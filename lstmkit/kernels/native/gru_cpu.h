@@ -169,7 +169,7 @@ static void gru_block(const GruStep& s, int b0, int b1, int p0, int p1, v16* par
 
 // The forward: x, W, the input and recurrent biases, U, h0, mask -> outputs (B, T, u), final h,
 // and for the backward (else (0,)) the activated gates (B, T, 3u), r_h and h before each step
-// (B, T, u). The work is shared between threads as the LSTM's (LstmFwd).
+// (B, T, u).
 static ffi::Error GruFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
                          ffi::Buffer<ffi::F32> b_in, ffi::Buffer<ffi::F32> b_rec,
                          ffi::Buffer<ffi::F32> U, ffi::Buffer<ffi::F32> h0,
@@ -209,24 +209,7 @@ static ffi::Error GruFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
     if (s.mask) s.mask += t;
     gru_block(s, b0, b1, p0, p1, part);
   };
-  const double step_flops = 2.0 * B * P.K * g3;
-  const double packed_bytes = 64.0 * P.data.size();
-  int n = threads_for(step_flops * T);
-  if (split_batch(n, B, packed_bytes)) {  // each thread its rows through the whole loop
-    g_pool.run(n, [&](int i) {
-      const int b0 = rows_at(B, n, i), b1 = rows_at(B, n, i + 1);
-      std::vector<v16> part(size_t(b1 - b0) * 4);
-      for (int t = 0; t < T; ++t) step(t, b0, b1, 0, P.panels, part.data());
-    });
-  } else {  // each step's panels split between the threads (n may be 1)
-    n = std::min(threads_for(step_flops), P.panels);
-    std::vector<v16> part(size_t(B) * 4 * n);
-    for (int t = 0; t < T; ++t) {
-      g_pool.run(n, [&](int i) {
-        step(t, 0, B, P.panels * i / n, P.panels * (i + 1) / n, part.data() + size_t(B) * 4 * i);
-      });
-    }
-  }
+  forward_loop(B, T, P.panels, 2.0 * B * P.K * g3, 64.0 * P.data.size(), step);
   if (T % 2 == 1) std::memcpy(h, h_other.data(), sizeof(float) * S);
   return ffi::Error::Success();
 }
@@ -365,26 +348,7 @@ static ffi::Error GruBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
     panels_acc<false>(b1 - b0, dRec.data() + b0 * ldg + int64_t(t) * g3, int(ldg), &Ut,
                       dh + int64_t(b0) * u, u, p0, p1);
   };
-  const double step_flops = 2.0 * B * g3 * u;
-  int n = threads_for(step_flops * T);
-  if (split_batch(n, B, Ut)) {  // each thread its rows through the whole loop
-    g_pool.run(n, [&](int i) {
-      const int b0 = rows_at(B, n, i), b1 = rows_at(B, n, i + 1);
-      for (int t = T - 1; t >= 0; --t) {
-        gates_back(t, b0, b1, 0, u);
-        dh_acc(t, b0, b1, 0, Ut.panels);
-      }
-    });
-  } else {  // each thread its units (panels of U^T), as LstmBwd
-    n = std::min(threads_for(step_flops), Ut.panels);
-    for (int t = T; t >= 0; --t) {
-      g_pool.run(n, [&](int i) {
-        const int p0 = Ut.panels * i / n, p1 = Ut.panels * (i + 1) / n;
-        if (t < T) dh_acc(t, 0, B, p0, p1);
-        if (t > 0) gates_back(t - 1, 0, B, std::min(u, p0 * kPanel), std::min(u, p1 * kPanel));
-      });
-    }
-  }
+  backward_loop(B, T, u, Ut, 2.0 * B * g3 * u, gates_back, dh_acc);
   float* dbv = db->typed_data();  // (2, 3u)
   std::memset(dbv, 0, sizeof(float) * 2 * g3);
   for (int k = 0; k < kGroups; ++k) {

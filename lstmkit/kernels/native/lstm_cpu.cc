@@ -48,6 +48,7 @@ static void gemm_rm(bool ta, bool tb, int m, int n, int k, const float* a, int l
 }
 
 #include "packed_gemm.h"
+#include "time_loops.h"
 
 // The weight gradients' products, C (M, N) += A^T (M, K) @ B (K, N) for two (A, C) sharing B,
 // B row-major: the packed kernel (B packed once for both), or OpenBLAS for those of 10 GFLOP or
@@ -171,23 +172,7 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
     if (s.mask) s.mask += t;
     step_block(s, b0, b1, p0, p1, part);
   };
-  const double step_flops = 2.0 * B * P.K * g4;
-  int n = threads_for(step_flops * T);
-  if (split_batch(n, B, P)) {  // each thread its rows through the whole loop: no step waits
-    g_pool.run(n, [&](int i) {
-      const int b0 = rows_at(B, n, i), b1 = rows_at(B, n, i + 1);
-      std::vector<v16> part(size_t(b1 - b0) * 4);
-      for (int t = 0; t < T; ++t) step(t, b0, b1, 0, P.panels, part.data());
-    });
-  } else {  // each step's panels split between the threads (n may be 1)
-    n = std::min(threads_for(step_flops), P.panels);
-    std::vector<v16> part(size_t(B) * 4 * n);
-    for (int t = 0; t < T; ++t) {
-      g_pool.run(n, [&](int i) {
-        step(t, 0, B, P.panels * i / n, P.panels * (i + 1) / n, part.data() + size_t(B) * 4 * i);
-      });
-    }
-  }
+  forward_loop(B, T, P.panels, 2.0 * B * P.K * g4, 4.0 * P.K * P.panels * kPanel, step);
   if (T % 2 == 1) std::memcpy(h, h_other.data(), sizeof(float) * S);
   return ffi::Error::Success();
 }
@@ -325,26 +310,8 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
     panels_acc<false>(b1 - b0, dZ + b0 * ldg + int64_t(t) * g4, int(ldg), &Ut, dh + int64_t(b0) * u,
                       u, p0, p1);
   };
-  const double step_flops = 2.0 * B * g4 * u;
-  int n = threads_for(step_flops * T);
-  if (packed && split_batch(n, B, Ut)) {  // each thread its rows through the whole loop
-    g_pool.run(n, [&](int i) {
-      const int b0 = rows_at(B, n, i), b1 = rows_at(B, n, i + 1);
-      for (int t = T - 1; t >= 0; --t) {
-        gates_back(t, b0, b1, 0, u);
-        dh_acc(t, b0, b1, 0, Ut.panels);
-      }
-    });
-  } else if (packed) {  // each thread its units (panels of U^T): at every step, dh's units from
-    // the later step's dz (all of it, complete after the last run), then the units' gates
-    n = std::min(threads_for(step_flops), Ut.panels);
-    for (int t = T; t >= 0; --t) {
-      g_pool.run(n, [&](int i) {
-        const int p0 = Ut.panels * i / n, p1 = Ut.panels * (i + 1) / n;
-        if (t < T) dh_acc(t, 0, B, p0, p1);
-        if (t > 0) gates_back(t - 1, 0, B, std::min(u, p0 * kPanel), std::min(u, p1 * kPanel));
-      });
-    }
+  if (packed) {
+    backward_loop(B, T, u, Ut, 2.0 * B * g4 * u, gates_back, dh_acc);
   } else {  // a few rows (streaming): matrix-vector products over U as it is
     for (int t = T - 1; t >= 0; --t) {
       gates_back(t, 0, B, 0, u);
