@@ -95,7 +95,7 @@ def test_native_matches_reference(mask, go_backwards, return_sequences, zero_out
 
 
 @pytest.mark.parametrize("batch,time", [(1, 6), (5, 1), (1, 1), (4, 3)])
-def test_batch_one_and_time_one(batch, time):  # BLAS (sgemv at batch 1) below 4 steps
+def test_batch_one_and_time_one(batch, time):  # matrix-vector loops below 4 steps of few rows
     check("right", False, True, False, True, batch=batch, time=time)
 
 

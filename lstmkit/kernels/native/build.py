@@ -4,9 +4,8 @@ Why at run time: lstmkit installs with a plain `pip install` (no build step, no 
 wheel). The C++ source ships in the package; the first process that needs it compiles it with the
 system C++ compiler against the XLA FFI headers that jaxlib ships (`jax.ffi.include_dir()`), into
 a per-user cache keyed by the source, jaxlib's version, the flags, the compiler and the machine.
-Later processes load the cached library (milliseconds). The BLAS is scipy's (a dependency of
-jax), for the largest whole-sequence products only: its sgemm address is read from
-`scipy.linalg.cython_blas` and handed to the library once.
+Later processes load the cached library (milliseconds). It needs no BLAS: its products are its
+own (packed_gemm.h).
 
 Cache: `$LSTMKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/lstmkit`, else `~/.cache/lstmkit`. The
 library is written to a temporary file and renamed into place, so that processes compiling at
@@ -34,7 +33,6 @@ from pathlib import Path
 
 import jax
 import jaxlib
-from scipy.linalg import cython_blas
 
 log = logging.getLogger("lstmkit")
 
@@ -116,15 +114,6 @@ def compile_library(cxx: list[str], target: Path) -> None:
             os.unlink(tmp)
 
 
-def _blas_pointer(name: str) -> int:
-    capsule = cython_blas.__pyx_capi__[name]
-    get_name = ctypes.pythonapi.PyCapsule_GetName
-    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-    get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    return get_pointer(capsule, get_name(capsule))
-
-
 def threads() -> int:
     """Threads the kernels may use (they split work in two at most): `$LSTMKIT_NUM_THREADS`, else
     the cores this process may run on (its affinity mask, e.g. under `taskset` or a container)."""
@@ -143,8 +132,8 @@ def _load() -> ctypes.CDLL:
     if not path.exists():
         compile_library(cxx, path)
     lib = ctypes.CDLL(str(path))
-    lib.lstmkit_native_init.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    lib.lstmkit_native_init(_blas_pointer("sgemm"), threads())
+    lib.lstmkit_native_init.argtypes = [ctypes.c_int]
+    lib.lstmkit_native_init(threads())
     for name in TARGETS:
         jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)), platform="cpu")
     return lib

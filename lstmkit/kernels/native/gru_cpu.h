@@ -300,16 +300,6 @@ static void gru_gates_bwd(const GruBack& s, int b0, int b1, int j0, int j1) {
   }
 }
 
-// C (M, N) += A^T (M, K) @ B (K, N), B row-major: packed_gemm.h's product, or OpenBLAS from 10
-// GFLOP on (as weight_gemms).
-static void weight_gemm(Left l, int N, int K, const float* B) {
-  if (2.0 * l.M * N * K >= 1e10) {
-    gemm_rm(true, false, l.M, N, K, l.A, l.lda, B, N, 1.0f, l.C, N);
-  } else {
-    gemm_packed({l}, N, K, B, N, N);
-  }
-}
-
 // The backward, from the forward's saved arrays: x (B, T, D), U (u, 3u), mask, gates (B, T, 3u),
 // r_h and h before each step (B, T, u), the gradients of the outputs (B, T, u) and of the final
 // h -> the input pre-activations' gradient (B, T, 3u) (XLA makes dx = it @ W^T when it is
@@ -321,7 +311,6 @@ static ffi::Error GruBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
                          ffi::ResultBuffer<ffi::F32> dxp, ffi::ResultBuffer<ffi::F32> dw,
                          ffi::ResultBuffer<ffi::F32> du, ffi::ResultBuffer<ffi::F32> db,
                          ffi::ResultBuffer<ffi::F32> dh0, int64_t zero_output) {
-  if (g_sgemm == nullptr) return ffi::Error::Internal("lstmkit native: BLAS not initialised");
   auto dims = x.dimensions();
   const int B = dims[0], T = dims[1], D = dims[2], u = U.dimensions()[0], g3 = 3 * u;
   const int64_t S = int64_t(B) * u;
@@ -362,8 +351,8 @@ static ffi::Error GruBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   std::memset(dW, 0, sizeof(float) * D * g3);
   std::memset(dU, 0, sizeof(float) * u * g3);
   if (N > 0) {
-    weight_gemm({D, x.typed_data(), D, dW}, g3, N, dX);
-    weight_gemm({u, hp.typed_data(), u, dU}, g3, N, dRec.data());
+    gemm_packed({{D, x.typed_data(), D, dW}}, g3, N, dX, g3, g3);
+    gemm_packed({{u, hp.typed_data(), u, dU}}, g3, N, dRec.data(), g3, g3);
   }
   return ffi::Error::Success();
 }

@@ -6,68 +6,30 @@
 // the gates applied in the product's registers (lstm_step.h); a streamed step (fewer than 4
 // steps of at most 4 rows) runs matrix-vector loops over the weights as they are. The backward
 // runs the reverse loop on packed_gemm.h's products, and the weight gradients as whole-sequence
-// products: packed_gemm.h's, or scipy's OpenBLAS sgemm from 10 GFLOP on (there its blocking wins;
-// scipy.linalg.cython_blas: Fortran ABI, column-major, every argument by pointer, its address
-// handed in once by lstmkit_native_init). Work is shared between threads by pool.h's pool.
+// products, packed_gemm.h's too. (OpenBLAS's sgemm ran the largest of those until its threads,
+// which wait spinning after a call, were seen taking a core from the next step's forward: the
+// (64, 100, 256, 1024) train step was 4-13 % faster without it, bench/results.md.) Work is shared
+// between threads by pool.h's pool.
 //
 // Layouts (row-major, batch-major as the layer has them): x (B, T, D), kernel W (D, 4u), bias
 // (4u), recurrent kernel U (u, 4u), states (B, u), mask (B, T) booleans or an empty array for
-// "no mask". Gate order is Keras's: i, f, c (candidate), o. For OpenBLAS: a row-major (r, c)
-// matrix is a column-major (c, r) one, so the row-major product C = A @ B is the column-major
-// C^T = B^T A^T, and gemm_rm passes the operands swapped.
+// "no mask". Gate order is Keras's: i, f, c (candidate), o.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <utility>
 #include <vector>
 
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 
-typedef void (*sgemm_t)(const char*, const char*, const int*, const int*, const int*,
-                        const float*, const float*, const int*, const float*, const int*,
-                        const float*, float*, const int*);
-
-static sgemm_t g_sgemm = nullptr;
-
 #include "pool.h"
 
-// The BLAS, and the threads the kernels may use (the cores this process may run on). Once.
-extern "C" void lstmkit_native_init(void* sgemm, int threads) {
-  g_sgemm = reinterpret_cast<sgemm_t>(sgemm);
-  g_pool.set_size(threads);
-}
-
-// Row-major C (m, n) = alpha * op(A) @ op(B) + beta * C, with A (m, k) or (k, m) if ta, etc.
-static void gemm_rm(bool ta, bool tb, int m, int n, int k, const float* a, int lda,
-                    const float* b, int ldb, float beta, float* c, int ldc) {
-  const float one = 1.0f;
-  const char tra = tb ? 'T' : 'N', trb = ta ? 'T' : 'N';
-  g_sgemm(&tra, &trb, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc);
-}
+// The threads the kernels may use (the cores this process may run on). Once, before first use.
+extern "C" void lstmkit_native_init(int threads) { g_pool.set_size(threads); }
 
 #include "packed_gemm.h"
 #include "time_loops.h"
-
-// The weight gradients' products, C (M, N) += A^T (M, K) @ B (K, N) for two (A, C) sharing B,
-// B row-major: the packed kernel (B packed once for both), or OpenBLAS for those of 10 GFLOP or
-// more (there its blocking wins, and the wait of its threads after the call is small beside the
-// product).
-static void weight_gemms(Left a, Left b, int N, int K, const float* B) {
-  const bool blas_a = 2.0 * a.M * N * K >= 1e10, blas_b = 2.0 * b.M * N * K >= 1e10;
-  if (!blas_a && !blas_b) {
-    gemm_packed({a, b}, N, K, B, N, N);
-    return;
-  }
-  for (const auto& [l, blas] : {std::pair{a, blas_a}, std::pair{b, blas_b}}) {
-    if (blas) {
-      gemm_rm(true, false, l.M, N, K, l.A, l.lda, B, N, 1.0f, l.C, N);
-    } else {
-      gemm_packed({l}, N, K, B, N, N);
-    }
-  }
-}
 
 #include "vmath.h"
 
@@ -278,7 +240,6 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
                           ffi::ResultBuffer<ffi::F32> du, ffi::ResultBuffer<ffi::F32> db,
                           ffi::ResultBuffer<ffi::F32> dh0, ffi::ResultBuffer<ffi::F32> dc0,
                           int64_t zero_output) {
-  if (g_sgemm == nullptr) return ffi::Error::Internal("lstmkit native: BLAS not initialised");
   auto dims = x.dimensions();
   const int B = dims[0], T = dims[1], D = dims[2], u = U.dimensions()[0], g4 = 4 * u;
   const int64_t S = int64_t(B) * u;
@@ -334,7 +295,7 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   std::memset(dU, 0, sizeof(float) * u * g4);
   if (N > 0) {
     // X^T (D, N) @ dZ (N, 4u) and H^T (u, N) @ dZ
-    weight_gemms({D, x.typed_data(), D, dW}, {u, hp.typed_data(), u, dU}, g4, N, dZ);
+    gemm_packed({{D, x.typed_data(), D, dW}, {u, hp.typed_data(), u, dU}}, g4, N, dZ, g4, g4);
   }
   return ffi::Error::Success();
 }
