@@ -30,21 +30,28 @@ pytestmark = pytest.mark.skipif(
 )
 
 SPEC = fused.CellSpec("lstm", activations.tanh, activations.sigmoid)
+GRU_SPEC = fused.CellSpec("gru", activations.tanh, activations.sigmoid, True)
+# kind: (gates, carried states, the native layer function, the reference's cell)
+KINDS = {"lstm": (4, 2, nat.native_lstm, SPEC), "gru": (3, 1, nat.native_gru, GRU_SPEC)}
 
 
 def check(mask_name, go_backwards, return_sequences, zero_output, with_init, batch=4, time=5,
-          features=3, units=4, use_bias=True, atol=1e-5):  # fmt: skip
+          features=3, units=4, use_bias=True, atol=1e-5, kind="lstm"):  # fmt: skip
+    """The native kernel of `kind` ("lstm" or "gru", reset_after) against the reference scan:
+    outputs, final states and every gradient."""
+    gates, n_states, native, spec = KINDS[kind]
     rng = np.random.default_rng(1)
-    params = make_weights("lstm", 4, True, features, units, jnp.float32, use_bias)
+    params = make_weights(kind, gates, True, features, units, jnp.float32, use_bias)
     x = jnp.asarray(rng.normal(size=(batch, time, features)), jnp.float32)
     init = [jnp.asarray(rng.normal(size=(batch, units)) * with_init, jnp.float32)] * 2
     init[1] = init[1] * 0.7 + 0.1 * with_init
+    init = init[:n_states]
     mask = make_masks(batch, time)[mask_name]
     kw = dict(mask=None if mask is None else jnp.asarray(mask), go_backwards=go_backwards,
               zero_output_for_mask=zero_output, return_sequences=return_sequences)  # fmt: skip
     seq_w = jnp.asarray(rng.normal(size=(batch, time, units)), jnp.float32)
     last_w = jnp.asarray(rng.normal(size=(batch, units)), jnp.float32)
-    state_w = [jnp.asarray(rng.normal(size=(batch, units)), jnp.float32) for _ in range(2)]
+    state_w = [jnp.asarray(rng.normal(size=(batch, units)), jnp.float32) for _ in init]
 
     def loss(run, params, x, init):
         last, seq, final = run(params, x, init)
@@ -54,11 +61,11 @@ def check(mask_name, go_backwards, return_sequences, zero_output, with_init, bat
         return total, (last, seq, final)
 
     def run_native(params, x, init):
-        return nat.native_lstm(x, params["kernel"], params.get("bias"),
-                               params["recurrent_kernel"], init, **kw)  # fmt: skip
+        return native(x, params["kernel"], params.get("bias"), params["recurrent_kernel"], init,
+                      **kw)  # fmt: skip
 
     def run_reference(params, x, init):
-        return reference(SPEC, params, x, init, **kw)
+        return reference(spec, params, x, init, **kw)
 
     def grad(run):
         return jax.jit(jax.value_and_grad(loss, argnums=(1, 2, 3), has_aux=True),

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -17,60 +18,19 @@ import numpy as np
 import pytest
 
 import lstmkit.layers as L
-from lstmkit.kernels import activations, fused
+from lstmkit.kernels import fused
 from lstmkit.kernels import native as nat
 from lstmkit.kernels.native import gru as native_gru_mod
 from tests.kernels.test_fused import make_masks, make_weights, reference
-from tests.kernels.test_native import SWEEP
+from tests.kernels.test_native import GRU_SPEC, SWEEP
+from tests.kernels.test_native import check as native_check
 
 pytestmark = pytest.mark.skipif(
     jax.default_backend() != "cpu" or not nat.available(),
     reason="the native kernels run on CPU, and need a C++ compiler",
 )
 
-SPEC = fused.CellSpec("gru", activations.tanh, activations.sigmoid, True)
-
-
-def check(mask_name, go_backwards, return_sequences, zero_output, with_init, batch=4, time=5,
-          features=3, units=4, use_bias=True, atol=1e-5):  # fmt: skip
-    rng = np.random.default_rng(1)
-    params = make_weights("gru", 3, True, features, units, jnp.float32, use_bias)
-    x = jnp.asarray(rng.normal(size=(batch, time, features)), jnp.float32)
-    init = [jnp.asarray(rng.normal(size=(batch, units)) * with_init, jnp.float32)]
-    mask = make_masks(batch, time)[mask_name]
-    kw = dict(mask=None if mask is None else jnp.asarray(mask), go_backwards=go_backwards,
-              zero_output_for_mask=zero_output, return_sequences=return_sequences)  # fmt: skip
-    seq_w = jnp.asarray(rng.normal(size=(batch, time, units)), jnp.float32)
-    last_w = jnp.asarray(rng.normal(size=(batch, units)), jnp.float32)
-    state_w = jnp.asarray(rng.normal(size=(batch, units)), jnp.float32)
-
-    def loss(run, params, x, init):
-        last, seq, final = run(params, x, init)
-        total = jnp.sum(last * last_w) + jnp.sum(final[0] * state_w)
-        if return_sequences:
-            total = total + jnp.sum(jnp.tanh(seq) * seq_w)
-        return total, (last, seq, final)
-
-    def run_native(params, x, init):
-        return nat.native_gru(x, params["kernel"], params.get("bias"),
-                              params["recurrent_kernel"], init, **kw)  # fmt: skip
-
-    def run_reference(params, x, init):
-        return reference(SPEC, params, x, init, **kw)
-
-    def grad(run):
-        return jax.jit(jax.value_and_grad(loss, argnums=(1, 2, 3), has_aux=True),
-                       static_argnums=0)(run, params, x, init)  # fmt: skip
-
-    (_, got), d_got = grad(run_native)
-    (_, want), d_want = grad(run_reference)
-    flat_got, flat_want = (
-        jax.tree_util.tree_leaves((got, d_got)),
-        jax.tree_util.tree_leaves((want, d_want)),
-    )
-    assert len(flat_got) == len(flat_want)
-    for g, w in zip(flat_got, flat_want):
-        np.testing.assert_allclose(np.asarray(g), np.asarray(w), atol=atol, rtol=atol)
+check = partial(native_check, kind="gru")  # test_native.py's, for the GRU's operands
 
 
 @pytest.mark.parametrize("mask,go_backwards,return_sequences,zero_output,with_init", SWEEP)
@@ -118,7 +78,7 @@ def test_work_split_between_threads_matches_reference(batch, time, features, uni
         return nat.native_gru(x, p["kernel"], p["bias"], p["recurrent_kernel"], init, **kw)
 
     def ref(p, x, init):
-        return reference(SPEC, p, x, init, **kw)
+        return reference(GRU_SPEC, p, x, init, **kw)
 
     x32, init32 = jnp.asarray(x, jnp.float32), jnp.asarray(init, jnp.float32)
     got, ref32 = grads(native, params, x32, init32), grads(ref, params, x32, init32)

@@ -22,15 +22,18 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from lstmkit.kernels import activations
 from lstmkit.kernels.native import build
+from lstmkit.kernels.native.common import (
+    after_each_step,
+    default_float32_cell,
+    ffi_call,
+    in_time_order,
+    on_cpu,
+    require_library,
+)
 
 Array = jax.Array
 Result = tuple[Array, Array | None, list]  # (last output, outputs or None, final states)
-
-
-def _shape(shape: tuple) -> jax.ShapeDtypeStruct:
-    return jax.ShapeDtypeStruct(shape, jnp.float32)
 
 
 def _fwd_call(zero_output: bool, x, w, b_in, b_rec, u, h0, mask, save: bool) -> tuple:
@@ -39,8 +42,9 @@ def _fwd_call(zero_output: bool, x, w, b_in, b_rec, u, h0, mask, save: bool) -> 
     # The gates, r_h and the h before each step only for the backward.
     seq, gates = ((batch, time, units), (batch, time, 3 * units)) if save else ((0,), (0,))
     out = [(batch, time, units), (batch, units), gates, seq, seq]
-    call = jax.ffi.ffi_call("lstmkit_gru_fwd", [_shape(s) for s in out], vmap_method="sequential")
-    return call(x, w, b_in, b_rec, u, h0, mask, zero_output=int(zero_output))
+    return ffi_call("lstmkit_gru_fwd", out)(
+        x, w, b_in, b_rec, u, h0, mask, zero_output=int(zero_output)
+    )
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
@@ -64,8 +68,7 @@ def _native_bwd(zero_output, residuals, cotangents):
     units = u.shape[0]
     out = [(batch, time, 3 * units), (features, 3 * units), (units, 3 * units), (2, 3 * units),
            (batch, units)]  # fmt: skip
-    call = jax.ffi.ffi_call("lstmkit_gru_bwd", [_shape(s) for s in out], vmap_method="sequential")
-    d_in, d_w, d_u, d_b, d_h0 = call(
+    d_in, d_w, d_u, d_b, d_h0 = ffi_call("lstmkit_gru_bwd", out)(
         x, u, mask, gates, rh, hp, d_ys, d_h, zero_output=int(zero_output)
     )
     d_x = d_in @ w.T  # (batch, time, features); XLA drops it when nothing needs it
@@ -78,10 +81,7 @@ native_gru_scan.defvjp(_native_fwd, _native_bwd)
 def _operands(x, kernel, bias, recurrent_kernel, initial_states, mask, go_backwards) -> tuple:
     """The kernel's operands from a layer's: x (flipped in time for go_backwards), the two bias
     rows (zeros when there is none), a float32 h0, and the mask or (0,) for none."""
-    if go_backwards:
-        x = jnp.flip(x, 1)
-        mask = None if mask is None else jnp.flip(mask, 1)
-    mask = jnp.zeros((0,), bool) if mask is None else mask.astype(bool)
+    x, mask = in_time_order(x, mask, go_backwards)
     units = recurrent_kernel.shape[0]
     if bias is None:
         bias = jnp.zeros((2, 3 * units), jnp.float32)
@@ -104,8 +104,7 @@ def native_gru(
     """A GRU layer (reset_after=True; `bias` as Keras stores it, (2, 3 * units) rows input and
     recurrent, or None) over (batch, time, features) through the native kernel, with
     `rnn_scan`'s contract: (last output, outputs (batch, time, units) or None, [h])."""
-    if build.library() is None:
-        raise RuntimeError(f"lstmkit's native kernels could not be built: {build.last_error()}")
+    require_library()
     operands = _operands(x, kernel, bias, recurrent_kernel, initial_states, mask, go_backwards)
     ys, h_t = native_gru_scan(bool(zero_output_for_mask), *operands)
     return ys[:, -1], ys if return_sequences else None, [h_t]
@@ -114,17 +113,11 @@ def native_gru(
 def applies(cell: Any, params: dict, x: Array, initial_states: list) -> bool:
     """Whether the native kernel computes this GRUCell's math: Keras's default activations and
     reset_after, float32 throughout, more than a streamed step, and the library loaded."""
-    arrays = [x, params["kernel"], params["recurrent_kernel"], *initial_states]
-    if params.get("bias") is not None:
-        arrays.append(params["bias"])
     streamed = x.ndim == 3 and x.shape[0] * x.shape[1] <= 4 and x.shape[1] < 4
     return (
         build.enabled()
-        and cell.activation is activations.tanh
-        and cell.recurrent_activation is activations.sigmoid
+        and default_float32_cell(cell, params, x, initial_states)
         and bool(getattr(cell, "reset_after", False))
-        and all(jnp.result_type(a) == jnp.float32 for a in arrays)
-        and x.ndim == 3
         and not streamed
         and build.available()
     )
@@ -146,15 +139,9 @@ def try_native_gru(
     to this GRUCell, else None. Input dropout, if any, is already applied to `x`."""
     if not applies(cell, params, x, initial_states):
         return None
-
-    def native() -> Result:
-        return native_gru(
-            x, params["kernel"], params.get("bias"), params["recurrent_kernel"],
-            list(initial_states), mask=mask, go_backwards=go_backwards,
-            zero_output_for_mask=zero_output_for_mask, return_sequences=return_sequences,
-        )  # fmt: skip
-
-    return lax.platform_dependent(cpu=native, default=fallback)
+    return on_cpu(native_gru, params, x, initial_states, fallback, mask=mask,
+                  go_backwards=go_backwards, zero_output_for_mask=zero_output_for_mask,
+                  return_sequences=return_sequences)  # fmt: skip
 
 
 def try_native_gru_trace(
@@ -180,8 +167,7 @@ def try_native_gru_trace(
                              initial_states, mask, go_backwards)  # fmt: skip
         ys, h_t, gates, _, hp = _fwd_call(bool(zero_output_for_mask), *operands, save=True)
         z, r, h_tilde = jnp.split(gates, 3, axis=-1)  # (batch, time, units) each
-        # h after each step: h before the next step, and the final one.
-        h_after = jnp.concatenate([hp[:, 1:], h_t[:, None]], 1)
+        h_after = after_each_step(hp, h_t)
         named = {"update_gate": z, "reset_gate": r, "candidate": h_tilde, "hidden_state": h_after}
         return ys[:, -1], ys, [h_t], (named, [h_after])
 

@@ -22,15 +22,18 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from lstmkit.kernels import activations
 from lstmkit.kernels.native import build
+from lstmkit.kernels.native.common import (
+    after_each_step,
+    default_float32_cell,
+    ffi_call,
+    in_time_order,
+    on_cpu,
+    require_library,
+)
 
 Array = jax.Array
 Result = tuple[Array, Array | None, list]  # (last output, outputs or None, final states)
-
-
-def _shape(shape: tuple) -> jax.ShapeDtypeStruct:
-    return jax.ShapeDtypeStruct(shape, jnp.float32)
 
 
 def _fwd_call(zero_output: bool, x, w, b, u, h0, c0, mask, save: bool) -> tuple:
@@ -39,8 +42,7 @@ def _fwd_call(zero_output: bool, x, w, b, u, h0, c0, mask, save: bool) -> tuple:
     # The gates and the states before each step only for the backward or the glass box.
     seq, gates = ((batch, time, units), (batch, time, 4 * units)) if save else ((0,), (0,))
     out = [(batch, time, units), (batch, units), (batch, units), gates, seq, seq]
-    call = jax.ffi.ffi_call("lstmkit_lstm_fwd", [_shape(s) for s in out], vmap_method="sequential")
-    return call(x, w, b, u, h0, c0, mask, zero_output=int(zero_output))
+    return ffi_call("lstmkit_lstm_fwd", out)(x, w, b, u, h0, c0, mask, zero_output=int(zero_output))
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
@@ -64,8 +66,7 @@ def _native_bwd(zero_output, residuals, cotangents):
     units = u.shape[0]
     out = [(batch, time, 4 * units), (features, 4 * units), (units, 4 * units), (4 * units,),
            (batch, units), (batch, units)]  # fmt: skip
-    call = jax.ffi.ffi_call("lstmkit_lstm_bwd", [_shape(s) for s in out], vmap_method="sequential")
-    d_z, d_w, d_u, d_b, d_h0, d_c0 = call(
+    d_z, d_w, d_u, d_b, d_h0, d_c0 = ffi_call("lstmkit_lstm_bwd", out)(
         x, u, mask, gates, hp, cp, c_t, d_ys, d_h, d_c, zero_output=int(zero_output)
     )
     d_x = d_z @ w.T  # (batch, time, features); XLA drops it when nothing needs it
@@ -78,10 +79,7 @@ native_lstm_scan.defvjp(_native_fwd, _native_bwd)
 def _operands(x, kernel, bias, recurrent_kernel, initial_states, mask, go_backwards) -> tuple:
     """The kernel's operands from a layer's: x (flipped in time for go_backwards), the bias
     (zeros when there is none), float32 h0 and c0, and the mask or (0,) for none."""
-    if go_backwards:
-        x = jnp.flip(x, 1)
-        mask = None if mask is None else jnp.flip(mask, 1)
-    mask = jnp.zeros((0,), bool) if mask is None else mask.astype(bool)
+    x, mask = in_time_order(x, mask, go_backwards)
     units = recurrent_kernel.shape[0]
     bias = jnp.zeros((4 * units,), jnp.float32) if bias is None else bias
     h0, c0 = (jnp.asarray(s, jnp.float32) for s in initial_states)
@@ -102,8 +100,7 @@ def native_lstm(
 ) -> Result:
     """An LSTM layer over (batch, time, features) through the native kernel, with `rnn_scan`'s
     contract: (last output, outputs (batch, time, units) or None, [h, c])."""
-    if build.library() is None:
-        raise RuntimeError(f"lstmkit's native kernels could not be built: {build.last_error()}")
+    require_library()
     operands = _operands(x, kernel, bias, recurrent_kernel, initial_states, mask, go_backwards)
     ys, h_t, c_t = native_lstm_scan(bool(zero_output_for_mask), *operands)
     return ys[:, -1], ys if return_sequences else None, [h_t, c_t]
@@ -112,15 +109,9 @@ def native_lstm(
 def applies(cell: Any, params: dict, x: Array, initial_states: list) -> bool:
     """Whether the native kernel computes this LSTMCell's math: Keras's default activations,
     float32 throughout, and the library switched on and loaded."""
-    arrays = [x, params["kernel"], params["recurrent_kernel"], *initial_states]
-    if params.get("bias") is not None:
-        arrays.append(params["bias"])
     return (
         build.enabled()
-        and cell.activation is activations.tanh
-        and cell.recurrent_activation is activations.sigmoid
-        and all(jnp.result_type(a) == jnp.float32 for a in arrays)
-        and x.ndim == 3
+        and default_float32_cell(cell, params, x, initial_states)
         and build.available()
     )
 
@@ -141,16 +132,9 @@ def try_native_lstm(
     to this LSTMCell, else None. Input dropout, if any, is already applied to `x`."""
     if not applies(cell, params, x, initial_states):
         return None
-
-    def native() -> Result:
-        return native_lstm(
-            x, params["kernel"], params.get("bias"), params["recurrent_kernel"],
-            list(initial_states), mask=mask, go_backwards=go_backwards,
-            zero_output_for_mask=zero_output_for_mask, return_sequences=return_sequences,
-        )  # fmt: skip
-
-    # The operands are closed over; platform_dependent only chooses the branch at lowering.
-    return lax.platform_dependent(cpu=native, default=fallback)
+    return on_cpu(native_lstm, params, x, initial_states, fallback, mask=mask,
+                  go_backwards=go_backwards, zero_output_for_mask=zero_output_for_mask,
+                  return_sequences=return_sequences)  # fmt: skip
 
 
 def try_native_trace(
@@ -177,9 +161,7 @@ def try_native_trace(
                              initial_states, mask, go_backwards)  # fmt: skip
         ys, h_t, c_t, gates, hp, cp = _fwd_call(bool(zero_output_for_mask), *operands, save=True)
         i, f, g, o = jnp.split(gates, 4, axis=-1)  # (batch, time, units) each
-        # The states after each step: those before the next step, and the final ones.
-        after = lambda before, last: jnp.concatenate([before[:, 1:], last[:, None]], 1)  # noqa: E731
-        states = [after(hp, h_t), after(cp, c_t)]  # (batch, time, units) each
+        states = [after_each_step(hp, h_t), after_each_step(cp, c_t)]
         named = {
             "input_gate": i,
             "forget_gate": f,
