@@ -1,6 +1,7 @@
 // The activations' arithmetic, for lstm_cpu.cc (included there), on one float or on 16 lanes
-// (v16): the same operations in the same order, so the streamed step, the fused step's
-// registers and the backward's loops compute the same values.
+// (v16): the same operations in the same order (on AVX-512, exp's rounding and scaling are one
+// instruction each, with the same results), so the streamed step, the fused step's registers
+// and the backward's loops compute the same values.
 #pragma once
 
 #include <cstdint>
