@@ -14,6 +14,7 @@ from lstmkit.kernels import activations
 from lstmkit.kernels.native import build
 
 Array = jax.Array
+Result = tuple[Array, Array | None, list]  # (last output, outputs or None, final states)
 T = TypeVar("T")
 
 

@@ -24,6 +24,8 @@ from jax import lax
 
 from lstmkit.kernels.native import build
 from lstmkit.kernels.native.common import (
+    Array,
+    Result,
     after_each_step,
     default_float32_cell,
     ffi_call,
@@ -31,9 +33,6 @@ from lstmkit.kernels.native.common import (
     on_cpu,
     require_library,
 )
-
-Array = jax.Array
-Result = tuple[Array, Array | None, list]  # (last output, outputs or None, final states)
 
 
 def _fwd_call(zero_output: bool, x, w, b, u, h0, c0, mask, save: bool) -> tuple:
