@@ -18,10 +18,11 @@ Result = tuple[Array, Array | None, list]  # (last output, outputs or None, fina
 T = TypeVar("T")
 
 
-def ffi_call(target: str, shapes: list[tuple]) -> Callable:
-    """The registered `target`, returning float32 arrays of `shapes` ((0,): nothing asked)."""
+def ffi_call(target: str, shapes: list[tuple], aliases: dict[int, int] | None = None) -> Callable:
+    """The registered `target`, returning float32 arrays of `shapes` ((0,): nothing asked);
+    `aliases` maps an operand's index to the result written over it."""
     results = [jax.ShapeDtypeStruct(s, jnp.float32) for s in shapes]
-    return jax.ffi.ffi_call(target, results, vmap_method="sequential")
+    return jax.ffi.ffi_call(target, results, vmap_method="sequential", input_output_aliases=aliases)
 
 
 def require_library() -> None:

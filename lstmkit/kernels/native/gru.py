@@ -67,7 +67,8 @@ def _native_bwd(zero_output, residuals, cotangents):
     units = u.shape[0]
     out = [(batch, time, 3 * units), (features, 3 * units), (units, 3 * units), (2, 3 * units),
            (batch, units)]  # fmt: skip
-    d_in, d_w, d_u, d_b, d_h0 = ffi_call("lstmkit_gru_bwd", out)(
+    # d_in is written over the saved gates, as in the LSTM's backward (lstm.py says why).
+    d_in, d_w, d_u, d_b, d_h0 = ffi_call("lstmkit_gru_bwd", out, aliases={3: 0})(
         x, u, mask, gates, rh, hp, d_ys, d_h, zero_output=int(zero_output)
     )
     d_x = d_in @ w.T  # (batch, time, features); XLA drops it when nothing needs it

@@ -254,14 +254,16 @@ struct GruBack {
 static void gru_gates_bwd(const GruBack& s, int b0, int b1, int j0, int j1) {
   const int u = s.u;
   for (int b = b0; b < b1; ++b) {
-    const float* __restrict z = s.g + b * s.ldg;
-    const float* __restrict r = z + u;
-    const float* __restrict cand = z + 2 * u;
+    // The gates and dx may be one buffer (gru.py): not restrict; element j of each is read
+    // before it is written.
+    const float* z = s.g + b * s.ldg;
+    const float* r = z + u;
+    const float* cand = z + 2 * u;
     const float* __restrict rh = s.rh + b * s.lds;
     const float* __restrict ho = s.h_old + b * s.lds;
     const float* __restrict dyb = s.dy + b * s.lds;
     float* __restrict dhb = s.dh + int64_t(b) * u;
-    float* __restrict dx = s.dx + b * s.ldg;
+    float* dx = s.dx + b * s.ldg;
     float* __restrict dr = s.drec + b * s.ldg;
     float* __restrict dbi = s.db_groups + int64_t(group_of(s.B, b)) * 6 * u;
     float* __restrict dbr = dbi + 3 * u;
@@ -275,7 +277,7 @@ static void gru_gates_bwd(const GruBack& s, int b0, int b1, int j0, int j1) {
       }
       continue;
     }
-#pragma GCC ivdep  // the rows read and written never overlap
+#pragma GCC ivdep  // iteration j reads and writes element j of each row only
     for (int j = j0; j < j1; ++j) {
       const float zj = z[j], rj = r[j], cj = cand[j];
       const float dhn = dhb[j] + dyb[j];

@@ -184,16 +184,18 @@ struct BackStep {
 static void lstm_gates_bwd(const BackStep& s, int b0, int b1, int j0, int j1) {
   const int u = s.u;
   for (int b = b0; b < b1; ++b) {
-    const float* __restrict gi = s.g + b * s.ldg;
-    const float* __restrict gf = gi + u;
-    const float* __restrict gc = gi + 2 * u;
-    const float* __restrict go = gi + 3 * u;
+    // The gates and dz may be one buffer (lstm.py): not restrict. Each element is read before
+    // the same element is written, so no iteration depends on another (ivdep below).
+    const float* gi = s.g + b * s.ldg;
+    const float* gf = gi + u;
+    const float* gc = gi + 2 * u;
+    const float* go = gi + 3 * u;
     const float* __restrict cn = s.c_new + b * s.ld_new;
     const float* __restrict co = s.c_old + b * s.lds;
     const float* __restrict dyb = s.dy + b * s.lds;
     float* __restrict dhb = s.dh + int64_t(b) * u;
     float* __restrict dcb = s.dc + int64_t(b) * u;
-    float* __restrict dzi = s.dz + b * s.ldg;
+    float* dzi = s.dz + b * s.ldg;
     float* __restrict db = s.db_groups + int64_t(group_of(s.B, b)) * 4 * u;
     if (s.mask != nullptr && !s.mask[b * s.ldm]) {  // masked: the states passed through, no
       for (int g4 = 0; g4 < 4; ++g4) {               // gate gradient
@@ -204,7 +206,7 @@ static void lstm_gates_bwd(const BackStep& s, int b0, int b1, int j0, int j1) {
       }
       continue;
     }
-#pragma GCC ivdep  // the rows read and written never overlap
+#pragma GCC ivdep  // iteration j reads and writes element j of each row only
     for (int j = j0; j < j1; ++j) {
       const float i = gi[j], f = gf[j], cc = gc[j], o = go[j];
       const float tc = approx_tanh(cn[j]);
@@ -247,7 +249,8 @@ static ffi::Error LstmBwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> U,
   float* dc = dc0->typed_data();
   std::memcpy(dh, dhT.typed_data(), sizeof(float) * S);
   std::memcpy(dc, dcT.typed_data(), sizeof(float) * S);
-  float* dZ = dz->typed_data();
+  float* dZ = dz->typed_data();  // the gates' buffer (lstm.py aliases them): step t's gates are
+                                 // read before its dz is written
   std::vector<float> db_groups(size_t(kGroups) * g4, 0.0f);
   const bool packed = T >= kPackSteps || B > 4;
   Packed Ut;
