@@ -175,6 +175,21 @@ def test_a_program_lowered_for_a_gpu_has_no_native_call():
     assert "lstmkit_lstm_fwd" in cpu_text and "lstmkit_lstm_bwd" in cpu_text
 
 
+@pytest.mark.parametrize("make, target, gates", [(L.LSTM, "lstmkit_lstm_bwd", 4),
+                                                  (L.GRU, "lstmkit_gru_bwd", 3)])  # fmt: skip
+def test_backward_writes_over_the_saved_gates(make, target, gates):
+    # The gates' gradient takes the saved gates' buffer: no new (batch, time, gates * units)
+    # array, and no copy of the gates for it (XLA would add one if the buffer were still needed).
+    layer = make(4, return_sequences=True)
+    x = jnp.ones((2, 5, 3))
+    layer.maybe_build(x.shape)
+    step = jax.jit(jax.grad(lambda p: jnp.sum(layer.apply(p, layer.state, x)[0] ** 2)))
+    hlo = step.lower(layer.params).compile().as_text()
+    call = [line for line in hlo.splitlines() if target in line and "custom-call(" in line]
+    assert len(call) == 1 and "output_to_operand_aliasing={{0}: (3, {})}" in call[0]
+    assert f"f32[2,5,{gates * 4}]{{2,1,0}} copy(" not in hlo
+
+
 def test_switch_off(monkeypatch):
     calls = _spy(monkeypatch)
     build.set_enabled(False)
