@@ -293,14 +293,14 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
     setup.ensure_opt_state(self, trainer)
     optimizer = self.optimizer
     opt_state = optimizer.sync_lr(optimizer.opt_state)
-    params, state, opt_state, mstate, _, _ = trainer.train_step(
-        self.params, self.state, opt_state, trainer.fresh_metric_state(), utils.next_key(),
+    params, state, opt_state, _, _, _, logs = trainer.train_step_logs(
+        self.params, self.state, opt_state, trainer.fresh_metric_state(), utils.next_key_data(),
         xs, ys, sw,
     )  # fmt: skip
     optimizer.opt_state = opt_state
     self.set_params(params)
     self.set_state(state)
-    return _logs_to_return(trainer.float_results(mstate), return_dict)
+    return _logs_to_return(trainer.float_logs(logs), return_dict)
 
 
 def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):

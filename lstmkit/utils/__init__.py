@@ -6,12 +6,13 @@ Keras 3's; `set_random_seed` seeds lstmkit's global random stream (and `next_key
 
 from lstmkit import catalogue as _catalogue
 from lstmkit.utils.numerical import normalize, to_categorical
-from lstmkit.utils.random_seed import next_key, set_random_seed
+from lstmkit.utils.random_seed import next_key, next_key_data, set_random_seed
 from lstmkit.utils.sequences import pad_sequences
 from lstmkit.utils.timeseries import timeseries_dataset_from_array
 
 __all__ = [
     "next_key",
+    "next_key_data",
     "normalize",
     "pad_sequences",
     "set_random_seed",

@@ -55,6 +55,20 @@ def threefry2x32(key: tuple[int, int], count: tuple[int, int]) -> tuple[int, int
 
 def next_key() -> jax.Array:
     """A fresh key from the global stream; unseeded, the stream starts from OS entropy."""
+    key = _next()
+    return jax.random.wrap_key_data(key) if isinstance(key, np.ndarray) else key
+
+
+def next_key_data() -> np.ndarray | jax.Array:
+    """The next key of the same stream as its raw data (`jax.random.key_data`), a NumPy array
+    where the stream is computed on the host: for a jitted step that wraps it itself (wrapping
+    it here is an eager JAX call, 45-220 us)."""
+    key = _next()
+    return key if isinstance(key, np.ndarray) else jax.random.key_data(key)
+
+
+def _next() -> np.ndarray | jax.Array:
+    """The stream's next key: its uint32 data on the host stream, else a typed key."""
     if _state["key"] is None:
         seed = np.random.SeedSequence().entropy % (2**31)
         _state["key"] = (0, seed) if _host_stream() else jax.random.key(seed)
@@ -62,7 +76,7 @@ def next_key() -> jax.Array:
     if isinstance(current, tuple) and _host_stream():
         # jax.random.split(key): the counters (0, 0) and (0, 1) under the key.
         _state["key"], key = threefry2x32(current, (0, 0)), threefry2x32(current, (0, 1))
-        return jax.random.wrap_key_data(np.array(key, np.uint32))
+        return np.array(key, np.uint32)
     if isinstance(current, tuple):  # the PRNG settings changed after seeding
         current = jax.random.wrap_key_data(np.array(current, np.uint32))
     _state["key"], key = jax.random.split(current)

@@ -45,3 +45,50 @@ def test_unseeded_stream_and_reseeding():
     first = np.asarray(jax.random.key_data(utils.next_key()))
     utils.set_random_seed(7)
     np.testing.assert_array_equal(np.asarray(jax.random.key_data(utils.next_key())), first)
+
+
+@pytest.mark.parametrize("partitionable", [True, False])
+def test_key_data_is_the_same_stream(partitionable):
+    # next_key_data (what train_on_batch hands its jitted step) walks the stream next_key walks,
+    # on the host stream and on JAX's own (the older non-partitionable threefry).
+    before = jax.config.jax_threefry_partitionable
+    jax.config.update("jax_threefry_partitionable", partitionable)
+    try:
+        utils.set_random_seed(11)
+        keys = [np.asarray(jax.random.key_data(utils.next_key())) for _ in range(3)]
+        utils.set_random_seed(11)
+        data = [utils.next_key_data() for _ in range(3)]
+    finally:
+        jax.config.update("jax_threefry_partitionable", before)
+    assert all(d.dtype == np.uint32 and d.shape == (2,) for d in data)
+    for k, d in zip(keys, data):
+        np.testing.assert_array_equal(np.asarray(d), k)
+    assert isinstance(data[0], np.ndarray) == partitionable  # on the host: no JAX call
+
+
+def test_train_on_batch_gets_the_same_key_as_before():
+    # Dropout draws from the step's key: with the key handed over as raw data, a seeded
+    # train_on_batch makes the same update as the step given the typed key.
+    import lstmkit
+
+    def model():
+        utils.set_random_seed(3)
+        m = lstmkit.Sequential([lstmkit.Input((4, 2)), lstmkit.layers.LSTM(3, dropout=0.5)])
+        m.compile(lstmkit.optimizers.SGD(0.1), "mse")
+        return m
+
+    x = np.random.default_rng(0).normal(size=(5, 4, 2)).astype("float32")
+    y = np.ones((5, 3), "float32")
+    a = model()
+    a.train_on_batch(x, y)
+    b = model()
+    from lstmkit.models import training_setup as setup
+
+    xs, ys, sw, trainer = setup.training_data(b, "train_on_batch", x, y, None, None)
+    setup.ensure_opt_state(b, trainer)
+    fresh = trainer.fresh_metric_state()
+    step = trainer.train_step(b.params, b.state, b.optimizer.opt_state, fresh, utils.next_key(),
+                              xs, ys, sw)  # fmt: skip
+    params = step[0]
+    for p, q in zip(jax.tree.leaves(a.params), jax.tree.leaves(params)):
+        np.testing.assert_array_equal(np.asarray(p), np.asarray(q))
