@@ -315,6 +315,21 @@ def test_work_split_between_threads_matches_reference(batch, time, features, uni
           atol=1e-5 if units < 100 else 4e-5)  # fmt: skip
 
 
+@pytest.mark.parametrize("chunk", [40, 1 << 30])  # a chunk that splits K; whole panels (Zen 4's)
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("batch,time,features,units", SPLITS[:2])
+def test_every_k_chunk_matches_reference(chunk, kind, batch, time, features, units):
+    # The rows of the packed kernels a tile runs at a time depend on the CPU (packed_gemm.h's
+    # default_k_chunk): both ways are checked on any machine.
+    lib = build.library()
+    lib.lstmkit_set_k_chunk(chunk)
+    try:
+        check("random", False, True, False, True, batch=batch, time=time, features=features,
+              units=units, atol=1e-5 if units < 100 else 4e-5, kind=kind)  # fmt: skip
+    finally:
+        lib.lstmkit_set_k_chunk(0)
+
+
 def threads_case() -> np.ndarray:
     """Outputs and all gradients at the shapes whose work is split between threads."""
     out = []

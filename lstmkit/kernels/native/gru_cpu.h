@@ -156,9 +156,10 @@ static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, v16* part)
 
 // Rows [b0, b1) and panels [p0, p1) of one step, chunked over K as step_block (lstm_step.h).
 static void gru_block(const GruStep& s, int b0, int b1, int p0, int p1, v16* part) {
+  const int chunk = g_k_chunk;
   for (int p = p0; p < p1; ++p) {
-    for (int k0 = 0; k0 < s.P->K; k0 += kStepChunk) {
-      const int k1 = std::min(s.P->K, k0 + kStepChunk);
+    for (int k0 = 0; k0 < s.P->K; k0 += chunk) {
+      const int k1 = std::min(s.P->K, k0 + chunk);
       for_tiles(b0, b1, [&](int r, int rows) {
         v16* pr = part + (r - b0) * 4;
         with_rows(rows, [&](auto R) { gru_tile<R>(s, r, p, k0, k1, pr); });

@@ -25,10 +25,18 @@ namespace ffi = xla::ffi;
 
 #include "pool.h"
 
-// The threads the kernels may use (the cores this process may run on). Once, before first use.
-extern "C" void lstmkit_native_init(int threads) { g_pool.set_size(threads); }
-
 #include "packed_gemm.h"
+
+// The threads the kernels may use (the cores this process may run on), and the K chunk for this
+// CPU. Once, before first use.
+extern "C" void lstmkit_native_init(int threads) {
+  g_pool.set_size(threads);
+  g_k_chunk = default_k_chunk();
+}
+
+// The K chunk (packed_gemm.h), for tests: `rows` > 0 rows, or this CPU's default. Not while a
+// kernel runs.
+extern "C" void lstmkit_set_k_chunk(int rows) { g_k_chunk = rows > 0 ? rows : default_k_chunk(); }
 #include "time_loops.h"
 
 #include "vmath.h"

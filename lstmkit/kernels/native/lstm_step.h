@@ -169,15 +169,12 @@ static void step_tile(const Step& s, int r0, int p, int k0, int k1, v16* part) {
 }
 
 // Rows [b0, b1) and panels [p0, p1) of one step. Panels outer and their rows in chunks of
-// kStepChunk, so that a chunk of a panel stays in L1 while every row tile passes over it (with
-// the whole panel, each tile read it again from L2: 30 % slower at batch 64, 384 x 1024);
-// the sums between chunks wait in `part` (rows x 64 floats).
-constexpr int kStepChunk = 128;
-
+// g_k_chunk (packed_gemm.h says why); the sums between chunks wait in `part` (rows x 64 floats).
 static void step_block(const Step& s, int b0, int b1, int p0, int p1, v16* part) {
+  const int chunk = g_k_chunk;
   for (int p = p0; p < p1; ++p) {
-    for (int k0 = 0; k0 < s.P->K; k0 += kStepChunk) {
-      const int k1 = std::min(s.P->K, k0 + kStepChunk);
+    for (int k0 = 0; k0 < s.P->K; k0 += chunk) {
+      const int k1 = std::min(s.P->K, k0 + chunk);
       for_tiles(b0, b1, [&](int r, int rows) {
         v16* pr = part + (r - b0) * 4;
         with_rows(rows, [&](auto R) { step_tile<R>(s, r, p, k0, k1, pr); });
