@@ -6,7 +6,9 @@ import jax.extend.random
 import numpy as np
 import pytest
 
+import lstmkit
 from lstmkit import utils
+from lstmkit.models import training_setup as setup
 from lstmkit.utils import random_seed
 
 
@@ -69,8 +71,6 @@ def test_key_data_is_the_same_stream(partitionable):
 def test_train_on_batch_gets_the_same_key_as_before():
     # Dropout draws from the step's key: with the key handed over as raw data, a seeded
     # train_on_batch makes the same update as the step given the typed key.
-    import lstmkit
-
     def model():
         utils.set_random_seed(3)
         m = lstmkit.Sequential([lstmkit.Input((4, 2)), lstmkit.layers.LSTM(3, dropout=0.5)])
@@ -82,8 +82,6 @@ def test_train_on_batch_gets_the_same_key_as_before():
     a = model()
     a.train_on_batch(x, y)
     b = model()
-    from lstmkit.models import training_setup as setup
-
     xs, ys, sw, trainer = setup.training_data(b, "train_on_batch", x, y, None, None)
     setup.ensure_opt_state(b, trainer)
     fresh = trainer.fresh_metric_state()

@@ -37,6 +37,7 @@ extern "C" void lstmkit_native_init(int threads) {
 // The K chunk (packed_gemm.h), for tests: `rows` > 0 rows, or this CPU's default. Not while a
 // kernel runs.
 extern "C" void lstmkit_set_k_chunk(int rows) { g_k_chunk = rows > 0 ? rows : default_k_chunk(); }
+
 #include "time_loops.h"
 
 #include "vmath.h"
