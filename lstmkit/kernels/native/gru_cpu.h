@@ -6,7 +6,7 @@
 //   z = sigmoid(x_z + r_z), r = sigmoid(x_r + r_r), h~ = tanh(x_h + r * r_h),
 //   h' = z * h + (1 - z) * h~.
 // The forward step is one product [x_t, h] @ [W; U] over the two kernels packed once per call, in
-// panels of 16 units whose rows hold the z, r and candidate columns (three vectors). A register
+// panels of kUnits units whose rows hold the z, r and candidate columns (three vectors). A register
 // tile keeps four sums per row: z and r over both kernels, and the candidate's x part and h part
 // apart (the reset gate multiplies the h part only); it applies the gates while they are in
 // registers, as the LSTM's step does (lstm_step.h).
@@ -23,11 +23,11 @@
 constexpr int kGruVecs = 3;  // vectors per packed row: z, r, candidate
 
 // [W; U] packed by panels of kUnits units: row k of panel p holds the z, r and candidate columns
-// of units 16p .. 16p+15 (zero past u).
+// of units kUnits p .. kUnits (p + 1) - 1 (zero past u).
 struct GruPacked {
   int K = 0, panels = 0;
-  std::vector<v16> data;  // panels * K * 3 vectors
-  const v16* panel(int p) const { return data.data() + int64_t(p) * K * kGruVecs; }
+  std::vector<vec> data;  // panels * K * 3 vectors
+  const vec* panel(int p) const { return data.data() + int64_t(p) * K * kGruVecs; }
 };
 
 static void gru_pack(GruPacked& P, int u, const float* W, int D, const float* U) {
@@ -73,16 +73,16 @@ struct GruStep {
   bool zero_output;
 };
 
-// One row's n (at most 16) units from their four sums; a masked row (`carried`) keeps h and
+// One row's n (at most kUnits) units from their four sums; a masked row (`carried`) keeps h and
 // repeats the previous output (or zeros), as Keras's masking does.
-__attribute__((always_inline)) static inline void gru_units(v16 sz, v16 sr, v16 sxh, v16 shh,
+__attribute__((always_inline)) static inline void gru_units(vec sz, vec sr, vec sxh, vec shh,
                                                             int n, int u, const float* h_prev,
                                                             float* h, float* y, float* gates,
                                                             float* rh, float* hp, bool carried,
                                                             bool zero_output) {
-  const v16 z = approx_sigmoid(sz), r = approx_sigmoid(sr);
-  const v16 cand = approx_tanh(sxh + r * shh);
-  const v16 h_old = load_n(h_prev, n);
+  const vec z = approx_sigmoid(sz), r = approx_sigmoid(sr);
+  const vec cand = approx_tanh(sxh + r * shh);
+  const vec h_old = load_n(h_prev, n);
   if (gates != nullptr) {
     store_n(gates, z, n);
     store_n(gates + u, r, n);
@@ -92,77 +92,114 @@ __attribute__((always_inline)) static inline void gru_units(v16 sz, v16 sr, v16 
   }
   if (carried) {
     store_n(h, h_old, n);
-    store_n(y, zero_output ? v16{} : h_old, n);
+    store_n(y, zero_output ? vec{} : h_old, n);
     return;
   }
-  const v16 h_new = z * h_old + (1.0f - z) * cand;
+  const vec h_new = z * h_old + (1.0f - z) * cand;
   store_n(h, h_new, n);
   store_n(y, h_new, n);
 }
 
-// Rows [r0, r0 + R), units of panel p, packed rows [k0, k1); `part` holds the four sums over the
-// rows before k0 (R x 4 vectors) and gets them up to k1 unless k1 is the last row: then the tile
-// applies the gates instead.
-template <int R>
-static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, v16* part) {
+// Rows [r0, r0 + R), units of panel p, packed rows [k0, k1), the packed vectors [V0, V0 + kPass)
+// (all three, or z and r in one pass and the candidate in the next: packed_gemm.h's kPass);
+// `part` holds the four sums over the rows before k0 (R x 4 vectors) and gets them up to k1
+// unless k1 is the last row and this pass has the candidate: then the tile applies the gates.
+template <int R, int V0>
+static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part) {
+  constexpr bool zr = V0 == 0, cand = V0 + kPass > 2;  // the sums this pass makes
   const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
-  v16 acc[R][4];
+  vec acc[R][4];
   for (int r = 0; r < R; ++r) {
-    if (k0 == 0) {
+    if (k0 > 0) {
+      for (int g = 0; g < 4; ++g) {
+        if (g < 2 ? zr : cand) acc[r][g] = part[r * 4 + g];
+      }
+      continue;
+    }
+    if constexpr (zr) {
       acc[r][0] = load_n(s.b_in + j0, n) + load_n(s.b_rec + j0, n);
       acc[r][1] = load_n(s.b_in + u + j0, n) + load_n(s.b_rec + u + j0, n);
+    }
+    if constexpr (cand) {
       acc[r][2] = load_n(s.b_in + 2 * u + j0, n);
       acc[r][3] = load_n(s.b_rec + 2 * u + j0, n);
-    } else {
-      for (int g = 0; g < 4; ++g) acc[r][g] = part[r * 4 + g];
     }
   }
-  const v16* pv = s.P->panel(p) + int64_t(k0) * kGruVecs;
+  const vec* pv = s.P->panel(p) + int64_t(k0) * kGruVecs;
+  vec b0 = {}, b1 = {}, b2 = {};
   const float* xr = s.x + r0 * s.ldx;
   for (int k = k0; k < std::min(k1, s.D); ++k, pv += kGruVecs) {  // rows of W: x the operand
-    const v16 b0 = pv[0], b1 = pv[1], b2 = pv[2];
+    if constexpr (zr) {
+      b0 = pv[0];
+      b1 = pv[1];
+      in_register(b0);
+      in_register(b1);
+    }
+    if constexpr (cand) {
+      b2 = pv[2];
+      in_register(b2);
+    }
     for (int r = 0; r < R; ++r) {
       const float a = xr[r * s.ldx + k];
-      acc[r][0] += a * b0;
-      acc[r][1] += a * b1;
-      acc[r][2] += a * b2;
+      if constexpr (zr) {
+        acc[r][0] += a * b0;
+        acc[r][1] += a * b1;
+      }
+      if constexpr (cand) acc[r][2] += a * b2;
     }
   }
   const float* hr = s.h_prev + int64_t(r0) * u - s.D;  // indexed by the packed row
   for (int k = std::max(k0, s.D); k < k1; ++k, pv += kGruVecs) {  // rows of U: h the operand
-    const v16 b0 = pv[0], b1 = pv[1], b2 = pv[2];
+    if constexpr (zr) {
+      b0 = pv[0];
+      b1 = pv[1];
+      in_register(b0);
+      in_register(b1);
+    }
+    if constexpr (cand) {
+      b2 = pv[2];
+      in_register(b2);
+    }
     for (int r = 0; r < R; ++r) {
       const float a = hr[r * u + k];
-      acc[r][0] += a * b0;
-      acc[r][1] += a * b1;
-      acc[r][3] += a * b2;
+      if constexpr (zr) {
+        acc[r][0] += a * b0;
+        acc[r][1] += a * b1;
+      }
+      if constexpr (cand) acc[r][3] += a * b2;
     }
   }
-  if (k1 < s.P->K) {
+  if (k1 < s.P->K || !cand) {
     for (int r = 0; r < R; ++r) {
-      for (int g = 0; g < 4; ++g) part[r * 4 + g] = acc[r][g];
+      for (int g = 0; g < 4; ++g) {
+        if (g < 2 ? zr : cand) part[r * 4 + g] = acc[r][g];
+      }
     }
     return;
   }
   for (int r = 0; r < R; ++r) {
     const int64_t b = r0 + r, row = b * u + j0, out = b * s.ldy + j0;
     const bool save = s.gates != nullptr;
-    gru_units(acc[r][0], acc[r][1], acc[r][2], acc[r][3], n, u, s.h_prev + row, s.h + row,
-              s.y + out, save ? s.gates + b * s.ldg + j0 : nullptr, save ? s.rh + out : nullptr,
+    const vec sz = zr ? acc[r][0] : part[r * 4], sr = zr ? acc[r][1] : part[r * 4 + 1];
+    gru_units(sz, sr, acc[r][2], acc[r][3], n, u, s.h_prev + row, s.h + row, s.y + out,
+              save ? s.gates + b * s.ldg + j0 : nullptr, save ? s.rh + out : nullptr,
               save ? s.hp + out : nullptr, s.mask != nullptr && !s.mask[b * s.ldm],
               s.zero_output);
   }
 }
 
 // Rows [b0, b1) and panels [p0, p1) of one step, chunked over K as step_block (lstm_step.h).
-static void gru_block(const GruStep& s, int b0, int b1, int p0, int p1, v16* part) {
+static void gru_block(const GruStep& s, int b0, int b1, int p0, int p1, vec* part) {
   const int chunk = g_k_chunk;
   for (int p = p0; p < p1; ++p) {
     for (int k0 = 0; k0 < s.P->K; k0 += chunk) {
       const int k1 = std::min(s.P->K, k0 + chunk);
       for_tiles(b0, b1, [&](int r, int rows) {
-        v16* pr = part + (r - b0) * 4;
-        with_rows(rows, [&](auto R) { gru_tile<R>(s, r, p, k0, k1, pr); });
+        vec* pr = part + (r - b0) * 4;
+        with_rows(rows, [&](auto R) {
+          gru_tile<R, 0>(s, r, p, k0, k1, pr);
+          if constexpr (kPass < 3) gru_tile<R, kPass>(s, r, p, k0, k1, pr);
+        });
       });
     }
   }
@@ -196,7 +233,7 @@ static ffi::Error GruFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
                .zero_output = zero_output != 0};
   std::vector<float> h_other(S);  // a step reads h from one buffer and writes the other
   float* bufs[2] = {h, h_other.data()};
-  auto step = [&](int t, int b0, int b1, int p0, int p1, v16* part) {
+  auto step = [&](int t, int b0, int b1, int p0, int p1, vec* part) {
     GruStep s = base;
     s.x += int64_t(t) * D;
     s.h_prev = bufs[t % 2];
@@ -210,7 +247,7 @@ static ffi::Error GruFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
     if (s.mask) s.mask += t;
     gru_block(s, b0, b1, p0, p1, part);
   };
-  forward_loop(B, T, P.panels, 2.0 * B * P.K * g3, 64.0 * P.data.size(), step);
+  forward_loop(B, T, P.panels, 2.0 * B * P.K * g3, double(sizeof(vec)) * P.data.size(), step);
   if (T % 2 == 1) std::memcpy(h, h_other.data(), sizeof(float) * S);
   return ffi::Error::Success();
 }

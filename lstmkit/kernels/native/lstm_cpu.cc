@@ -78,7 +78,7 @@ static void stream_steps(const Step& s, int T, int B, const float* W, const floa
       float* z0 = z.data() + int64_t(b) * g4;
       const float* z1 = z0 + int64_t(B) * g4;
       for (int j = 0; j < g4; ++j) z0[j] = (s.bias[j] + z0[j]) + z1[j];
-      float* h = s.h + int64_t(b) * u;  // read and written in place: one thread, 16 units at a time
+      float* h = s.h + int64_t(b) * u;  // read and written in place: one thread, kUnits units at a time
       float* c = s.c + int64_t(b) * u;
       const int64_t out = b * s.ldy + int64_t(t) * u;
       float* gates = s.gates ? s.gates + b * s.ldg + int64_t(t) * g4 : nullptr;
@@ -131,7 +131,7 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
   std::vector<float> h_other(S);  // a step reads h from one buffer and writes the other
   float* bufs[2] = {h, h_other.data()};
   // Step t of rows [b0, b1) and panels [p0, p1).
-  auto step = [&](int t, int b0, int b1, int p0, int p1, v16* part) {
+  auto step = [&](int t, int b0, int b1, int p0, int p1, vec* part) {
     Step s = base;
     s.x += int64_t(t) * D;
     s.h_prev = bufs[t % 2];

@@ -2,8 +2,8 @@
 //
 // z_t = [x_t, h_{t-1}] @ [W; U] + bias, one product per step over the two kernels packed once per
 // call. The packed columns are interleaved by gate: panel p holds, for each of the four gates,
-// the 16 columns of units 16p .. 16p+15, so a register tile's four accumulators of a row are the
-// i, f, c~, o pre-activations of the same 16 units, and the tile applies the gates and updates
+// the kUnits columns (one vector) of units kUnits p .. kUnits (p + 1) - 1, so a register tile's
+// four accumulators of a row are the i, f, c~, o pre-activations of the same units, and the tile applies the gates and updates
 // the states while they are still in registers: no (batch, 4u) pre-activation array is written
 // and read back at every step, and no (time, batch, 4u) one at all in inference. The input
 // projection is part of the step's product (not one whole-sequence product before the loop): its
@@ -15,12 +15,12 @@
 #include <cstdint>
 #include <cstring>
 
-constexpr int kUnits = 16;  // units per panel: one vector per gate
+constexpr int kUnits = kLanes;  // units per panel: one vector per gate
 
-// The first n (at most 16) floats at p; the lanes past n are zero. A whole vector is one move; a
+// The first n (at most kUnits) floats at p; the lanes past n are zero. A whole vector is one move; a
 // memcpy of a size known only at run time was a call to libc (6 % of a training step).
-static inline v16 load_n(const float* p, int n) {
-  v16 v = {};
+static inline vec load_n(const float* p, int n) {
+  vec v = {};
   if (n == kUnits) {
     std::memcpy(&v, p, sizeof(v));
   } else {
@@ -28,7 +28,7 @@ static inline v16 load_n(const float* p, int n) {
   }
   return v;
 }
-static inline void store_n(float* p, v16 v, int n) {
+static inline void store_n(float* p, vec v, int n) {
   if (n == kUnits) {
     std::memcpy(p, &v, sizeof(v));
   } else {
@@ -61,35 +61,35 @@ static void pack_gates(Packed& P, int u, const float* W, int D, const float* U) 
   });
 }
 
-// One row's n (at most 16) units after the product: their four pre-activations in; the activated
+// One row's n (at most kUnits) units after the product: their four pre-activations in; the activated
 // gates stored at `gates` (i, f, c~, o, u floats apart) and the states before the step at hp, cp
 // when those are not null; then c and h updated (h read from h_prev, which may be h itself) and
 // the output y written, or, for a masked row (`carried`), Keras's masking: the states carried and
 // the previous output repeated (or zeros). Every pointer is at the row's first of the n units.
 // Inlined always: it runs once per row and panel of every step (GCC had made it a call).
 __attribute__((always_inline)) static inline void gate_units(
-    v16 zi, v16 zf, v16 zc, v16 zo, int n, int u, const float* h_prev, float* h, float* c,
+    vec zi, vec zf, vec zc, vec zo, int n, int u, const float* h_prev, float* h, float* c,
     float* y, float* gates, float* hp, float* cp, bool carried, bool zero_output) {
-  const v16 i = approx_sigmoid(zi), f = approx_sigmoid(zf), g = approx_tanh(zc);
-  const v16 o = approx_sigmoid(zo);
+  const vec i = approx_sigmoid(zi), f = approx_sigmoid(zf), g = approx_tanh(zc);
+  const vec o = approx_sigmoid(zo);
   if (gates != nullptr) {  // the glass box shows a masked step's gates too, as the scan does
     store_n(gates, i, n);
     store_n(gates + u, f, n);
     store_n(gates + 2 * u, g, n);
     store_n(gates + 3 * u, o, n);
   }
-  const v16 h_old = load_n(h_prev, n), c_old = load_n(c, n);
+  const vec h_old = load_n(h_prev, n), c_old = load_n(c, n);
   if (hp != nullptr) {
     store_n(hp, h_old, n);
     store_n(cp, c_old, n);
   }
   if (carried) {
     store_n(h, h_old, n);
-    store_n(y, zero_output ? v16{} : h_old, n);
+    store_n(y, zero_output ? vec{} : h_old, n);
     return;
   }
-  const v16 c_new = f * c_old + i * g;
-  const v16 h_new = o * approx_tanh(c_new);
+  const vec c_new = f * c_old + i * g;
+  const vec h_new = o * approx_tanh(c_new);
   store_n(c, c_new, n);
   store_n(h, h_new, n);
   store_n(y, h_new, n);
@@ -118,66 +118,73 @@ struct Step {
   bool zero_output;
 };
 
-// Rows [r0, r0 + R), units of panel p, the packed rows [k0, k1) of the product; `part` holds the
-// sums over the rows before k0 (R x 64), and gets them up to k1 unless k1 is the last row: then
-// the tile applies the gates and updates the states instead.
-template <int R>
-static void step_tile(const Step& s, int r0, int p, int k0, int k1, v16* part) {
+// Rows [r0, r0 + R), units of panel p, the packed rows [k0, k1) of the product, the gates' sums
+// [V0, V0 + kPass) (all four, or two per pass); `part` holds the sums over the rows before k0 (R x
+// 4 vectors), and gets them up to k1 unless k1 is the last row and these are the last gates:
+// then the tile applies the gates (the earlier gates' sums from `part`) and updates the states.
+template <int R, int V0>
+static void step_tile(const Step& s, int r0, int p, int k0, int k1, vec* part) {
   const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
-  v16 acc[R][4];
+  vec acc[R][kPass];
   for (int r = 0; r < R; ++r) {
-    for (int g = 0; g < 4; ++g) {
-      acc[r][g] = k0 == 0 ? load_n(s.bias + g * u + j0, n) : part[r * 4 + g];
+    for (int g = 0; g < kPass; ++g) {
+      acc[r][g] = k0 == 0 ? load_n(s.bias + (V0 + g) * u + j0, n) : part[r * 4 + V0 + g];
     }
   }
-  const v16* pv = reinterpret_cast<const v16*>(s.P->panel(p)) + int64_t(k0) * 4;
+  const vec* pv = reinterpret_cast<const vec*>(s.P->panel(p)) + int64_t(k0) * 4 + V0;
+  vec b[kPass];
   const float* xr = s.x + r0 * s.ldx;
   for (int k = k0; k < std::min(k1, s.D); ++k, pv += 4) {  // rows of W: x is the operand
-    const v16 b0 = pv[0], b1 = pv[1], b2 = pv[2], b3 = pv[3];
+    for (int g = 0; g < kPass; ++g) {
+      b[g] = pv[g];
+      in_register(b[g]);
+    }
     for (int r = 0; r < R; ++r) {
       const float a = xr[r * s.ldx + k];
-      acc[r][0] += a * b0;
-      acc[r][1] += a * b1;
-      acc[r][2] += a * b2;
-      acc[r][3] += a * b3;
+      for (int g = 0; g < kPass; ++g) acc[r][g] += a * b[g];
     }
   }
   const float* hr = s.h_prev + int64_t(r0) * u - s.D;  // indexed by the packed row
   for (int k = std::max(k0, s.D); k < k1; ++k, pv += 4) {  // rows of U: h is the operand
-    const v16 b0 = pv[0], b1 = pv[1], b2 = pv[2], b3 = pv[3];
+    for (int g = 0; g < kPass; ++g) {
+      b[g] = pv[g];
+      in_register(b[g]);
+    }
     for (int r = 0; r < R; ++r) {
       const float a = hr[r * u + k];
-      acc[r][0] += a * b0;
-      acc[r][1] += a * b1;
-      acc[r][2] += a * b2;
-      acc[r][3] += a * b3;
+      for (int g = 0; g < kPass; ++g) acc[r][g] += a * b[g];
     }
   }
-  if (k1 < s.P->K) {
+  if (k1 < s.P->K || V0 + kPass < 4) {
     for (int r = 0; r < R; ++r) {
-      for (int g = 0; g < 4; ++g) part[r * 4 + g] = acc[r][g];
+      for (int g = 0; g < kPass; ++g) part[r * 4 + V0 + g] = acc[r][g];
     }
     return;
   }
   for (int r = 0; r < R; ++r) {
     const int64_t b = r0 + r, row = b * u + j0, out = b * s.ldy + j0;
-    gate_units(acc[r][0], acc[r][1], acc[r][2], acc[r][3], n, u, s.h_prev + row, s.h + row,
-               s.c + row, s.y + out, s.gates ? s.gates + b * s.ldg + j0 : nullptr,
-               s.hp ? s.hp + out : nullptr, s.cp ? s.cp + out : nullptr,
-               s.mask != nullptr && !s.mask[b * s.ldm], s.zero_output);
+    vec z[4];
+    for (int g = 0; g < 4; ++g) z[g] = g < V0 ? part[r * 4 + g] : acc[r][g - V0];
+    gate_units(z[0], z[1], z[2], z[3], n, u, s.h_prev + row, s.h + row, s.c + row, s.y + out,
+               s.gates ? s.gates + b * s.ldg + j0 : nullptr, s.hp ? s.hp + out : nullptr,
+               s.cp ? s.cp + out : nullptr, s.mask != nullptr && !s.mask[b * s.ldm],
+               s.zero_output);
   }
 }
 
 // Rows [b0, b1) and panels [p0, p1) of one step. Panels outer and their rows in chunks of
 // g_k_chunk (packed_gemm.h says why); the sums between chunks wait in `part` (rows x 64 floats).
-static void step_block(const Step& s, int b0, int b1, int p0, int p1, v16* part) {
+static void step_block(const Step& s, int b0, int b1, int p0, int p1, vec* part) {
   const int chunk = g_k_chunk;
   for (int p = p0; p < p1; ++p) {
     for (int k0 = 0; k0 < s.P->K; k0 += chunk) {
       const int k1 = std::min(s.P->K, k0 + chunk);
       for_tiles(b0, b1, [&](int r, int rows) {
-        v16* pr = part + (r - b0) * 4;
-        with_rows(rows, [&](auto R) { step_tile<R>(s, r, p, k0, k1, pr); });
+        vec* pr = part + (r - b0) * 4;
+        with_rows(rows, [&](auto R) {
+          step_tile<R, 0>(s, r, p, k0, k1, pr);
+          if constexpr (kPass < 4) step_tile<R, kPass>(s, r, p, k0, k1, pr);
+        });
       });
     }
   }

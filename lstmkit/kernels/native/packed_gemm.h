@@ -1,9 +1,9 @@
 // Register-blocked products over a packed right-hand side, for lstm_cpu.cc (included there).
 //
 // BLAS's sgemm packs both operands on every call; in a time loop the recurrent kernel is the same
-// at every step, so it is packed once per call (panels of 64 columns, K rows each) and each step
+// at every step, so it is packed once per call (panels of kPanel columns, K rows each) and each step
 // runs a register-blocked kernel over it: C (rows, N) += A (rows, K) @ P. GCC's vector extension
-// keeps the code portable (AVX-512: one register per v16). Work is split between the threads of
+// keeps the code portable (one register per vector). Work is split between the threads of
 // pool.h's pool.
 #pragma once
 
@@ -14,18 +14,44 @@
 #include <type_traits>
 #include <vector>
 
-typedef float v16 __attribute__((vector_size(64)));
-constexpr int kPanel = 64;  // columns per panel: 4 vectors
-constexpr int kPackSteps = 4;  // fewer steps of at most 4 rows: matrix-vector products
-#ifdef __AVX512F__
-constexpr int kRows = 6;  // 24 accumulators + 4 panel vectors + 1 broadcast of 32 registers
+// One vector is one register of this CPU: 16 floats with AVX-512, 8 with AVX, 4 otherwise. (A
+// vector wider than the registers was a pair of them, and GCC spilled a tile's sums to the stack
+// and built each broadcast from scalar moves: on an AVX2 CPU the forward ran 17x slower.)
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+#elif defined(__AVX__)
+constexpr int kLanes = 8;
 #else
-constexpr int kRows = 2;
+constexpr int kLanes = 4;
 #endif
+typedef float vec __attribute__((vector_size(4 * kLanes)));
+constexpr int kPanel = 4 * kLanes;  // columns per panel: 4 vectors
+constexpr int kPackSteps = 4;  // fewer steps of at most 4 rows: matrix-vector products
+// A register tile: kRows rows by kPass of a panel row's 4 vectors, its sums, the panel's kPass
+// vectors and a broadcast in the registers. With 32 registers (AVX-512, ARM64): 6 rows by all 4
+// (24 sums). With AVX's 16: 6 rows by 2 (12 sums), the panel row in two passes. (2 rows by 4 fit
+// too, but their 8 sums were too few to hide the FMA's latency, and 2 broadcasts to 4 panel
+// loads left the loads setting the pace: the forward at (64, 100, 128, 256) on an AVX2 CPU ran
+// 0.8x as long as before in two passes.) The sums are taken in the same order either way.
+#if defined(__AVX512F__) || defined(__aarch64__)
+constexpr int kPass = 4;
+#else
+constexpr int kPass = 2;
+#endif
+constexpr int kRows = 6;
+
+// Keeps a panel row's vectors in registers for a tile's rows. With AVX's 16 registers GCC
+// otherwise read each again for every row, as an operand of the FMA (a load per FMA). With 32
+// registers it keeps them there anyway.
+static inline void in_register([[maybe_unused]] vec& v) {
+#if defined(__x86_64__) && !defined(__AVX512F__)
+  asm("" : "+x"(v));
+#endif
+}
 
 struct Packed {
   int K = 0, N = 0, panels = 0;
-  std::vector<v16> data;  // panels * K * 4 vectors, zero-padded past N
+  std::vector<vec> data;  // panels * K * 4 vectors, zero-padded past N
   const float* panel(int p) const { return reinterpret_cast<const float*>(data.data()) + int64_t(p) * K * kPanel; }
 };
 
@@ -53,25 +79,30 @@ static void pack(Packed& P, int K, int N, const float* src, int64_t sk, int64_t 
   }
 }
 
-// A's element (r, k) is A[r * lda + k], or A[k * lda + r] when TA (A given transposed).
+// A's element (r, k) is A[r * lda + k], or A[k * lda + r] when TA (A given transposed). The
+// panel row's vectors in passes of kPass.
 template <int R, bool TA>
 static void tile(int K, const float* A, int lda, const float* panel, float* C, int ldc, int width) {
-  v16 acc[R][4] = {};
-  const v16* pv = reinterpret_cast<const v16*>(panel);
-  for (int k = 0; k < K; ++k, pv += 4) {
-    const v16 b0 = pv[0], b1 = pv[1], b2 = pv[2], b3 = pv[3];
-    for (int r = 0; r < R; ++r) {
-      const float a = TA ? A[int64_t(k) * lda + r] : A[int64_t(r) * lda + k];
-      acc[r][0] += a * b0;
-      acc[r][1] += a * b1;
-      acc[r][2] += a * b2;
-      acc[r][3] += a * b3;
+  for (int v0 = 0; v0 < 4 && v0 * kLanes < width; v0 += kPass) {
+    vec acc[R][kPass] = {};
+    const vec* pv = reinterpret_cast<const vec*>(panel) + v0;
+    for (int k = 0; k < K; ++k, pv += 4) {
+      vec b[kPass];
+      for (int g = 0; g < kPass; ++g) {
+        b[g] = pv[g];
+        in_register(b[g]);
+      }
+      for (int r = 0; r < R; ++r) {
+        const float a = TA ? A[int64_t(k) * lda + r] : A[int64_t(r) * lda + k];
+        for (int g = 0; g < kPass; ++g) acc[r][g] += a * b[g];
+      }
     }
-  }
-  for (int r = 0; r < R; ++r) {
-    const float* t = reinterpret_cast<const float*>(acc[r]);
-    float* c = C + int64_t(r) * ldc;
-    for (int j = 0; j < width; ++j) c[j] += t[j];
+    const int j1 = std::min(width, (v0 + kPass) * kLanes);
+    for (int r = 0; r < R; ++r) {
+      const float* t = reinterpret_cast<const float*>(acc[r]) - v0 * kLanes;
+      float* c = C + int64_t(r) * ldc;
+      for (int j = v0 * kLanes; j < j1; ++j) c[j] += t[j];
+    }
   }
 }
 
@@ -261,16 +292,16 @@ static void vec_mat_acc(int k, int n, int64_t ldm, const float* M, const float* 
 static void mat_vec_acc(int k, int n, const float* M, const float* x, float* y) {
   for (int i = 0; i < k; ++i) {
     const float* m = M + int64_t(i) * n;
-    v16 acc = {};
+    vec acc = {};
     int j = 0;
-    for (; j + 16 <= n; j += 16) {
-      v16 mv, xv;
+    for (; j + kLanes <= n; j += kLanes) {
+      vec mv, xv;
       std::memcpy(&mv, m + j, sizeof mv);
       std::memcpy(&xv, x + j, sizeof xv);
       acc += mv * xv;
     }
     float sum = 0.0f;
-    for (int l = 0; l < 16; ++l) sum += acc[l];
+    for (int l = 0; l < kLanes; ++l) sum += acc[l];
     for (; j < n; ++j) sum += m[j] * x[j];
     y[i] += sum;
   }

@@ -19,13 +19,13 @@ static void forward_loop(int B, int T, int panels, double step_flops, double pac
   if (split_batch(n, B, packed_bytes)) {  // each thread its rows through the whole loop
     g_pool.run(n, [&](int i) {
       const int b0 = rows_at(B, n, i), b1 = rows_at(B, n, i + 1);
-      std::vector<v16> part(size_t(b1 - b0) * 4);
+      std::vector<vec> part(size_t(b1 - b0) * 4);
       for (int t = 0; t < T; ++t) step(t, b0, b1, 0, panels, part.data());
     });
     return;
   }
   n = std::min(threads_for(step_flops), panels);  // each step's panels split (n may be 1)
-  std::vector<v16> part(size_t(B) * 4 * n);
+  std::vector<vec> part(size_t(B) * 4 * n);
   for (int t = 0; t < T; ++t) {
     g_pool.run(n, [&](int i) {
       step(t, 0, B, panels * i / n, panels * (i + 1) / n, part.data() + size_t(B) * 4 * i);

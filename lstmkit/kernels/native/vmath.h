@@ -1,5 +1,5 @@
-// The activations' arithmetic, for lstm_cpu.cc (included there), on one float or on 16 lanes
-// (v16): the same operations in the same order (on AVX-512, exp's rounding and scaling are one
+// The activations' arithmetic, for lstm_cpu.cc (included there), on one float or on a vector
+// (vec): the same operations in the same order (on AVX-512, exp's rounding and scaling are one
 // instruction each, with the same results), so the streamed step, the fused step's registers
 // and the backward's loops compute the same values.
 #pragma once
@@ -9,12 +9,12 @@
 #include <immintrin.h>
 #endif
 
-typedef int32_t vi16 __attribute__((vector_size(64)));
+typedef int32_t vint __attribute__((vector_size(4 * kLanes)));
 
 static inline int32_t to_int(float x) { return static_cast<int32_t>(x); }
-static inline vi16 to_int(v16 x) { return __builtin_convertvector(x, vi16); }
+static inline vint to_int(vec x) { return __builtin_convertvector(x, vint); }
 static inline float from_bits(int32_t b) { return __builtin_bit_cast(float, b); }
-static inline v16 from_bits(vi16 b) { return __builtin_bit_cast(v16, b); }
+static inline vec from_bits(vint b) { return __builtin_bit_cast(vec, b); }
 
 // exp (Cephes's polynomial; rounding by adding 1.5 * 2^23, since floor does not vectorize without
 // -fno-trapping-math). NaN stays NaN; the range is clamped so that the result is finite (sigmoid
@@ -49,16 +49,16 @@ static inline V approx_exp(V x) {
 }
 
 #ifdef __AVX512F__
-// The same exp on 16 lanes with AVX-512's rounding and scaling instructions: one instruction each
+// The same exp on AVX-512's 16 lanes with its rounding and scaling instructions: one instruction each
 // where the portable form takes two and four. The results are the same bits (fx is rounded to
 // nearest even either way, and 2^fx is a normal float over the clamped range); the LSTM's forward
 // ran 1 % faster (its five activations were 5 % of it at (64, 100, 128, 256)).
-static inline v16 approx_exp(v16 x) {
+static inline vec approx_exp(vec x) {
   x = exp_clamped(x);
   const __m512 scaled = __builtin_bit_cast(__m512, x * 1.44269504088896341f);
   const __m512 fx = _mm512_roundscale_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const v16 y = exp_reduced(x, __builtin_bit_cast(v16, fx));
-  return __builtin_bit_cast(v16, _mm512_scalef_ps(__builtin_bit_cast(__m512, y), fx));
+  const vec y = exp_reduced(x, __builtin_bit_cast(vec, fx));
+  return __builtin_bit_cast(vec, _mm512_scalef_ps(__builtin_bit_cast(__m512, y), fx));
 }
 #endif
 
