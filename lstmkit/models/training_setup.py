@@ -92,10 +92,12 @@ def trainer_for(model: Any, y_shapes: list | None = None) -> Trainer:
     "accuracy" means); rebuilt when they change."""
     args = model._compile_args or {"loss": None, "loss_weights": None, "metrics": []}
     shapes = None if y_shapes is None else tuple(tuple(s[1:]) for s in y_shapes)
-    key = (*_mask_key(model), args.get("jit", True))
+    mask_key = _mask_key(model)
+    key = (*mask_key, args.get("jit", True))
     cache = model._trainer_cache
     if cache is not None and cache[0][0] == key and shapes in (None, cache[0][1]):
         cache[1].placement = distributed.placement_for(model)
+        cache[1].mask_key = mask_key
         return cache[1]
     names = output_names(model)
     if args["loss"] is None:  # predict-only: no loss, no metrics, no optimizer
@@ -135,13 +137,15 @@ def trainer_for(model: Any, y_shapes: list | None = None) -> Trainer:
     )
     model._trainer_cache = ((key, shapes), trainer)
     trainer.placement = distributed.placement_for(model)  # None without a distribution
+    trainer.mask_key = mask_key  # the model's mask now: ensure_opt_state's owner
     return trainer
 
 
 def ensure_opt_state(model: Any, trainer: Trainer) -> None:
     """Give `model.optimizer` a state for the model's trainable parameters (kept while the
-    graph and the trainable mask stay the same, as Keras keeps its optimizer variables)."""
-    optimizer, owner = model.optimizer, _mask_key(model)
+    graph and the trainable mask stay the same, as Keras keeps its optimizer variables).
+    `trainer` is trainer_for's, just now: its mask key is the model's."""
+    optimizer, owner = model.optimizer, trainer.mask_key
     if optimizer.opt_state is None or optimizer.state_owner != owner:
         optimizer.opt_state = trainer.init_opt_state(model.params)
         optimizer.state_owner = owner

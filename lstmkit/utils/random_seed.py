@@ -38,19 +38,22 @@ def _host_stream() -> bool:
     )
 
 
-def threefry2x32(key: tuple[int, int], count: tuple[int, int]) -> tuple[int, int]:
-    """Threefry-2x32 (20 rounds) of one counter pair under one key pair, as JAX computes it."""
+def split(key: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """`jax.random.split(key)` on the host: threefry2x32 of the counters (0, 0) and (0, 1),
+    the two in one pass of the rounds (run after a train step, half the interpreter's work was
+    half the time: the code runs from caches the step has emptied)."""
     k0, k1 = key
     ks = (k0, k1, k0 ^ k1 ^ 0x1BD11BDA)
-    x0, x1 = (count[0] + ks[0]) & _MASK, (count[1] + ks[1]) & _MASK
+    a0, a1 = ks[0], ks[1]  # counter (0, 0)
+    b0, b1 = ks[0], (1 + ks[1]) & _MASK  # counter (0, 1)
     for i in range(5):
         for r in _ROTATIONS[i % 2]:
-            x0 = (x0 + x1) & _MASK
-            x1 = ((x1 << r) | (x1 >> (32 - r))) & _MASK
-            x1 ^= x0
-        x0 = (x0 + ks[(i + 1) % 3]) & _MASK
-        x1 = (x1 + ks[(i + 2) % 3] + i + 1) & _MASK
-    return x0, x1
+            a0, b0 = (a0 + a1) & _MASK, (b0 + b1) & _MASK
+            a1 = (((a1 << r) | (a1 >> (32 - r))) & _MASK) ^ a0
+            b1 = (((b1 << r) | (b1 >> (32 - r))) & _MASK) ^ b0
+        s0, s1 = ks[(i + 1) % 3], ks[(i + 2) % 3] + i + 1
+        a0, a1, b0, b1 = (a0 + s0) & _MASK, (a1 + s1) & _MASK, (b0 + s0) & _MASK, (b1 + s1) & _MASK
+    return (a0, a1), (b0, b1)
 
 
 def next_key() -> jax.Array:
@@ -74,8 +77,7 @@ def _next() -> np.ndarray | jax.Array:
         _state["key"] = (0, seed) if _host_stream() else jax.random.key(seed)
     current = _state["key"]
     if isinstance(current, tuple) and _host_stream():
-        # jax.random.split(key): the counters (0, 0) and (0, 1) under the key.
-        _state["key"], key = threefry2x32(current, (0, 0)), threefry2x32(current, (0, 1))
+        _state["key"], key = split(current)
         return np.array(key, np.uint32)
     if isinstance(current, tuple):  # the PRNG settings changed after seeding
         current = jax.random.wrap_key_data(np.array(current, np.uint32))
