@@ -38,6 +38,9 @@ extern "C" void lstmkit_native_init(int threads) {
 // kernel runs.
 extern "C" void lstmkit_set_k_chunk(int rows) { g_k_chunk = rows > 0 ? rows : default_k_chunk(); }
 
+// Floats per vector, as compiled (16 with AVX-512, 8 with AVX, 4 otherwise): for tests.
+extern "C" int lstmkit_vector_lanes() { return kLanes; }
+
 #include "time_loops.h"
 
 #include "vmath.h"
