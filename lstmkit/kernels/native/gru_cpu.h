@@ -127,18 +127,21 @@ static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part)
   }
   const vec* pv = s.P->panel(p) + int64_t(k0) * kGruVecs;
   vec b0 = {}, b1 = {}, b2 = {};
-  const float* xr = s.x + r0 * s.ldx;
-  for (int k = k0; k < std::min(k1, s.D); ++k, pv += kGruVecs) {  // rows of W: x the operand
+  auto load = [&](const vec* row) {  // the packed row's vectors this pass reads, in registers
     if constexpr (zr) {
-      b0 = pv[0];
-      b1 = pv[1];
+      b0 = row[0];
+      b1 = row[1];
       in_register(b0);
       in_register(b1);
     }
     if constexpr (cand) {
-      b2 = pv[2];
+      b2 = row[2];
       in_register(b2);
     }
+  };
+  const float* xr = s.x + r0 * s.ldx;
+  for (int k = k0; k < std::min(k1, s.D); ++k, pv += kGruVecs) {  // rows of W: x the operand
+    load(pv);
     for (int r = 0; r < R; ++r) {
       const float a = xr[r * s.ldx + k];
       if constexpr (zr) {
@@ -150,16 +153,7 @@ static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part)
   }
   const float* hr = s.h_prev + int64_t(r0) * u - s.D;  // indexed by the packed row
   for (int k = std::max(k0, s.D); k < k1; ++k, pv += kGruVecs) {  // rows of U: h the operand
-    if constexpr (zr) {
-      b0 = pv[0];
-      b1 = pv[1];
-      in_register(b0);
-      in_register(b1);
-    }
-    if constexpr (cand) {
-      b2 = pv[2];
-      in_register(b2);
-    }
+    load(pv);
     for (int r = 0; r < R; ++r) {
       const float a = hr[r * u + k];
       if constexpr (zr) {
