@@ -81,7 +81,8 @@ static void stream_steps(const Step& s, int T, int B, const float* W, const floa
       float* z0 = z.data() + int64_t(b) * g4;
       const float* z1 = z0 + int64_t(B) * g4;
       for (int j = 0; j < g4; ++j) z0[j] = (s.bias[j] + z0[j]) + z1[j];
-      float* h = s.h + int64_t(b) * u;  // read and written in place: one thread, kUnits units at a time
+      // h is read and written in place: one thread, kUnits units at a time
+      float* h = s.h + int64_t(b) * u;
       float* c = s.c + int64_t(b) * u;
       const int64_t out = b * s.ldy + int64_t(t) * u;
       float* gates = s.gates ? s.gates + b * s.ldg + int64_t(t) * g4 : nullptr;

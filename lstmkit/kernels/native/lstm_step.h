@@ -3,12 +3,13 @@
 // z_t = [x_t, h_{t-1}] @ [W; U] + bias, one product per step over the two kernels packed once per
 // call. The packed columns are interleaved by gate: panel p holds, for each of the four gates,
 // the kUnits columns (one vector) of units kUnits p .. kUnits (p + 1) - 1, so a register tile's
-// four accumulators of a row are the i, f, c~, o pre-activations of the same units, and the tile applies the gates and updates
-// the states while they are still in registers: no (batch, 4u) pre-activation array is written
-// and read back at every step, and no (time, batch, 4u) one at all in inference. The input
-// projection is part of the step's product (not one whole-sequence product before the loop): its
-// (time, batch, 4u) result did not stay in cache, and writing and reading it back cost more than
-// the longer product (measured: 48 -> 34 ms at (64, 100, 128, 256) on one core).
+// four accumulators of a row are the i, f, c~, o pre-activations of the same units, and the tile
+// applies the gates and updates the states while they are still in registers: no (batch, 4u)
+// pre-activation array is written and read back at every step, and no (time, batch, 4u) one at
+// all in inference. The input projection is part of the step's product (not one whole-sequence
+// product before the loop): its (time, batch, 4u) result did not stay in cache, and writing and
+// reading it back cost more than the longer product (measured: 48 -> 34 ms at (64, 100, 128,
+// 256) on one core).
 #pragma once
 
 #include <algorithm>
@@ -17,8 +18,8 @@
 
 constexpr int kUnits = kLanes;  // units per panel: one vector per gate
 
-// The first n (at most kUnits) floats at p; the lanes past n are zero. A whole vector is one move; a
-// memcpy of a size known only at run time was a call to libc (6 % of a training step).
+// The first n (at most kUnits) floats at p; the lanes past n are zero. A whole vector is one
+// move; a memcpy of a size known only at run time was a call to libc (6 % of a training step).
 static inline vec load_n(const float* p, int n) {
   vec v = {};
   if (n == kUnits) {
@@ -61,11 +62,11 @@ static void pack_gates(Packed& P, int u, const float* W, int D, const float* U) 
   });
 }
 
-// One row's n (at most kUnits) units after the product: their four pre-activations in; the activated
-// gates stored at `gates` (i, f, c~, o, u floats apart) and the states before the step at hp, cp
-// when those are not null; then c and h updated (h read from h_prev, which may be h itself) and
-// the output y written, or, for a masked row (`carried`), Keras's masking: the states carried and
-// the previous output repeated (or zeros). Every pointer is at the row's first of the n units.
+// One row's n (at most kUnits) units after the product: their four pre-activations in; the
+// activated gates stored at `gates` (i, f, c~, o, u floats apart) and the states before the step at
+// hp, cp when those are not null; then c and h updated (h read from h_prev, which may be h itself)
+// and the output y written, or, for a masked row (`carried`), Keras's masking: the states carried
+// and the previous output repeated (or zeros). Every pointer is at the row's first of the n units.
 // Inlined always: it runs once per row and panel of every step (GCC had made it a call).
 __attribute__((always_inline)) static inline void gate_units(
     vec zi, vec zf, vec zc, vec zo, int n, int u, const float* h_prev, float* h, float* c,

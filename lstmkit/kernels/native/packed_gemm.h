@@ -1,10 +1,10 @@
 // Register-blocked products over a packed right-hand side, for lstm_cpu.cc (included there).
 //
 // BLAS's sgemm packs both operands on every call; in a time loop the recurrent kernel is the same
-// at every step, so it is packed once per call (panels of kPanel columns, K rows each) and each step
-// runs a register-blocked kernel over it: C (rows, N) += A (rows, K) @ P. GCC's vector extension
-// keeps the code portable (one register per vector). Work is split between the threads of
-// pool.h's pool.
+// at every step, so it is packed once per call (panels of kPanel columns, K rows each) and each
+// step runs a register-blocked kernel over it: C (rows, N) += A (rows, K) @ P. GCC's vector
+// extension keeps the code portable (one register per vector). Work is split between the threads
+// of pool.h's pool.
 #pragma once
 
 #include <algorithm>

@@ -49,8 +49,8 @@ static inline V approx_exp(V x) {
 }
 
 #ifdef __AVX512F__
-// The same exp on AVX-512's 16 lanes with its rounding and scaling instructions: one instruction each
-// where the portable form takes two and four. The results are the same bits (fx is rounded to
+// The same exp on AVX-512's 16 lanes with its rounding and scaling instructions: one instruction
+// each where the portable form takes two and four. The results are the same bits (fx is rounded to
 // nearest even either way, and 2^fx is a normal float over the clamped range); the LSTM's forward
 // ran 1 % faster (its five activations were 5 % of it at (64, 100, 128, 256)).
 static inline vec approx_exp(vec x) {
