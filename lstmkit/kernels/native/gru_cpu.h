@@ -129,14 +129,11 @@ static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part)
   vec b0 = {}, b1 = {}, b2 = {};
   auto load = [&](const vec* row) {  // the packed row's vectors this pass reads, in registers
     if constexpr (zr) {
-      b0 = row[0];
-      b1 = row[1];
-      in_register(b0);
-      in_register(b1);
+      b0 = in_register(row[0]);
+      b1 = in_register(row[1]);
     }
     if constexpr (cand) {
-      b2 = row[2];
-      in_register(b2);
+      b2 = in_register(row[2]);
     }
   };
   const float* xr = s.x + r0 * s.ldx;

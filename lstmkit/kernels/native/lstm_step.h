@@ -120,11 +120,13 @@ struct Step {
 };
 
 // Rows [r0, r0 + R), units of panel p, the packed rows [k0, k1) of the product, the gates' sums
-// [V0, V0 + kPass) (all four, or two per pass); `part` holds the sums over the rows before k0 (R x
-// 4 vectors), and gets them up to k1 unless k1 is the last row and these are the last gates:
-// then the tile applies the gates (the earlier gates' sums from `part`) and updates the states.
+// [V0, V0 + kPass) (all four, or two per pass): part (R x 4 vectors) holds them over the rows
+// before k0 and gets them up to k1. A function of its own, not inlined: within step_tile, whose
+// gates keep a dozen constants live, GCC kept the sums in memory on AVX2 (a load and a store
+// with every FMA: the forward ran at a third of the FMA peak).
 template <int R, int V0>
-static void step_tile(const Step& s, int r0, int p, int k0, int k1, vec* part) {
+__attribute__((noinline)) static void step_product(const Step& s, int r0, int p, int k0, int k1,
+                                                   vec* part) {
   const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
   vec acc[R][kPass];
   for (int r = 0; r < R; ++r) {
@@ -133,39 +135,31 @@ static void step_tile(const Step& s, int r0, int p, int k0, int k1, vec* part) {
     }
   }
   const vec* pv = reinterpret_cast<const vec*>(s.P->panel(p)) + int64_t(k0) * 4 + V0;
-  vec b[kPass];
   const float* xr = s.x + r0 * s.ldx;
   for (int k = k0; k < std::min(k1, s.D); ++k, pv += 4) {  // rows of W: x is the operand
-    for (int g = 0; g < kPass; ++g) {
-      b[g] = pv[g];
-      in_register(b[g]);
-    }
-    for (int r = 0; r < R; ++r) {
-      const float a = xr[r * s.ldx + k];
-      for (int g = 0; g < kPass; ++g) acc[r][g] += a * b[g];
-    }
+    const PanelRow b(pv);
+    for (int r = 0; r < R; ++r) b.fma(acc[r], xr[r * s.ldx + k]);
   }
   const float* hr = s.h_prev + int64_t(r0) * u - s.D;  // indexed by the packed row
   for (int k = std::max(k0, s.D); k < k1; ++k, pv += 4) {  // rows of U: h is the operand
-    for (int g = 0; g < kPass; ++g) {
-      b[g] = pv[g];
-      in_register(b[g]);
-    }
-    for (int r = 0; r < R; ++r) {
-      const float a = hr[r * u + k];
-      for (int g = 0; g < kPass; ++g) acc[r][g] += a * b[g];
-    }
-  }
-  if (k1 < s.P->K || V0 + kPass < 4) {
-    for (int r = 0; r < R; ++r) {
-      for (int g = 0; g < kPass; ++g) part[r * 4 + V0 + g] = acc[r][g];
-    }
-    return;
+    const PanelRow b(pv);
+    for (int r = 0; r < R; ++r) b.fma(acc[r], hr[r * u + k]);
   }
   for (int r = 0; r < R; ++r) {
+    for (int g = 0; g < kPass; ++g) part[r * 4 + V0 + g] = acc[r][g];
+  }
+}
+
+// step_product, then, when k1 is the last row and these are the last gates, the gates applied
+// to the sums in `part` and the states updated.
+template <int R, int V0>
+static void step_tile(const Step& s, int r0, int p, int k0, int k1, vec* part) {
+  step_product<R, V0>(s, r0, p, k0, k1, part);
+  if (k1 < s.P->K || V0 + kPass < 4) return;
+  const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
+  for (int r = 0; r < R; ++r) {
     const int64_t b = r0 + r, row = b * u + j0, out = b * s.ldy + j0;
-    vec z[4];
-    for (int g = 0; g < 4; ++g) z[g] = g < V0 ? part[r * 4 + g] : acc[r][g - V0];
+    const vec* z = part + r * 4;
     gate_units(z[0], z[1], z[2], z[3], n, u, s.h_prev + row, s.h + row, s.c + row, s.y + out,
                s.gates ? s.gates + b * s.ldg + j0 : nullptr, s.hp ? s.hp + out : nullptr,
                s.cp ? s.cp + out : nullptr, s.mask != nullptr && !s.mask[b * s.ldm],

@@ -40,14 +40,39 @@ constexpr int kPass = 2;
 #endif
 constexpr int kRows = 6;
 
-// Keeps a panel row's vectors in registers for a tile's rows. With AVX's 16 registers GCC
-// otherwise read each again for every row, as an operand of the FMA (a load per FMA). With 32
-// registers it keeps them there anyway.
-static inline void in_register([[maybe_unused]] vec& v) {
+// v, kept in a register for a tile's rows: with AVX's 16 registers GCC otherwise read a panel
+// row's vectors again for every row, as an operand of the FMA (a load per FMA). With 32
+// registers it keeps them there anyway. By value: the same asm on a reference (to a member or
+// an array element) kept the vector in memory, and with it the tile's sums (a load and a store
+// with every FMA: the forward on an AVX2 CPU ran at a third of the FMA peak).
+static inline vec in_register(vec v) {
 #if defined(__x86_64__) && !defined(__AVX512F__)
   asm("" : "+x"(v));
 #endif
+  return v;
 }
+
+// A panel row's kPass vectors, in registers.
+struct PanelRow {
+  vec b0, b1, b2, b3;
+  explicit PanelRow(const vec* row) {
+    b0 = in_register(row[0]);
+    b1 = in_register(row[1]);
+    if constexpr (kPass == 4) {
+      b2 = in_register(row[2]);
+      b3 = in_register(row[3]);
+    }
+  }
+  // acc[g] += a * b_g for the kPass vectors.
+  void fma(vec* acc, float a) const {
+    acc[0] += a * b0;
+    acc[1] += a * b1;
+    if constexpr (kPass == 4) {
+      acc[2] += a * b2;
+      acc[3] += a * b3;
+    }
+  }
+};
 
 struct Packed {
   int K = 0, N = 0, panels = 0;
@@ -87,21 +112,18 @@ static void tile(int K, const float* A, int lda, const float* panel, float* C, i
     vec acc[R][kPass] = {};
     const vec* pv = reinterpret_cast<const vec*>(panel) + v0;
     for (int k = 0; k < K; ++k, pv += 4) {
-      vec b[kPass];
-      for (int g = 0; g < kPass; ++g) {
-        b[g] = pv[g];
-        in_register(b[g]);
-      }
+      PanelRow b(pv);
       for (int r = 0; r < R; ++r) {
         const float a = TA ? A[int64_t(k) * lda + r] : A[int64_t(r) * lda + k];
-        for (int g = 0; g < kPass; ++g) acc[r][g] += a * b[g];
+        b.fma(acc[r], a);
       }
     }
     const int j1 = std::min(width, (v0 + kPass) * kLanes);
     for (int r = 0; r < R; ++r) {
-      const float* t = reinterpret_cast<const float*>(acc[r]) - v0 * kLanes;
-      float* c = C + int64_t(r) * ldc;
-      for (int j = v0 * kLanes; j < j1; ++j) c[j] += t[j];
+      float t[kPass * kLanes];
+      std::memcpy(t, acc[r], sizeof(t));
+      float* c = C + int64_t(r) * ldc + v0 * kLanes;
+      for (int j = 0; j < j1 - v0 * kLanes; ++j) c[j] += t[j];
     }
   }
 }
