@@ -330,6 +330,13 @@ def test_every_k_chunk_matches_reference(chunk, kind, batch, time, features, uni
         lib.lstmkit_set_k_chunk(0)
 
 
+def test_kernels_fetched_ahead_match_reference():
+    # [W; U] (576 x 1792) and U's transpose packed are over packed_gemm.h's kFetchBytes (3 MB):
+    # the products read the next panel into the cache as they go. (x's gradient sums 1792
+    # products: the float32 rounding of either side reaches 1e-4; a wrong panel would be O(1).)
+    check("random", False, True, False, True, batch=8, time=4, features=128, units=448, atol=2e-4)
+
+
 def threads_case() -> np.ndarray:
     """Outputs and all gradients at the shapes whose work is split between threads."""
     out = []

@@ -124,9 +124,9 @@ struct Step {
 // before k0 and gets them up to k1. A function of its own, not inlined: within step_tile, whose
 // gates keep a dozen constants live, GCC kept the sums in memory on AVX2 (a load and a store
 // with every FMA: the forward ran at a third of the FMA peak).
-template <int R, int V0>
+template <int R, int V0, bool kFetch>
 __attribute__((noinline)) static void step_product(const Step& s, int r0, int p, int k0, int k1,
-                                                   vec* part) {
+                                                   vec* part, Prefetch pf) {
   const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
   vec acc[R][kPass];
   for (int r = 0; r < R; ++r) {
@@ -138,11 +138,13 @@ __attribute__((noinline)) static void step_product(const Step& s, int r0, int p,
   const float* xr = s.x + r0 * s.ldx;
   for (int k = k0; k < std::min(k1, s.D); ++k, pv += 4) {  // rows of W: x is the operand
     const PanelRow b(pv);
+    if constexpr (kFetch) pf.next();
     for (int r = 0; r < R; ++r) b.fma(acc[r], xr[r * s.ldx + k]);
   }
   const float* hr = s.h_prev + int64_t(r0) * u - s.D;  // indexed by the packed row
   for (int k = std::max(k0, s.D); k < k1; ++k, pv += 4) {  // rows of U: h is the operand
     const PanelRow b(pv);
+    if constexpr (kFetch) pf.next();
     for (int r = 0; r < R; ++r) b.fma(acc[r], hr[r * u + k]);
   }
   for (int r = 0; r < R; ++r) {
@@ -152,9 +154,9 @@ __attribute__((noinline)) static void step_product(const Step& s, int r0, int p,
 
 // step_product, then, when k1 is the last row and these are the last gates, the gates applied
 // to the sums in `part` and the states updated.
-template <int R, int V0>
-static void step_tile(const Step& s, int r0, int p, int k0, int k1, vec* part) {
-  step_product<R, V0>(s, r0, p, k0, k1, part);
+template <int R, int V0, bool kFetch>
+static void step_tile(const Step& s, int r0, int p, int k0, int k1, vec* part, Prefetch pf) {
+  step_product<R, V0, kFetch>(s, r0, p, k0, k1, part, pf);
   if (k1 < s.P->K || V0 + kPass < 4) return;
   const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
   for (int r = 0; r < R; ++r) {
@@ -169,18 +171,28 @@ static void step_tile(const Step& s, int r0, int p, int k0, int k1, vec* part) {
 
 // Rows [b0, b1) and panels [p0, p1) of one step. Panels outer and their rows in chunks of
 // g_k_chunk (packed_gemm.h says why); the sums between chunks wait in `part` (rows x 64 floats).
+// The next chunk is fetched ahead when P is large (packed_gemm.h's Prefetch).
 static void step_block(const Step& s, int b0, int b1, int p0, int p1, vec* part) {
-  const int chunk = g_k_chunk;
-  for (int p = p0; p < p1; ++p) {
-    for (int k0 = 0; k0 < s.P->K; k0 += chunk) {
-      const int k1 = std::min(s.P->K, k0 + chunk);
-      for_tiles(b0, b1, [&](int r, int rows) {
-        vec* pr = part + (r - b0) * 4;
-        with_rows(rows, [&](auto R) {
-          step_tile<R, 0>(s, r, p, k0, k1, pr);
-          if constexpr (kPass < 4) step_tile<R, kPass>(s, r, p, k0, k1, pr);
+  const int chunk = g_k_chunk, K = s.P->K;
+  const int calls = (b1 - b0 + kRows - 1) / kRows * (4 / kPass);  // of step_product, a chunk
+  with_fetch(4.0 * K * s.P->panels * kPanel, [&](auto fetch) {
+    for (int p = p0; p < p1; ++p) {
+      for (int k0 = 0; k0 < K; k0 += chunk) {
+        const int k1 = std::min(K, k0 + chunk);
+        const auto [next, bytes] = next_rows(*s.P, p, p1, k1, chunk);
+        int c = 0;
+        for_tiles(b0, b1, [&](int r, int rows) {
+          vec* pr = part + (r - b0) * 4;
+          with_rows(rows, [&](auto R) {
+            step_tile<R, 0, fetch>(s, r, p, k0, k1, pr,
+                                   prefetch_share(next, bytes, calls, c++, k1 - k0));
+            if constexpr (kPass < 4) {
+              step_tile<R, kPass, fetch>(s, r, p, k0, k1, pr,
+                                         prefetch_share(next, bytes, calls, c++, k1 - k0));
+            }
+          });
         });
-      });
+      }
     }
-  }
+  });
 }

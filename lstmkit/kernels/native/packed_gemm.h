@@ -12,6 +12,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 // One vector is one register of this CPU: 16 floats with AVX-512, 8 with AVX, 4 otherwise. (A
@@ -74,6 +75,28 @@ struct PanelRow {
   }
 };
 
+// Reading the next rows of a packed operand into the cache while a product runs over the current
+// ones, spread over the product's calls: one prefetch per packed row a call runs, `step` bytes
+// apart. A P that does not fit in L2 (kFetchBytes) comes from memory at every step, and the
+// first tile over each panel waited on its loads: on Zen 3, a (64, 100, 256, 1024) forward
+// step ran at 43 GFLOP/s on one core, 54 with the next panel fetched ahead. (Over a P that L2 or
+// L3 holds, the prefetches cost 3-5 %.)
+constexpr double kFetchBytes = 3e6;
+struct Prefetch {
+  const char* at = nullptr;
+  int64_t step = 0;
+  void next() {
+    __builtin_prefetch(at, 0, 2);
+    at += step;
+  }
+};
+
+// Call c's share, of `calls` calls of `rows` packed rows each, of the `bytes` at `from`.
+static Prefetch prefetch_share(const char* from, int64_t bytes, int calls, int c, int rows) {
+  const int64_t slice = (bytes + calls - 1) / calls;
+  return {from + slice * c, (slice + rows - 1) / rows};
+}
+
 struct Packed {
   int K = 0, N = 0, panels = 0;
   std::vector<vec> data;  // panels * K * 4 vectors, zero-padded past N
@@ -106,13 +129,15 @@ static void pack(Packed& P, int K, int N, const float* src, int64_t sk, int64_t 
 
 // A's element (r, k) is A[r * lda + k], or A[k * lda + r] when TA (A given transposed). The
 // panel row's vectors in passes of kPass.
-template <int R, bool TA>
-static void tile(int K, const float* A, int lda, const float* panel, float* C, int ldc, int width) {
+template <int R, bool TA, bool kFetch = false>
+static void tile(int K, const float* A, int lda, const float* panel, float* C, int ldc, int width,
+                 Prefetch pf = {}) {
   for (int v0 = 0; v0 < 4 && v0 * kLanes < width; v0 += kPass) {
     vec acc[R][kPass] = {};
     const vec* pv = reinterpret_cast<const vec*>(panel) + v0;
     for (int k = 0; k < K; ++k, pv += 4) {
-      PanelRow b(pv);
+      const PanelRow b(pv);
+      if constexpr (kFetch) pf.next();
       for (int r = 0; r < R; ++r) {
         const float a = TA ? A[int64_t(k) * lda + r] : A[int64_t(r) * lda + k];
         b.fma(acc[r], a);
@@ -165,37 +190,65 @@ static void with_rows(int rows, const F& f) {
 // 128, 128), (64, 100, 128, 256), (64, 100, 256, 1024), the GRU's 0.98x, 0.96x, 0.85x; the
 // train step 0.95-0.98x (with panels_acc's whole panel too: dh's sums change in the last bits).
 // Zen 5 (family 1Ah) runs two 512-bit FMAs a cycle, yet its 1 MB L2 keeps up as well: the
-// whole panel there, LSTM forward 0.98x, 0.94x, 0.87x, train step 0.98x, 0.97x, 0.95x.
+// whole panel there, LSTM forward 0.98x, 0.94x, 0.87x, train step 0.98x, 0.97x, 0.95x. Zen 3
+// (AVX2, 512 KB of L2 a core) too: LSTM forward 0.98x, 0.88x, 0.93x, train step 0.99x, 0.97x,
+// 0.89x.
 static int g_k_chunk = 128;
 
-// The chunk for this CPU: whole panels on AMD's CPUs with AVX-512 (Zen 4 and Zen 5; Zen 3 has
-// no AVX-512 and was not measured), 128 rows elsewhere.
+// The chunk for this CPU: whole panels on AMD's (Zen 3, Zen 4, Zen 5), 128 rows elsewhere.
 static int default_k_chunk() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  if (__builtin_cpu_is("amd") && __builtin_cpu_supports("avx512f")) return 1 << 30;
+  if (__builtin_cpu_is("amd")) return 1 << 30;
 #endif
   return 128;
+}
+
+// The rows that follow [k0, k1) of panel p in a loop over panels [p, p1) by chunks of `chunk`
+// rows: the next chunk, or the next panel's first (the last panel's own, at the end). Their
+// address and bytes.
+static std::pair<const char*, int64_t> next_rows(const Packed& P, int p, int p1, int k1,
+                                                 int chunk) {
+  const bool same = k1 < P.K;
+  const int rows = same ? std::min(chunk, P.K - k1) : std::min(chunk, P.K);
+  const float* at = same ? P.panel(p) + int64_t(k1) * kPanel : P.panel(p + 1 < p1 ? p + 1 : p);
+  return {reinterpret_cast<const char*>(at), int64_t(rows) * kPanel * 4};
+}
+
+// f(std::true_type{}) when a packed P of `bytes` is to be fetched ahead (kFetchBytes), else
+// f(std::false_type{}): the products are compiled both ways.
+template <class F>
+static void with_fetch(double bytes, const F& f) {
+  if (bytes > kFetchBytes) {
+    f(std::true_type{});
+  } else {
+    f(std::false_type{});
+  }
 }
 
 // Panels [p0, p1) of C += A @ P. K in chunks of g_k_chunk rows.
 template <bool TA>
 static void panels_acc(int rows, const float* A, int lda, const Packed* P, float* C, int ldc,
                        int p0, int p1) {
-  const int chunk = g_k_chunk;
-  for (int p = p0; p < p1; ++p) {
-    const int n0 = p * kPanel, width = std::min(kPanel, P->N - n0);
-    for (int k0 = 0; k0 < P->K; k0 += chunk) {
-      const int kc = std::min(chunk, P->K - k0);
-      const float* panel = P->panel(p) + int64_t(k0) * kPanel;
-      for_tiles(0, rows, [&](int r, int n) {
-        const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
-        with_rows(n, [&](auto R) {
-          tile<R, TA>(kc, a, lda, panel, C + int64_t(r) * ldc + n0, ldc, width);
+  const int chunk = g_k_chunk, calls = (rows + kRows - 1) / kRows;
+  with_fetch(4.0 * P->K * P->panels * kPanel, [&](auto fetch) {
+    for (int p = p0; p < p1; ++p) {
+      const int n0 = p * kPanel, width = std::min(kPanel, P->N - n0);
+      for (int k0 = 0; k0 < P->K; k0 += chunk) {
+        const int kc = std::min(chunk, P->K - k0);
+        const float* panel = P->panel(p) + int64_t(k0) * kPanel;
+        const auto [next, bytes] = next_rows(*P, p, p1, k0 + kc, chunk);
+        int c = 0;
+        for_tiles(0, rows, [&](int r, int n) {
+          const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
+          const Prefetch pf = prefetch_share(next, bytes, calls, c++, kc * (4 / kPass));
+          with_rows(n, [&](auto R) {
+            tile<R, TA, fetch>(kc, a, lda, panel, C + int64_t(r) * ldc + n0, ldc, width, pf);
+          });
         });
-      });
+      }
     }
-  }
+  });
 }
 
 // Below this many FLOPs a product or a step runs on one thread: handing work to the pool's other
@@ -239,15 +292,19 @@ struct Left {
 // Whole-sequence products, C (M, N) += A^T (M, K) @ B (K, N) for every Left, B row-major (rows
 // ldb apart, C's ldc). K runs in chunks of kChunk rows. For each chunk, each thread copies the
 // chunk of every A tile by tile (a tile's R floats of each row side by side), then, for each of
-// its panels of B, packs the panel's chunk (32 KB: it stays in L1 while every row tile passes
-// over it) and runs every left operand's row tiles over it: B is packed once for all of them.
+// its panels of B, packs the panel's chunk and runs every left operand's row tiles over it: B is
+// packed once for all of them. The chunk follows g_k_chunk: 128 rows (32 KB of a panel, in L1
+// while every row tile passes over it), or 512 where the step's products take whole panels
+// (every tile then reads the panel's chunk from L2, and C is updated a quarter as often: on Zen
+// 3, 85 -> 115 GFLOP/s on two threads at (256 + 1024, 4096, 6400); one core: 128 rows 49,
+// 256 rows 57, 512 rows 61, 1024 rows 57).
 // Neither operand is used in place: their rows lie a power of two apart (D, u or 4u floats), so
 // a tile's rows fell into a few L1 sets and were read again from L2 (packing A: 135 -> 155-170
 // GFLOP/s on one core at (128 + 128, 512, 2560)). The sums are taken in the same order as over
 // the operands in place.
 static void gemm_packed(std::initializer_list<Left> lefts, int N, int K, const float* B,
                         int64_t ldb, int ldc) {
-  constexpr int kChunk = 128;
+  const int kChunk = std::min(g_k_chunk, 512);
   const int panels = (N + kPanel - 1) / kPanel;
   double flops = 0;
   int64_t rows = 0;  // of all the left operands
