@@ -315,7 +315,7 @@ def test_work_split_between_threads_matches_reference(batch, time, features, uni
           atol=1e-5 if units < 100 else 4e-5)  # fmt: skip
 
 
-@pytest.mark.parametrize("chunk", [40, 1 << 30])  # a chunk that splits K; whole panels (Zen 4's)
+@pytest.mark.parametrize("chunk", [40, 1 << 30])  # a chunk that splits K; whole panels
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("batch,time,features,units", SPLITS[:2])
 def test_every_k_chunk_matches_reference(chunk, kind, batch, time, features, units):

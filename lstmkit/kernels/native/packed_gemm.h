@@ -192,14 +192,18 @@ static void with_rows(int rows, const F& f) {
 // Zen 5 (family 1Ah) runs two 512-bit FMAs a cycle, yet its 1 MB L2 keeps up as well: the
 // whole panel there, LSTM forward 0.98x, 0.94x, 0.87x, train step 0.98x, 0.97x, 0.95x. Zen 3
 // (AVX2, 512 KB of L2 a core) too: LSTM forward 0.98x, 0.88x, 0.93x, train step 0.99x, 0.97x,
-// 0.89x.
+// 0.89x. But not a whole panel of U^T in the backward at 1024 units (K = 4096 rows: 512 KB
+// with AVX2, all of Zen 3's L2): chunks of 512 rows, panels_acc at batch 64 on one Zen 3 core
+// (five alternating runs, medians) 48 against 57 ms; the forward step at K = 1280, 155 against
+// 162 ms. At most 512 rows, then, on AMD's CPUs (a whole panel at the shapes below 512 rows;
+// on Zen 4 and Zen 5, 512 rows against whole panels at the larger K was not measured).
 static int g_k_chunk = 128;
 
-// The chunk for this CPU: whole panels on AMD's (Zen 3, Zen 4, Zen 5), 128 rows elsewhere.
+// The chunk for this CPU: 512 rows on AMD's (Zen 3, Zen 4, Zen 5), 128 elsewhere.
 static int default_k_chunk() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  if (__builtin_cpu_is("amd")) return 1 << 30;
+  if (__builtin_cpu_is("amd")) return 512;
 #endif
   return 128;
 }
@@ -294,7 +298,7 @@ struct Left {
 // chunk of every A tile by tile (a tile's R floats of each row side by side), then, for each of
 // its panels of B, packs the panel's chunk and runs every left operand's row tiles over it: B is
 // packed once for all of them. The chunk follows g_k_chunk: 128 rows (32 KB of a panel, in L1
-// while every row tile passes over it), or 512 where the step's products take whole panels
+// while every row tile passes over it), or 512 where the step's products take larger chunks
 // (every tile then reads the panel's chunk from L2, and C is updated a quarter as often: on Zen
 // 3, 85 -> 115 GFLOP/s on two threads at (256 + 1024, 4096, 6400); one core: 128 rows 49,
 // 256 rows 57, 512 rows 61, 1024 rows 57).
