@@ -104,8 +104,8 @@ __attribute__((always_inline)) static inline void gru_units(vec sz, vec sr, vec 
 // (all three, or z and r in one pass and the candidate in the next: packed_gemm.h's kPass);
 // `part` holds the four sums over the rows before k0 (R x 4 vectors) and gets them up to k1
 // unless k1 is the last row and this pass has the candidate: then the tile applies the gates.
-template <int R, int V0>
-static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part) {
+template <int R, int V0, bool kFetch>
+static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part, Prefetch pf) {
   constexpr bool zr = V0 == 0, cand = V0 + kPass > 2;  // the sums this pass makes
   const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
   vec acc[R][4];
@@ -135,6 +135,7 @@ static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part)
     if constexpr (cand) {
       b2 = in_register(row[2]);
     }
+    if constexpr (kFetch) pf.next();
   };
   const float* xr = s.x + r0 * s.ldx;
   for (int k = k0; k < std::min(k1, s.D); ++k, pv += kGruVecs) {  // rows of W: x the operand
@@ -179,21 +180,33 @@ static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part)
   }
 }
 
-// Rows [b0, b1) and panels [p0, p1) of one step, chunked over K as step_block (lstm_step.h).
+// Rows [b0, b1) and panels [p0, p1) of one step, chunked over K and fetching ahead as
+// step_block (lstm_step.h).
 static void gru_block(const GruStep& s, int b0, int b1, int p0, int p1, vec* part) {
-  const int chunk = g_k_chunk;
-  for (int p = p0; p < p1; ++p) {
-    for (int k0 = 0; k0 < s.P->K; k0 += chunk) {
-      const int k1 = std::min(s.P->K, k0 + chunk);
-      for_tiles(b0, b1, [&](int r, int rows) {
-        vec* pr = part + (r - b0) * 4;
-        with_rows(rows, [&](auto R) {
-          gru_tile<R, 0>(s, r, p, k0, k1, pr);
-          if constexpr (kPass < 3) gru_tile<R, kPass>(s, r, p, k0, k1, pr);
+  const int chunk = g_k_chunk, K = s.P->K;
+  constexpr int passes = kPass < 3 ? 2 : 1;
+  const int calls = (b1 - b0 + kRows - 1) / kRows * passes;  // of gru_tile, a chunk
+  constexpr int64_t row_bytes = kGruVecs * sizeof(vec);
+  with_fetch(double(K) * s.P->panels * row_bytes, [&](auto fetch) {
+    for (int p = p0; p < p1; ++p) {
+      for (int k0 = 0; k0 < K; k0 += chunk) {
+        const int k1 = std::min(K, k0 + chunk);
+        const auto [next, bytes] = next_rows(s.P->panel(0), K, row_bytes, p, p1, k1, chunk);
+        int c = 0;
+        for_tiles(b0, b1, [&](int r, int rows) {
+          vec* pr = part + (r - b0) * 4;
+          with_rows(rows, [&](auto R) {
+            gru_tile<R, 0, fetch>(s, r, p, k0, k1, pr,
+                                  prefetch_share(next, bytes, calls, c++, k1 - k0));
+            if constexpr (passes == 2) {
+              gru_tile<R, kPass, fetch>(s, r, p, k0, k1, pr,
+                                        prefetch_share(next, bytes, calls, c++, k1 - k0));
+            }
+          });
         });
-      });
+      }
     }
-  }
+  });
 }
 
 // The forward: x, W, the input and recurrent biases, U, h0, mask -> outputs (B, T, u), final h,

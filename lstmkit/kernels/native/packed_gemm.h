@@ -209,14 +209,19 @@ static int default_k_chunk() {
 }
 
 // The rows that follow [k0, k1) of panel p in a loop over panels [p, p1) by chunks of `chunk`
-// rows: the next chunk, or the next panel's first (the last panel's own, at the end). Their
-// address and bytes.
+// rows, panels of K rows of `row_bytes` each from `first` on: the next chunk, or the next
+// panel's first (the last panel's own, at the end). Their address and bytes.
+static std::pair<const char*, int64_t> next_rows(const void* first, int K, int64_t row_bytes,
+                                                 int p, int p1, int k1, int chunk) {
+  const bool same = k1 < K;
+  const int rows = same ? std::min(chunk, K - k1) : std::min(chunk, K);
+  const int64_t at = (int64_t(same ? p : std::min(p + 1, p1 - 1)) * K + (same ? k1 : 0)) *
+                     row_bytes;
+  return {static_cast<const char*>(first) + at, rows * row_bytes};
+}
 static std::pair<const char*, int64_t> next_rows(const Packed& P, int p, int p1, int k1,
                                                  int chunk) {
-  const bool same = k1 < P.K;
-  const int rows = same ? std::min(chunk, P.K - k1) : std::min(chunk, P.K);
-  const float* at = same ? P.panel(p) + int64_t(k1) * kPanel : P.panel(p + 1 < p1 ? p + 1 : p);
-  return {reinterpret_cast<const char*>(at), int64_t(rows) * kPanel * 4};
+  return next_rows(P.panel(0), P.K, kPanel * 4, p, p1, k1, chunk);
 }
 
 // f(std::true_type{}) when a packed P of `bytes` is to be fetched ahead (kFetchBytes), else
