@@ -102,10 +102,11 @@ __attribute__((always_inline)) static inline void gru_units(vec sz, vec sr, vec 
 
 // Rows [r0, r0 + R), units of panel p, packed rows [k0, k1), the packed vectors [V0, V0 + kPass)
 // (all three, or z and r in one pass and the candidate in the next: packed_gemm.h's kPass);
-// `part` holds the four sums over the rows before k0 (R x 4 vectors) and gets them up to k1
-// unless k1 is the last row and this pass has the candidate: then the tile applies the gates.
+// `part` holds the four sums over the rows before k0 (R x 4 vectors) and gets this pass's up to
+// k1. Not inlined, as lstm_step.h's step_product.
 template <int R, int V0, bool kFetch>
-static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part, Prefetch pf) {
+__attribute__((noinline)) static void gru_product(const GruStep& s, int r0, int p, int k0, int k1,
+                                                  vec* part, Prefetch pf) {
   constexpr bool zr = V0 == 0, cand = V0 + kPass > 2;  // the sums this pass makes
   const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
   vec acc[R][4];
@@ -161,19 +162,29 @@ static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part,
       if constexpr (cand) acc[r][3] += a * b2;
     }
   }
-  if (k1 < s.P->K || !cand) {
-    for (int r = 0; r < R; ++r) {
-      for (int g = 0; g < 4; ++g) {
-        if (g < 2 ? zr : cand) part[r * 4 + g] = acc[r][g];
-      }
+  for (int r = 0; r < R; ++r) {
+    for (int g = 0; g < 4; ++g) {
+      if (g < 2 ? zr : cand) part[r * 4 + g] = acc[r][g];
     }
-    return;
   }
+}
+
+// gru_product (pf.step 0: nothing to fetch), then, when k1 is the last row and this pass has the
+// candidate, the gates applied to the sums in `part`.
+template <int R, int V0>
+static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part, Prefetch pf) {
+  if (pf.step != 0) {
+    gru_product<R, V0, true>(s, r0, p, k0, k1, part, pf);
+  } else {
+    gru_product<R, V0, false>(s, r0, p, k0, k1, part, pf);
+  }
+  if (k1 < s.P->K || V0 + kPass <= 2) return;
+  const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
   for (int r = 0; r < R; ++r) {
     const int64_t b = r0 + r, row = b * u + j0, out = b * s.ldy + j0;
     const bool save = s.gates != nullptr;
-    const vec sz = zr ? acc[r][0] : part[r * 4], sr = zr ? acc[r][1] : part[r * 4 + 1];
-    gru_units(sz, sr, acc[r][2], acc[r][3], n, u, s.h_prev + row, s.h + row, s.y + out,
+    const vec* z = part + r * 4;
+    gru_units(z[0], z[1], z[2], z[3], n, u, s.h_prev + row, s.h + row, s.y + out,
               save ? s.gates + b * s.ldg + j0 : nullptr, save ? s.rh + out : nullptr,
               save ? s.hp + out : nullptr, s.mask != nullptr && !s.mask[b * s.ldm],
               s.zero_output);
@@ -185,28 +196,27 @@ static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part,
 static void gru_block(const GruStep& s, int b0, int b1, int p0, int p1, vec* part) {
   const int chunk = g_k_chunk, K = s.P->K;
   constexpr int passes = kPass < 3 ? 2 : 1;
-  const int calls = (b1 - b0 + kRows - 1) / kRows * passes;  // of gru_tile, a chunk
+  const int calls = (b1 - b0 + kRows - 1) / kRows * passes;  // of gru_product, a chunk
   constexpr int64_t row_bytes = kGruVecs * sizeof(vec);
-  with_fetch(double(K) * s.P->panels * row_bytes, [&](auto fetch) {
-    for (int p = p0; p < p1; ++p) {
-      for (int k0 = 0; k0 < K; k0 += chunk) {
-        const int k1 = std::min(K, k0 + chunk);
-        const auto [next, bytes] = next_rows(s.P->panel(0), K, row_bytes, p, p1, k1, chunk);
-        int c = 0;
-        for_tiles(b0, b1, [&](int r, int rows) {
-          vec* pr = part + (r - b0) * 4;
-          with_rows(rows, [&](auto R) {
-            gru_tile<R, 0, fetch>(s, r, p, k0, k1, pr,
-                                  prefetch_share(next, bytes, calls, c++, k1 - k0));
-            if constexpr (passes == 2) {
-              gru_tile<R, kPass, fetch>(s, r, p, k0, k1, pr,
-                                        prefetch_share(next, bytes, calls, c++, k1 - k0));
-            }
-          });
+  const bool fetch = double(K) * s.P->panels * row_bytes > kFetchBytes;
+  for (int p = p0; p < p1; ++p) {
+    for (int k0 = 0; k0 < K; k0 += chunk) {
+      const int k1 = std::min(K, k0 + chunk);
+      const auto [next, bytes] = next_rows(s.P->panel(0), K, row_bytes, p, p1, k1, chunk);
+      int c = 0;
+      auto share = [&]() {
+        const int i = c++;
+        return fetch ? prefetch_share(next, bytes, calls, i, k1 - k0) : Prefetch{};
+      };
+      for_tiles(b0, b1, [&](int r, int rows) {
+        vec* pr = part + (r - b0) * 4;
+        with_rows(rows, [&](auto R) {
+          gru_tile<R, 0>(s, r, p, k0, k1, pr, share());
+          if constexpr (passes == 2) gru_tile<R, kPass>(s, r, p, k0, k1, pr, share());
         });
-      }
+      });
     }
-  });
+  }
 }
 
 // The forward: x, W, the input and recurrent biases, U, h0, mask -> outputs (B, T, u), final h,

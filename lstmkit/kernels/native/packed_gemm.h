@@ -224,40 +224,34 @@ static std::pair<const char*, int64_t> next_rows(const Packed& P, int p, int p1,
   return next_rows(P.panel(0), P.K, kPanel * 4, p, p1, k1, chunk);
 }
 
-// f(std::true_type{}) when a packed P of `bytes` is to be fetched ahead (kFetchBytes), else
-// f(std::false_type{}): the products are compiled both ways.
-template <class F>
-static void with_fetch(double bytes, const F& f) {
-  if (bytes > kFetchBytes) {
-    f(std::true_type{});
-  } else {
-    f(std::false_type{});
-  }
-}
-
 // Panels [p0, p1) of C += A @ P. K in chunks of g_k_chunk rows.
 template <bool TA>
 static void panels_acc(int rows, const float* A, int lda, const Packed* P, float* C, int ldc,
                        int p0, int p1) {
   const int chunk = g_k_chunk, calls = (rows + kRows - 1) / kRows;
-  with_fetch(4.0 * P->K * P->panels * kPanel, [&](auto fetch) {
-    for (int p = p0; p < p1; ++p) {
-      const int n0 = p * kPanel, width = std::min(kPanel, P->N - n0);
-      for (int k0 = 0; k0 < P->K; k0 += chunk) {
-        const int kc = std::min(chunk, P->K - k0);
-        const float* panel = P->panel(p) + int64_t(k0) * kPanel;
-        const auto [next, bytes] = next_rows(*P, p, p1, k0 + kc, chunk);
-        int c = 0;
-        for_tiles(0, rows, [&](int r, int n) {
-          const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
-          const Prefetch pf = prefetch_share(next, bytes, calls, c++, kc * (4 / kPass));
-          with_rows(n, [&](auto R) {
-            tile<R, TA, fetch>(kc, a, lda, panel, C + int64_t(r) * ldc + n0, ldc, width, pf);
-          });
+  const bool fetch = 4.0 * P->K * P->panels * kPanel > kFetchBytes;
+  for (int p = p0; p < p1; ++p) {
+    const int n0 = p * kPanel, width = std::min(kPanel, P->N - n0);
+    for (int k0 = 0; k0 < P->K; k0 += chunk) {
+      const int kc = std::min(chunk, P->K - k0);
+      const float* panel = P->panel(p) + int64_t(k0) * kPanel;
+      const auto [next, bytes] = next_rows(*P, p, p1, k0 + kc, chunk);
+      int c = 0;
+      for_tiles(0, rows, [&](int r, int n) {
+        const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
+        float* out = C + int64_t(r) * ldc + n0;
+        const int share = c++;
+        with_rows(n, [&](auto R) {
+          if (fetch) {
+            tile<R, TA, true>(kc, a, lda, panel, out, ldc, width,
+                              prefetch_share(next, bytes, calls, share, kc * (4 / kPass)));
+          } else {
+            tile<R, TA>(kc, a, lda, panel, out, ldc, width);
+          }
         });
-      }
+      });
     }
-  });
+  }
 }
 
 // Below this many FLOPs a product or a step runs on one thread: handing work to the pool's other
