@@ -28,6 +28,7 @@ struct GruPacked {
   int K = 0, panels = 0;
   std::vector<vec> data;  // panels * K * 3 vectors
   const vec* panel(int p) const { return data.data() + int64_t(p) * K * kGruVecs; }
+  double bytes() const { return double(sizeof(vec)) * data.size(); }
 };
 
 static void gru_pack(GruPacked& P, int u, const float* W, int D, const float* U) {
@@ -169,15 +170,11 @@ __attribute__((noinline)) static void gru_product(const GruStep& s, int r0, int 
   }
 }
 
-// gru_product (pf.step 0: nothing to fetch), then, when k1 is the last row and this pass has the
-// candidate, the gates applied to the sums in `part`.
+// gru_product, then, when k1 is the last row and this pass has the candidate, the gates applied
+// to the sums in `part`.
 template <int R, int V0>
 static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part, Prefetch pf) {
-  if (pf.step != 0) {
-    gru_product<R, V0, true>(s, r0, p, k0, k1, part, pf);
-  } else {
-    gru_product<R, V0, false>(s, r0, p, k0, k1, part, pf);
-  }
+  by_fetch(pf, [&](auto f) { gru_product<R, V0, f>(s, r0, p, k0, k1, part, pf); });
   if (k1 < s.P->K || V0 + kPass <= 2) return;
   const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
   for (int r = 0; r < R; ++r) {
@@ -198,21 +195,17 @@ static void gru_block(const GruStep& s, int b0, int b1, int p0, int p1, vec* par
   constexpr int passes = kPass < 3 ? 2 : 1;
   const int calls = (b1 - b0 + kRows - 1) / kRows * passes;  // of gru_product, a chunk
   constexpr int64_t row_bytes = kGruVecs * sizeof(vec);
-  const bool fetch = double(K) * s.P->panels * row_bytes > kFetchBytes;
+  const bool big = s.P->bytes() > kFetchBytes;
   for (int p = p0; p < p1; ++p) {
     for (int k0 = 0; k0 < K; k0 += chunk) {
       const int k1 = std::min(K, k0 + chunk);
       const auto [next, bytes] = next_rows(s.P->panel(0), K, row_bytes, p, p1, k1, chunk);
-      int c = 0;
-      auto share = [&]() {
-        const int i = c++;
-        return fetch ? prefetch_share(next, bytes, calls, i, k1 - k0) : Prefetch{};
-      };
+      ChunkFetch fetch{next, bytes, calls, k1 - k0, big};
       for_tiles(b0, b1, [&](int r, int rows) {
         vec* pr = part + (r - b0) * 4;
         with_rows(rows, [&](auto R) {
-          gru_tile<R, 0>(s, r, p, k0, k1, pr, share());
-          if constexpr (passes == 2) gru_tile<R, kPass>(s, r, p, k0, k1, pr, share());
+          gru_tile<R, 0>(s, r, p, k0, k1, pr, fetch.share());
+          if constexpr (passes == 2) gru_tile<R, kPass>(s, r, p, k0, k1, pr, fetch.share());
         });
       });
     }
@@ -261,7 +254,7 @@ static ffi::Error GruFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
     if (s.mask) s.mask += t;
     gru_block(s, b0, b1, p0, p1, part);
   };
-  forward_loop(B, T, P.panels, 2.0 * B * P.K * g3, double(sizeof(vec)) * P.data.size(), step);
+  forward_loop(B, T, P.panels, 2.0 * B * P.K * g3, P.bytes(), step);
   if (T % 2 == 1) std::memcpy(h, h_other.data(), sizeof(float) * S);
   return ffi::Error::Success();
 }

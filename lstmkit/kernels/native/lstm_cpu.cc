@@ -147,7 +147,7 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
     if (s.mask) s.mask += t;
     step_block(s, b0, b1, p0, p1, part);
   };
-  forward_loop(B, T, P.panels, 2.0 * B * P.K * g4, 4.0 * P.K * P.panels * kPanel, step);
+  forward_loop(B, T, P.panels, 2.0 * B * P.K * g4, P.bytes(), step);
   if (T % 2 == 1) std::memcpy(h, h_other.data(), sizeof(float) * S);
   return ffi::Error::Success();
 }

@@ -154,14 +154,9 @@ __attribute__((noinline)) static void step_product(const Step& s, int r0, int p,
 
 // step_product, then, when k1 is the last row and these are the last gates, the gates applied
 // to the sums in `part` and the states updated.
-// (pf.step 0: nothing to fetch.)
 template <int R, int V0>
 static void step_tile(const Step& s, int r0, int p, int k0, int k1, vec* part, Prefetch pf) {
-  if (pf.step != 0) {
-    step_product<R, V0, true>(s, r0, p, k0, k1, part, pf);
-  } else {
-    step_product<R, V0, false>(s, r0, p, k0, k1, part, pf);
-  }
+  by_fetch(pf, [&](auto f) { step_product<R, V0, f>(s, r0, p, k0, k1, part, pf); });
   if (k1 < s.P->K || V0 + kPass < 4) return;
   const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
   for (int r = 0; r < R; ++r) {
@@ -180,21 +175,17 @@ static void step_tile(const Step& s, int r0, int p, int k0, int k1, vec* part, P
 static void step_block(const Step& s, int b0, int b1, int p0, int p1, vec* part) {
   const int chunk = g_k_chunk, K = s.P->K;
   const int calls = (b1 - b0 + kRows - 1) / kRows * (4 / kPass);  // of step_product, a chunk
-  const bool fetch = 4.0 * K * s.P->panels * kPanel > kFetchBytes;
+  const bool big = s.P->bytes() > kFetchBytes;
   for (int p = p0; p < p1; ++p) {
     for (int k0 = 0; k0 < K; k0 += chunk) {
       const int k1 = std::min(K, k0 + chunk);
       const auto [next, bytes] = next_rows(*s.P, p, p1, k1, chunk);
-      int c = 0;
-      auto share = [&]() {
-        const int i = c++;
-        return fetch ? prefetch_share(next, bytes, calls, i, k1 - k0) : Prefetch{};
-      };
+      ChunkFetch fetch{next, bytes, calls, k1 - k0, big};
       for_tiles(b0, b1, [&](int r, int rows) {
         vec* pr = part + (r - b0) * 4;
         with_rows(rows, [&](auto R) {
-          step_tile<R, 0>(s, r, p, k0, k1, pr, share());
-          if constexpr (kPass < 4) step_tile<R, kPass>(s, r, p, k0, k1, pr, share());
+          step_tile<R, 0>(s, r, p, k0, k1, pr, fetch.share());
+          if constexpr (kPass < 4) step_tile<R, kPass>(s, r, p, k0, k1, pr, fetch.share());
         });
       });
     }

@@ -91,16 +91,36 @@ struct Prefetch {
   }
 };
 
-// Call c's share, of `calls` calls of `rows` packed rows each, of the `bytes` at `from`.
-static Prefetch prefetch_share(const char* from, int64_t bytes, int calls, int c, int rows) {
-  const int64_t slice = (bytes + calls - 1) / calls;
-  return {from + slice * c, (slice + rows - 1) / rows};
+// The prefetches of one chunk's product calls: each call in turn gets its share of the `bytes`
+// at `from`, one prefetch per packed row it runs (`rows` of them), or none when `on` is false.
+struct ChunkFetch {
+  const char* from;
+  int64_t bytes;
+  int calls, rows;
+  bool on;
+  int c = 0;  // the calls so far
+  Prefetch share() {
+    const int64_t slice = (bytes + calls - 1) / calls, i = c++;
+    return on ? Prefetch{from + slice * i, (slice + rows - 1) / rows} : Prefetch{};
+  }
+};
+
+// f(std::true_type{}) when pf has rows to fetch, else f(std::false_type{}): a product is compiled
+// both ways and chosen per call.
+template <class F>
+static void by_fetch(const Prefetch& pf, const F& f) {
+  if (pf.step != 0) {
+    f(std::true_type{});
+  } else {
+    f(std::false_type{});
+  }
 }
 
 struct Packed {
   int K = 0, N = 0, panels = 0;
   std::vector<vec> data;  // panels * K * 4 vectors, zero-padded past N
   const float* panel(int p) const { return reinterpret_cast<const float*>(data.data()) + int64_t(p) * K * kPanel; }
+  double bytes() const { return double(sizeof(vec)) * data.size(); }
 };
 
 // Pack B (K, N) given by element (k, n) -> src[k * sk + n * sn].
@@ -229,25 +249,21 @@ template <bool TA>
 static void panels_acc(int rows, const float* A, int lda, const Packed* P, float* C, int ldc,
                        int p0, int p1) {
   const int chunk = g_k_chunk, calls = (rows + kRows - 1) / kRows;
-  const bool fetch = 4.0 * P->K * P->panels * kPanel > kFetchBytes;
+  const bool big = P->bytes() > kFetchBytes;
   for (int p = p0; p < p1; ++p) {
     const int n0 = p * kPanel, width = std::min(kPanel, P->N - n0);
     for (int k0 = 0; k0 < P->K; k0 += chunk) {
       const int kc = std::min(chunk, P->K - k0);
       const float* panel = P->panel(p) + int64_t(k0) * kPanel;
       const auto [next, bytes] = next_rows(*P, p, p1, k0 + kc, chunk);
-      int c = 0;
+      ChunkFetch fetch{next, bytes, calls, kc * (4 / kPass), big};
       for_tiles(0, rows, [&](int r, int n) {
         const float* a = TA ? A + int64_t(k0) * lda + r : A + int64_t(r) * lda + k0;
-        float* out = C + int64_t(r) * ldc + n0;
-        const int share = c++;
+        const Prefetch pf = fetch.share();
         with_rows(n, [&](auto R) {
-          if (fetch) {
-            tile<R, TA, true>(kc, a, lda, panel, out, ldc, width,
-                              prefetch_share(next, bytes, calls, share, kc * (4 / kPass)));
-          } else {
-            tile<R, TA>(kc, a, lda, panel, out, ldc, width);
-          }
+          by_fetch(pf, [&](auto f) {
+            tile<R, TA, f>(kc, a, lda, panel, C + int64_t(r) * ldc + n0, ldc, width, pf);
+          });
         });
       });
     }
@@ -279,9 +295,7 @@ constexpr double kSplitBatchBytes = 3e6;
 static bool split_batch(int n, int B, double packed_bytes) {
   return n >= 2 && B >= kRows * n && packed_bytes <= kSplitBatchBytes;
 }
-static bool split_batch(int n, int B, const Packed& P) {
-  return split_batch(n, B, 4.0 * P.K * P.panels * kPanel);
-}
+static bool split_batch(int n, int B, const Packed& P) { return split_batch(n, B, P.bytes()); }
 
 // The left operands of products that share the right one: C (M, N) += A^T (M, K) @ B, A given
 // as (K, M), rows lda apart.
