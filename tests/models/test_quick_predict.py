@@ -171,3 +171,21 @@ def test_stateful_model_keeps_the_general_path():
     ours.predict_on_batch(xs)
     # The states carried from the first call: the second equals one run over both halves.
     close(ours.predict_on_batch(xs), theirs.predict_on_batch(np.concatenate([xs, xs], 1)))
+
+
+def test_a_weight_added_after_the_first_call_is_seen():
+    # Keras refuses a weight added to a built layer; lstmkit takes it, and the lean path, which
+    # reads each weight from where the previous call found it, must notice the new one.
+    class Scale(lstmkit.layers.Layer):
+        def call(self, x):
+            s = getattr(self, "s", None)
+            return x if s is None else x * s
+
+    model = lstmkit.Sequential([lstmkit.Input(shape=(3,)), Scale()])
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    close(model.predict_on_batch(x), x)
+    layer = model.layers[0]
+    layer.s = layer.add_weight(shape=(), initializer="ones")
+    layer.s.assign(2.0)
+    close(model.predict_on_batch(x), 2 * x)
+    close(model.predict(x, verbose=0), 2 * x)
