@@ -346,9 +346,14 @@ def driver(args) -> None:
     extras = {}
     if not args.quick and not args.gpu and not args.shapes and args.cell == "lstm":
         extras["gemm"] = spawn("gemm", "numpy", BIG, args)
+        # `--rounds` processes each, systems interleaved, the best median kept (as for the
+        # shapes): on the project's VM the machine's speed moves in spells of seconds, and one
+        # process's median of 60-80 us calls lands in a quick spell or a slow one.
         for task in ("latency", "first_fit"):
-            for system in SYSTEMS if task == "latency" else ["lstmkit", "keras"]:
-                extras[(task, system)] = [spawn(task, system, None, args) for _ in range(2)]
+            systems = SYSTEMS if task == "latency" else ["lstmkit", "keras"]
+            for _ in range(max(args.rounds, 2)):
+                for system in systems:
+                    extras.setdefault((task, system), []).append(spawn(task, system, None, args))
     loads.append(load())
     text = report(shapes, runs, versions, extras, args, loads)
     print(text)
