@@ -192,11 +192,6 @@ struct BackStep {
   bool fetch_previous;  // fetch the step before's rows of g, c_old and dy into the cache
 };
 
-// The lines of floats [j0, j1) at p into the cache, for reading.
-static inline void fetch_floats(const float* p, int j0, int j1) {
-  for (int j = j0; j < j1; j += 64 / sizeof(float)) __builtin_prefetch(p + j, 0, 3);
-}
-
 // Rows [b0, b1) and units [j0, j1) of one step back: dz, and dh, dc updated. The bias gradient
 // is summed by the batch's groups (packed_gemm.h): a group's sum adds its rows in the same order
 // whichever thread runs it, so that the result has the same bits with one thread or two.

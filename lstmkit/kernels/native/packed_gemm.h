@@ -147,19 +147,24 @@ static void pack(Packed& P, int K, int N, const float* src, int64_t sk, int64_t 
   }
 }
 
+// The cache lines of floats [j0, j1) at p into the cache (kWrite: they are to be written).
+template <bool kWrite = false>
+static inline void fetch_floats(const float* p, int j0, int j1) {
+  for (int j = j0; j < j1; j += 64 / sizeof(float)) __builtin_prefetch(p + j, kWrite, 3);
+}
+
 // A's element (r, k) is A[r * lda + k], or A[k * lda + r] when TA (A given transposed). The
 // panel row's vectors in passes of kPass. The tile's rows of C are fetched into the cache
 // before the product, which takes long enough to hide the wait: their rows lie ldc floats apart
 // (4u for the weight gradients, tens of MB of them in all at 1024 units) and the sums were
 // added to C from memory: 10 % of gemm_packed's time on Zen 3 at (256 + 1024, 4096, 6400), one
-// core 63 -> 70 GFLOP/s.
+// core 61-66 -> 67-72 GFLOP/s in alternating runs.
 template <int R, bool TA, bool kFetch = false>
 static void tile(int K, const float* A, int lda, const float* panel, float* C, int ldc, int width,
                  Prefetch pf = {}) {
   for (int v0 = 0; v0 < 4 && v0 * kLanes < width; v0 += kPass) {
     for (int r = 0; r < R; ++r) {
-      const float* c = C + int64_t(r) * ldc + v0 * kLanes;
-      for (int j = 0; j < kPass * kLanes; j += 64 / sizeof(float)) __builtin_prefetch(c + j, 1);
+      fetch_floats<true>(C + int64_t(r) * ldc + v0 * kLanes, 0, kPass * kLanes);
     }
     vec acc[R][kPass] = {};
     const vec* pv = reinterpret_cast<const vec*>(panel) + v0;
