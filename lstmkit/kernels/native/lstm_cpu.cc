@@ -53,9 +53,8 @@ extern "C" int lstmkit_vector_lanes() { return kLanes; }
 // per step from memory. The rows of [W; U] are cut in two halves and each thread sums one (whole
 // rows: one stream of memory each; with the columns split, each thread read pieces of every row,
 // and two threads were 1.5x one); z = (bias + first half) + second half, the same sums in the
-// same order with one thread or two. The gates follow in the calling thread (gate_units, as in
-// the packed step). `s` describes step 0; step t's rows lie t rows further in the batch-major
-// arrays.
+// same order with one thread or two. The gates follow in the calling thread (gate_rows, as in
+// the packed step). `s` describes step 0.
 static void stream_steps(const Step& s, int T, int B, const float* W, const float* U) {
   const int u = s.u, D = s.D, g4 = 4 * u, K = D + u, half = K / 2;
   std::vector<float> z(size_t(2) * B * g4);  // the two halves' sums, (2, B, 4u)
@@ -77,22 +76,16 @@ static void stream_steps(const Step& s, int T, int B, const float* W, const floa
         }
       }
     });
+    const Step st = s.at(t);  // h is read and written in place: one thread, one row at a time
     for (int b = 0; b < B; ++b) {
       float* z0 = z.data() + int64_t(b) * g4;
       const float* z1 = z0 + int64_t(B) * g4;
       for (int j = 0; j < g4; ++j) z0[j] = (s.bias[j] + z0[j]) + z1[j];
-      // h is read and written in place: one thread, kUnits units at a time
-      float* h = s.h + int64_t(b) * u;
-      float* c = s.c + int64_t(b) * u;
-      const int64_t out = b * s.ldy + int64_t(t) * u;
-      float* gates = s.gates ? s.gates + b * s.ldg + int64_t(t) * g4 : nullptr;
-      const bool carried = s.mask != nullptr && !s.mask[b * s.ldm + t];
       for (int j = 0; j < u; j += kUnits) {
         const int n = std::min(kUnits, u - j);
-        gate_units(load_n(z0 + j, n), load_n(z0 + u + j, n), load_n(z0 + 2 * u + j, n),
-                   load_n(z0 + 3 * u + j, n), n, u, h + j, h + j, c + j, s.y + out + j,
-                   gates ? gates + j : nullptr, s.hp ? s.hp + out + j : nullptr,
-                   s.cp ? s.cp + out + j : nullptr, carried, s.zero_output);
+        const vec part[4] = {load_n(z0 + j, n), load_n(z0 + u + j, n), load_n(z0 + 2 * u + j, n),
+                             load_n(z0 + 3 * u + j, n)};
+        gate_rows<1>(st, b, j / kUnits, part);
       }
     }
   }
@@ -136,15 +129,9 @@ static ffi::Error LstmFwd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
   float* bufs[2] = {h, h_other.data()};
   // Step t of rows [b0, b1) and panels [p0, p1).
   auto step = [&](int t, int b0, int b1, int p0, int p1, vec* part) {
-    Step s = base;
-    s.x += int64_t(t) * D;
+    Step s = base.at(t);
     s.h_prev = bufs[t % 2];
     s.h = bufs[(t + 1) % 2];
-    s.y += int64_t(t) * u;
-    if (s.gates) s.gates += int64_t(t) * g4;
-    if (s.hp) s.hp += int64_t(t) * u;
-    if (s.cp) s.cp += int64_t(t) * u;
-    if (s.mask) s.mask += t;
     step_block(s, b0, b1, p0, p1, part);
   };
   forward_loop(B, T, P.panels, 2.0 * B * P.K * g4, P.bytes(), step);
