@@ -74,31 +74,41 @@ struct GruStep {
   bool zero_output;
 };
 
-// One row's n (at most kUnits) units from their four sums; a masked row (`carried`) keeps h and
-// repeats the previous output (or zeros), as Keras's masking does.
-__attribute__((always_inline)) static inline void gru_units(vec sz, vec sr, vec sxh, vec shh,
-                                                            int n, int u, const float* h_prev,
-                                                            float* h, float* y, float* gates,
-                                                            float* rh, float* hp, bool carried,
-                                                            bool zero_output) {
-  const vec z = approx_sigmoid(sz), r = approx_sigmoid(sr);
-  const vec cand = approx_tanh(sxh + r * shh);
-  const vec h_old = load_n(h_prev, n);
-  if (gates != nullptr) {
-    store_n(gates, z, n);
-    store_n(gates + u, r, n);
-    store_n(gates + 2 * u, cand, n);
-    store_n(rh, shh, n);
-    store_n(hp, h_old, n);
+// Rows [r0, r0 + R), units of panel p, from their four sums each in `part` (R x 4 vectors); a
+// masked row keeps h and repeats the previous output (or zeros), as Keras's masking does. Phase
+// by phase over the rows (every row's z and r, then every row's candidate, then the stores), as
+// lstm_step.h's gate_rows and for its reason: row by row, the step waited on each row's chain of
+// dependent activations.
+template <int R>
+__attribute__((always_inline)) static inline void gru_rows(const GruStep& s, int r0, int p,
+                                                           const vec* part) {
+  const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
+  vec z[R], r[R], cand[R];
+  for (int i = 0; i < R; ++i) {
+    z[i] = approx_sigmoid(part[i * 4]);
+    r[i] = approx_sigmoid(part[i * 4 + 1]);
   }
-  if (carried) {
-    store_n(h, h_old, n);
-    store_n(y, zero_output ? vec{} : h_old, n);
-    return;
+  for (int i = 0; i < R; ++i) cand[i] = approx_tanh(part[i * 4 + 2] + r[i] * part[i * 4 + 3]);
+  for (int i = 0; i < R; ++i) {
+    const int64_t b = r0 + i, row = b * u + j0, out = b * s.ldy + j0;
+    const vec h_old = load_n(s.h_prev + row, n);
+    if (s.gates != nullptr) {
+      float* gates = s.gates + b * s.ldg + j0;
+      store_n(gates, z[i], n);
+      store_n(gates + u, r[i], n);
+      store_n(gates + 2 * u, cand[i], n);
+      store_n(s.rh + out, part[i * 4 + 3], n);
+      store_n(s.hp + out, h_old, n);
+    }
+    if (s.mask != nullptr && !s.mask[b * s.ldm]) {
+      store_n(s.h + row, h_old, n);
+      store_n(s.y + out, s.zero_output ? vec{} : h_old, n);
+      continue;
+    }
+    const vec h_new = z[i] * h_old + (1.0f - z[i]) * cand[i];
+    store_n(s.h + row, h_new, n);
+    store_n(s.y + out, h_new, n);
   }
-  const vec h_new = z * h_old + (1.0f - z) * cand;
-  store_n(h, h_new, n);
-  store_n(y, h_new, n);
 }
 
 // Rows [r0, r0 + R), units of panel p, packed rows [k0, k1), the packed vectors [V0, V0 + kPass)
@@ -176,16 +186,7 @@ template <int R, int V0>
 static void gru_tile(const GruStep& s, int r0, int p, int k0, int k1, vec* part, Prefetch pf) {
   by_fetch(pf, [&](auto f) { gru_product<R, V0, f>(s, r0, p, k0, k1, part, pf); });
   if (k1 < s.P->K || V0 + kPass <= 2) return;
-  const int u = s.u, j0 = p * kUnits, n = std::min(kUnits, u - j0);
-  for (int r = 0; r < R; ++r) {
-    const int64_t b = r0 + r, row = b * u + j0, out = b * s.ldy + j0;
-    const bool save = s.gates != nullptr;
-    const vec* z = part + r * 4;
-    gru_units(z[0], z[1], z[2], z[3], n, u, s.h_prev + row, s.h + row, s.y + out,
-              save ? s.gates + b * s.ldg + j0 : nullptr, save ? s.rh + out : nullptr,
-              save ? s.hp + out : nullptr, s.mask != nullptr && !s.mask[b * s.ldm],
-              s.zero_output);
-  }
+  gru_rows<R>(s, r0, p, part);
 }
 
 // Rows [b0, b1) and panels [p0, p1) of one step, chunked over K and fetching ahead as
